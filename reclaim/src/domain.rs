@@ -1,0 +1,673 @@
+//! A domain binds everything together: one grace-period detector, the
+//! registry of reader threads, their reclamation rings and the reclaimer
+//! thread. The free functions of this crate use a process-wide default
+//! domain; build your own with [`Domain::builder`].
+
+use crate::flavor::{phase, qsbr, Flavor};
+use crate::guard::{ReadGuard, ThreadHandle};
+use crate::queue::Retired;
+use crate::reclaimer::Signal;
+use crate::record::{Checkpoint, Hot, ThreadRecord};
+use crate::stall::{default_hook, StallHook, StallReport};
+use crate::stats::{Counters, Stats};
+use crate::sync::{lock, try_lock, Arc, AtomicU64, Mutex, Ordering};
+use crossbeam_utils::CachePadded;
+use std::cell::{Cell, RefCell};
+use std::sync::{OnceLock, Weak};
+use std::time::Duration;
+
+/// Default per-thread queue capacity, in words (liburcu's `defer_rcu`).
+pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
+/// Default time before a stalled grace period is reported.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default longest time an object waits for the reclaimer when its thread
+/// queues nothing more.
+pub const DEFAULT_RECLAIM_INTERVAL: Duration = Duration::from_millis(10);
+
+pub(crate) struct Config {
+    pub(crate) requested: Flavor,
+    pub(crate) queue_capacity: usize,
+    pub(crate) stall_timeout: Duration,
+    pub(crate) stall_hook: StallHook,
+    pub(crate) reclaim_interval: Duration,
+}
+
+/// The shared state of a domain. The reclaimer thread holds an `Arc` to it;
+/// user handles hold a `Domain`, whose last drop shuts the core down.
+pub(crate) struct Core {
+    pub(crate) hot: CachePadded<Hot>,
+    /// Grace-period sequence: odd while one runs; +2 per grace period.
+    /// Written under `gp_lock`; polled (acquire) by `poll`.
+    pub(crate) gp_seq: CachePadded<AtomicU64>,
+    pub(crate) gp_lock: Mutex<()>,
+    pub(crate) registry: Mutex<Vec<Arc<ThreadRecord>>>,
+    /// Entries queued when a ring was full and the caller could not wait.
+    pub(crate) overflow: Mutex<Vec<Retired>>,
+    /// Serializes reclaimer passes and barriers.
+    pub(crate) pass_lock: Mutex<()>,
+    pub(crate) flavor: Flavor,
+    pub(crate) config: Config,
+    pub(crate) counters: Counters,
+    pub(crate) signal: Signal,
+    pub(crate) id: u64,
+    pub(crate) me: Weak<Core>,
+}
+
+struct DomainInner {
+    core: Arc<Core>,
+}
+
+impl Drop for DomainInner {
+    fn drop(&mut self) {
+        self.core.shutdown();
+    }
+}
+
+/// A grace-period domain: readers, writers and reclamation queues that
+/// belong together. Cheap to clone (a reference count); the last clone to
+/// drop stops the reclaimer thread and reclaims everything still queued.
+///
+/// Every operation of the crate's free functions exists here as a method.
+///
+/// ```
+/// use urcu_reclaim::{Domain, Flavor};
+/// let d = Domain::builder().flavor(Flavor::Mb).queue_capacity(64).build();
+/// {
+///     let _g = d.read_lock();
+///     // ... read RCU-protected data ...
+/// }
+/// d.rcu_reclaim_queue(Box::new([0u8; 64]));
+/// d.rcu_barrier();
+/// assert_eq!(d.stats().pending(), 0);
+/// ```
+#[derive(Clone)]
+pub struct Domain {
+    inner: Arc<DomainInner>,
+}
+
+impl std::fmt::Debug for Domain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Domain").field("id", &self.core().id).field("flavor", &self.flavor()).finish()
+    }
+}
+
+/// Configures a [`Domain`].
+///
+/// ```
+/// use std::time::Duration;
+/// use urcu_reclaim::{Domain, Flavor};
+/// let d = Domain::builder()
+///     .flavor(Flavor::Qsbr)
+///     .queue_capacity(1024)
+///     .stall_timeout(Duration::from_secs(2))
+///     .build();
+/// assert_eq!(d.flavor(), Flavor::Qsbr);
+/// ```
+#[must_use]
+pub struct DomainBuilder {
+    flavor: Flavor,
+    queue_capacity: usize,
+    stall_timeout: Duration,
+    stall_hook: Option<StallHook>,
+    reclaim_interval: Duration,
+}
+
+impl std::fmt::Debug for DomainBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DomainBuilder")
+            .field("flavor", &self.flavor)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("stall_timeout", &self.stall_timeout)
+            .field("reclaim_interval", &self.reclaim_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for DomainBuilder {
+    fn default() -> Self {
+        DomainBuilder {
+            flavor: Flavor::default(),
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
+            stall_hook: None,
+            reclaim_interval: DEFAULT_RECLAIM_INTERVAL,
+        }
+    }
+}
+
+impl DomainBuilder {
+    /// The grace-period flavor (default [`Flavor::Memb`]).
+    pub fn flavor(mut self, flavor: Flavor) -> Self {
+        self.flavor = flavor;
+        self
+    }
+
+    /// Words in each thread's reclamation ring (default 4096; rounded up to
+    /// a power of two, at least 4). A homogeneous stream costs one word per
+    /// object, so this bounds the objects each thread can have pending.
+    pub fn queue_capacity(mut self, words: usize) -> Self {
+        self.queue_capacity = words;
+        self
+    }
+
+    /// How long a grace period may wait before it is reported (default 10 s).
+    pub fn stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall_timeout = timeout;
+        self
+    }
+
+    /// What to do with a stall report (default: one line on stderr).
+    pub fn on_stall(mut self, hook: impl Fn(&StallReport) + Send + Sync + 'static) -> Self {
+        self.stall_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// The longest an object waits for the reclaimer once its thread stops
+    /// queueing (default 10 ms). Busy threads free their own entries sooner.
+    pub fn reclaim_interval(mut self, interval: Duration) -> Self {
+        self.reclaim_interval = interval;
+        self
+    }
+
+    /// Builds the domain. No thread starts until something is queued.
+    pub fn build(self) -> Domain {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let flavor = self.flavor.resolve();
+        let gp_ctr = match flavor {
+            Flavor::Memb | Flavor::Mb => phase::GP_CTR_INIT,
+            Flavor::Qsbr => qsbr::GP_CTR_INIT,
+        };
+        let core = Arc::new_cyclic(|me| Core {
+            hot: CachePadded::new(Hot::new(gp_ctr)),
+            gp_seq: CachePadded::new(AtomicU64::new(0)),
+            gp_lock: Mutex::new(()),
+            registry: Mutex::new(Vec::new()),
+            overflow: Mutex::new(Vec::new()),
+            pass_lock: Mutex::new(()),
+            flavor,
+            config: Config {
+                requested: self.flavor,
+                queue_capacity: self.queue_capacity,
+                stall_timeout: self.stall_timeout,
+                stall_hook: self.stall_hook.unwrap_or_else(default_hook),
+                reclaim_interval: self.reclaim_interval,
+            },
+            counters: Counters::default(),
+            signal: Signal::default(),
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            me: me.clone(),
+        });
+        Domain { inner: Arc::new(DomainInner { core }) }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Thread registration
+// ---------------------------------------------------------------------------
+
+/// One thread's membership in one domain.
+struct Registration {
+    domain_id: u64,
+    record: Arc<ThreadRecord>,
+    core: Weak<Core>,
+}
+
+/// Every domain this thread joined. Dropped at thread exit: each record is
+/// handed to its domain's reclaimer, which drains the ring after a grace
+/// period and then forgets the record.
+struct Registrations(RefCell<Vec<Registration>>);
+
+impl Drop for Registrations {
+    fn drop(&mut self) {
+        // The caches below must not outlive the records they point to.
+        DEFAULT_RECORD.with(|c| c.set(std::ptr::null()));
+        LAST_RECORD.with(|c| c.set((0, std::ptr::null())));
+        for reg in self.0.borrow_mut().drain(..) {
+            let rec = &reg.record;
+            // Release: our last writes to the record (ring, counters) are
+            // visible to the reclaimer once it sees `alive == false`.
+            rec.alive.store(false, Ordering::Release);
+            if let Some(core) = reg.core.upgrade() {
+                core.request_pass();
+            }
+        }
+    }
+}
+
+thread_local! {
+    static REGISTRATIONS: Registrations = const { Registrations(RefCell::new(Vec::new())) };
+    /// This thread's record in the default domain (null: not yet joined).
+    static DEFAULT_RECORD: Cell<*const ThreadRecord> = const { Cell::new(std::ptr::null()) };
+    /// The last explicit domain this thread used, and its record there.
+    static LAST_RECORD: Cell<(u64, *const ThreadRecord)> = const { Cell::new((0, std::ptr::null())) };
+    /// Set while this thread runs reclamation callbacks.
+    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
+}
+
+static DEFAULT_DOMAIN: OnceLock<Domain> = OnceLock::new();
+
+/// The process-wide domain behind the free functions ([`Flavor::Memb`],
+/// default capacity). It is never dropped.
+pub fn default_domain() -> &'static Domain {
+    DEFAULT_DOMAIN.get_or_init(|| {
+        let d = Domain::builder().build();
+        d.inner.core.signal.mark_default();
+        d
+    })
+}
+
+impl Domain {
+    /// A builder with the defaults.
+    pub fn builder() -> DomainBuilder {
+        DomainBuilder::default()
+    }
+
+    /// A domain with the defaults ([`Flavor::Memb`], 4096-word queues).
+    pub fn new() -> Domain {
+        Domain::builder().build()
+    }
+
+    pub(crate) fn core(&self) -> &Core {
+        &self.inner.core
+    }
+
+    /// The flavor readers really use: [`Flavor::Memb`] reads as
+    /// [`Flavor::Mb`] where `membarrier` is unavailable.
+    pub fn flavor(&self) -> Flavor {
+        self.core().flavor
+    }
+
+    /// The flavor the builder asked for.
+    pub fn requested_flavor(&self) -> Flavor {
+        self.core().config.requested
+    }
+
+    /// Words per thread ring (after rounding).
+    pub fn queue_capacity(&self) -> usize {
+        crate::queue::Ring::new(self.core().config.queue_capacity).capacity()
+    }
+
+    /// This thread's record, joining the domain on first use.
+    ///
+    /// The returned reference is valid while `self` is borrowed: the record
+    /// stays registered (and so alive) at least until this thread's
+    /// registrations are dropped, and those caches are cleared first.
+    #[inline]
+    pub(crate) fn record(&self) -> &ThreadRecord {
+        let core = self.core();
+        let p = LAST_RECORD.with(|c| {
+            let (id, p) = c.get();
+            if id == core.id {
+                p
+            } else {
+                std::ptr::null()
+            }
+        });
+        if !p.is_null() {
+            // SAFETY: see above; the cache is cleared before the record can go.
+            return unsafe { &*p };
+        }
+        self.record_slow()
+    }
+
+    #[cold]
+    fn record_slow(&self) -> &ThreadRecord {
+        let core = self.core();
+        let found = REGISTRATIONS
+            .try_with(|regs| {
+                let mut regs = regs.0.borrow_mut();
+                // Forget domains that are gone.
+                regs.retain(|r| r.core.strong_count() > 0);
+                if let Some(r) = regs.iter().find(|r| r.domain_id == core.id) {
+                    return Arc::as_ptr(&r.record);
+                }
+                let record = core.register(false);
+                let p = Arc::as_ptr(&record);
+                regs.push(Registration { domain_id: core.id, record, core: core.me.clone() });
+                p
+            })
+            .unwrap_or_else(|_| {
+                // This thread's registrations are already destroyed (we are
+                // called from another thread-local's destructor). Register a
+                // record that is never removed, so the cached pointer stays
+                // valid; the reclaimer drains it like any exited thread's.
+                let record = core.register(true);
+                record.alive.store(false, Ordering::Release);
+                Arc::as_ptr(&record)
+            });
+        LAST_RECORD.with(|c| c.set((core.id, found)));
+        // SAFETY: the registry (or our registration) holds the record; see
+        // `record`.
+        unsafe { &*found }
+    }
+
+    /// This thread's record, if it has joined the domain (never registers).
+    fn existing_record(&self) -> Option<&ThreadRecord> {
+        let id = self.core().id;
+        let cached = LAST_RECORD.with(|c| c.get());
+        let p = if cached.0 == id {
+            cached.1
+        } else {
+            REGISTRATIONS
+                .try_with(|regs| {
+                    regs.0.borrow().iter().find(|r| r.domain_id == id).map(|r| Arc::as_ptr(&r.record))
+                })
+                .ok()
+                .flatten()?
+        };
+        // SAFETY: as in `record`.
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+
+    // -----------------------------------------------------------------------
+    // Read side
+    // -----------------------------------------------------------------------
+
+    /// Enters a read-side section: until the guard drops, objects this
+    /// thread can reach through RCU-protected pointers are not reclaimed.
+    /// Nestable; the guard is `!Send`.
+    ///
+    /// Under [`Flavor::Qsbr`] without an online [`ThreadHandle`], the thread
+    /// comes online for the guard's lifetime (a fence each way). Use
+    /// [`register_thread`](Self::register_thread) for QSBR's free read side.
+    #[inline]
+    pub fn read_lock(&self) -> ReadGuard<'_> {
+        let rec = self.record();
+        rec.read_lock();
+        ReadGuard::new(rec, self.core())
+    }
+
+    /// Registers the calling thread and returns its handle: a faster
+    /// `read_lock` (no thread-local lookup) and, under QSBR, the quiescent
+    /// state and offline/online calls. The thread starts online.
+    ///
+    /// # Panics
+    /// If this thread already holds a live handle for this domain.
+    pub fn register_thread(&self) -> ThreadHandle {
+        let rec = self.record();
+        assert!(
+            !rec.handle_live.replace(true),
+            "register_thread: this thread already holds a ThreadHandle for this domain; \
+             use that one (handles are per thread)"
+        );
+        let arc = REGISTRATIONS.with(|regs| {
+            regs.0.borrow().iter().find(|r| r.domain_id == self.core().id).map(|r| r.record.clone())
+        });
+        let arc = arc.expect("record registered above");
+        if self.flavor() == Flavor::Qsbr {
+            assert!(rec.nesting() == 0, "register_thread: a QSBR handle cannot be created inside a read-side section");
+            rec.qsbr_online();
+        }
+        ThreadHandle::new(self.clone(), arc)
+    }
+
+    // -----------------------------------------------------------------------
+    // Grace periods
+    // -----------------------------------------------------------------------
+
+    /// Waits until every read-side section that began before the call has
+    /// ended. Concurrent callers share grace periods. Spins briefly, then
+    /// sleeps.
+    ///
+    /// # Panics
+    /// If the calling thread is inside a read-side section of this domain:
+    /// the grace period would wait for the caller itself, forever.
+    pub fn synchronize_rcu(&self) {
+        self.wait_for(self.core().start_poll(), "synchronize_rcu");
+    }
+
+    /// Starts watching for a grace period: the returned ticket completes
+    /// once every read-side section that began before this call has ended.
+    /// It does not force one to run; [`synchronize_rcu`](Self::synchronize_rcu),
+    /// the reclaimer, or [`cond_synchronize`](Self::cond_synchronize) do.
+    pub fn start_poll(&self) -> GracePeriod {
+        GracePeriod { domain_id: self.core().id, target: self.core().start_poll() }
+    }
+
+    /// Whether the ticket's grace period has elapsed. Never blocks.
+    ///
+    /// # Panics
+    /// If the ticket came from another domain.
+    pub fn poll(&self, ticket: &GracePeriod) -> bool {
+        self.check_ticket(ticket);
+        self.core().poll(ticket.target)
+    }
+
+    /// Waits for the ticket's grace period, running one if needed (and
+    /// returning at once if it has already elapsed).
+    ///
+    /// # Panics
+    /// Inside a read-side section of this domain, or with a ticket from
+    /// another domain.
+    pub fn cond_synchronize(&self, ticket: &GracePeriod) {
+        self.check_ticket(ticket);
+        self.wait_for(ticket.target, "cond_synchronize");
+    }
+
+    fn check_ticket(&self, ticket: &GracePeriod) {
+        assert!(ticket.domain_id == self.core().id, "a GracePeriod ticket was used with a domain other than its own");
+    }
+
+    fn wait_for(&self, target: u64, what: &str) {
+        let core = self.core();
+        if core.poll(target) {
+            return;
+        }
+        let rec = self.existing_record();
+        if let Some(rec) = rec {
+            if rec.nesting() > 0 {
+                in_section_panic(what);
+            }
+        }
+        // A QSBR thread that is online through its handle holds no guard
+        // (checked above), so it is quiescent: offline while we wait, or the
+        // grace period would wait for us.
+        let qsbr_online = rec.filter(|r| core.flavor == Flavor::Qsbr && r.handle_online());
+        if let Some(r) = qsbr_online {
+            r.qsbr_offline();
+        }
+        core.wait_for(target);
+        if let Some(r) = qsbr_online {
+            r.qsbr_online();
+        }
+    }
+
+    // -----------------------------------------------------------------------
+    // Deferred reclamation
+    // -----------------------------------------------------------------------
+
+    /// Drops `obj` after a grace period: the 2009 `rcu_reclaim_queue` call
+    /// that replaces "`synchronize_rcu(); free(old);`".
+    ///
+    /// Wait-free while this thread's queue has room: a few stores, no lock,
+    /// no allocation. When the queue is full the caller waits for a grace
+    /// period and frees its own queue, so pending memory stays bounded by
+    /// threads × capacity; inside a read-side section it cannot wait, and
+    /// the object goes to an overflow list instead (counted in
+    /// [`Stats::overflow_spills`]).
+    #[inline]
+    pub fn rcu_reclaim_queue<T: Send + 'static>(&self, obj: Box<T>) {
+        self.enqueue(Retired::of_box(obj));
+    }
+
+    /// Runs `f` after a grace period (liburcu's `call_rcu`/`defer_rcu`),
+    /// through the same queue as [`rcu_reclaim_queue`](Self::rcu_reclaim_queue).
+    #[inline]
+    pub fn defer<F: FnOnce() + Send + 'static>(&self, f: F) {
+        self.enqueue(Retired::of_closure(Box::new(f)));
+    }
+
+    #[inline]
+    pub(crate) fn enqueue(&self, r: Retired) {
+        let rec = self.record();
+        if !rec.try_push(r) {
+            self.enqueue_full(rec, r);
+        }
+        if rec.checkpoint_due() {
+            self.checkpoint(rec);
+        }
+        if self.core().hot.reclaimer_idle.load(Ordering::Relaxed) {
+            self.core().request_pass();
+        }
+    }
+
+    /// Every `capacity / 4` words: free what earlier checkpoints cover, and
+    /// take a new ticket for what is queued now.
+    #[cold]
+    fn checkpoint(&self, rec: &ThreadRecord) {
+        let core = self.core();
+        self.free_elapsed(rec);
+        let pos = rec.ring.owner_head();
+        let ticket = core.start_poll();
+        let interval = (rec.ring.capacity() / 4).max(1);
+        rec.with_checkpoints(|c| {
+            c.push(Checkpoint { pos, ticket });
+            c.next_at = pos.wrapping_add(interval);
+        });
+        core.request_grace_period();
+    }
+
+    /// Frees this thread's entries whose grace period has already elapsed,
+    /// unless another thread is draining the ring right now.
+    fn free_elapsed(&self, rec: &ThreadRecord) -> bool {
+        let core = self.core();
+        let Some(upto) = rec.with_checkpoints(|c| c.take_elapsed(|t| core.poll(t))) else {
+            return false;
+        };
+        if rec.draining.get() {
+            return false;
+        }
+        let Some(mut st) = try_lock(&rec.drain) else {
+            return false;
+        };
+        rec.draining.set(true);
+        core.drain_record(rec, &mut st, upto);
+        rec.draining.set(false);
+        true
+    }
+
+    #[cold]
+    fn enqueue_full(&self, rec: &ThreadRecord, r: Retired) {
+        let core = self.core();
+        if self.free_elapsed(rec) && rec.try_push(r) {
+            return;
+        }
+        if rec.nesting() > 0 || rec.draining.get() || IN_CALLBACK.with(|c| c.get()) {
+            // Waiting here would deadlock (on ourselves, or on the drain
+            // lock we hold): spill.
+            Counters::bump(&core.counters.overflow_spills);
+            rec.queued.store(rec.queued.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            lock(&core.overflow).push(r);
+            core.request_grace_period();
+            return;
+        }
+        Counters::bump(&core.counters.caller_fallbacks);
+        let upto = rec.ring.owner_head();
+        self.wait_for(core.start_poll(), "rcu_reclaim_queue");
+        {
+            let mut st = lock(&rec.drain);
+            rec.draining.set(true);
+            core.drain_record(rec, &mut st, upto);
+            rec.draining.set(false);
+        }
+        rec.with_checkpoints(|c| c.forget_upto(upto));
+        let pushed = rec.try_push(r);
+        assert!(pushed, "the ring was drained to its head, so it has room");
+    }
+
+    /// Returns once everything queued before the call, by any thread, has
+    /// been reclaimed (liburcu's `rcu_barrier`).
+    ///
+    /// # Panics
+    /// Inside a read-side section of this domain, or from inside a
+    /// reclamation callback (both would wait for themselves).
+    pub fn rcu_barrier(&self) {
+        if let Some(rec) = self.existing_record() {
+            if rec.nesting() > 0 {
+                in_section_panic("rcu_barrier");
+            }
+        }
+        assert!(
+            !IN_CALLBACK.with(|c| c.get()),
+            "rcu_barrier called from a destructor or deferred closure being reclaimed: \
+             it would wait for its own reclamation to finish"
+        );
+        let qsbr_online =
+            self.existing_record().filter(|r| self.flavor() == Flavor::Qsbr && r.handle_online());
+        if let Some(r) = qsbr_online {
+            r.qsbr_offline();
+        }
+        self.core().pass(true);
+        if let Some(r) = qsbr_online {
+            r.qsbr_online();
+        }
+    }
+
+    /// A snapshot of the domain's counters.
+    pub fn stats(&self) -> Stats {
+        self.core().stats()
+    }
+}
+
+impl Default for Domain {
+    fn default() -> Self {
+        Domain::new()
+    }
+}
+
+#[cold]
+#[track_caller]
+fn in_section_panic(what: &str) -> ! {
+    panic!(
+        "{what} called inside a read-side section of the same domain: it would wait for this \
+         thread's own section to end, which is a deadlock. Drop every ReadGuard of this domain on \
+         this thread first (or use rcu_reclaim_queue/defer, which never wait inside a section)"
+    )
+}
+
+/// Runs a reclamation callback, catching a panic so reclamation goes on.
+pub(crate) fn run_callback(core: &Core, r: Retired) {
+    let was = IN_CALLBACK.with(|c| c.replace(true));
+    // SAFETY: callers hand each entry here exactly once, after a grace
+    // period that began after it was queued (see `Core::drain_record`).
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { r.reclaim() }));
+    IN_CALLBACK.with(|c| c.set(was));
+    if res.is_err() {
+        Counters::bump(&core.counters.destructor_panics);
+    }
+}
+
+/// A grace-period ticket from [`start_poll`](Domain::start_poll).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GracePeriod {
+    domain_id: u64,
+    target: u64,
+}
+
+// ---------------------------------------------------------------------------
+// The default domain, for the thread-local fast path of the free functions.
+// ---------------------------------------------------------------------------
+
+/// This thread's record in the default domain.
+#[inline(always)]
+pub(crate) fn default_record() -> (&'static Domain, &'static ThreadRecord) {
+    let p = DEFAULT_RECORD.with(|c| c.get());
+    if !p.is_null() {
+        // SAFETY: set below from a registered record; cleared before the
+        // registration goes. The default domain is never dropped, and
+        // `DEFAULT_RECORD` is set only once the domain is initialized.
+        return (unsafe { DEFAULT_DOMAIN.get().unwrap_unchecked() }, unsafe { &*p });
+    }
+    default_record_slow()
+}
+
+#[cold]
+fn default_record_slow() -> (&'static Domain, &'static ThreadRecord) {
+    let d = default_domain();
+    let rec: &'static ThreadRecord = d.record();
+    let registered = REGISTRATIONS.try_with(|_| ()).is_ok() && !rec.pinned;
+    if registered {
+        DEFAULT_RECORD.with(|c| c.set(rec));
+    }
+    (d, rec)
+}

@@ -1,0 +1,26 @@
+//! `memb`: the reader pays a plain store and a compiler fence; the writer
+//! makes it safe with `membarrier`, which runs a full fence on every CPU
+//! currently running one of our threads.
+
+use crate::sync::{compiler_fence, AtomicUsize, Ordering};
+
+/// Outermost `read_lock`.
+#[inline(always)]
+pub(crate) fn enter(ctr: &AtomicUsize, gp_ctr: &AtomicUsize) {
+    ctr.store(gp_ctr.load(Ordering::Relaxed), Ordering::Relaxed);
+    // Keeps the compiler from hoisting the section's loads above the store.
+    // The CPU may still reorder them; the writer's membarrier orders them
+    // from its side (see `grace_period`).
+    compiler_fence();
+}
+
+/// Outermost unlock.
+#[inline(always)]
+pub(crate) fn exit(ctr: &AtomicUsize) {
+    // Release: the section's loads complete before the writer can see zero.
+    // Pairs with the detector's acquire load of `ctr`.
+    ctr.store(0, Ordering::Release);
+    // Keeps the following read of the writer's futex word after the store,
+    // as far as the compiler goes; membarrier covers the CPU.
+    compiler_fence();
+}

@@ -1,0 +1,186 @@
+//! Read guards and per-thread handles.
+
+use crate::domain::{Core, Domain};
+use crate::flavor::Flavor;
+use crate::record::ThreadRecord;
+use crate::sync::Arc;
+use std::marker::PhantomData;
+
+/// A read-side section: while it lives, objects reachable through
+/// RCU-protected pointers of its domain are not reclaimed. Dropping it ends
+/// the section. Guards nest, and are `!Send` (a section belongs to a
+/// thread).
+///
+/// ```
+/// let outer = urcu_reclaim::read_lock();
+/// let inner = urcu_reclaim::read_lock(); // nesting is fine
+/// drop(inner);
+/// drop(outer);
+/// ```
+///
+/// A guard cannot cross threads:
+///
+/// ```compile_fail
+/// let g = urcu_reclaim::read_lock();
+/// std::thread::spawn(move || drop(g));
+/// ```
+#[must_use = "a read-side section ends when its guard is dropped"]
+pub struct ReadGuard<'a> {
+    record: &'a ThreadRecord,
+    core: *const Core,
+    /// `!Send` and `!Sync`: the section is this thread's.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl<'a> ReadGuard<'a> {
+    #[inline(always)]
+    pub(crate) fn new(record: &'a ThreadRecord, core: &'a Core) -> Self {
+        ReadGuard { record, core, _not_send: PhantomData }
+    }
+
+    /// Whether this guard protects reads of `domain`'s objects.
+    #[inline(always)]
+    pub(crate) fn belongs_to(&self, domain: &Domain) -> bool {
+        std::ptr::eq(self.core, domain.core())
+    }
+}
+
+impl Drop for ReadGuard<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.record.read_unlock();
+    }
+}
+
+impl std::fmt::Debug for ReadGuard<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadGuard").field("nesting", &self.record.nesting()).finish()
+    }
+}
+
+/// A thread's registration in a domain: a faster
+/// [`read_lock`](Self::read_lock), and for [`Flavor::Qsbr`] the calls that
+/// drive grace periods: [`quiescent_state`](Self::quiescent_state),
+/// [`offline`](Self::offline), [`online`](Self::online). `!Send`.
+///
+/// Under QSBR a reference read through this handle cannot outlive the
+/// thread's next quiescent state: guards borrow the handle, and
+/// `quiescent_state` takes `&mut self`. This does not compile:
+///
+/// ```compile_fail
+/// use urcu_reclaim::{Domain, Flavor, RcuBox};
+/// let d = Domain::builder().flavor(Flavor::Qsbr).build();
+/// let b = RcuBox::new_in(1u32, &d);
+/// let mut h = d.register_thread();
+/// let g = h.read_lock();
+/// let r = b.load(&g);
+/// h.quiescent_state(); // error: `h` is borrowed by `g`, which `r` still needs
+/// println!("{r}");
+/// ```
+///
+/// With the borrow ended first, it does:
+///
+/// ```
+/// use urcu_reclaim::{Domain, Flavor, RcuBox};
+/// let d = Domain::builder().flavor(Flavor::Qsbr).build();
+/// let b = RcuBox::new_in(1u32, &d);
+/// let mut h = d.register_thread();
+/// for _ in 0..3 {
+///     let g = h.read_lock();
+///     assert_eq!(*b.load(&g), 1);
+///     drop(g);
+///     h.quiescent_state();
+/// }
+/// ```
+pub struct ThreadHandle {
+    domain: Domain,
+    record: Arc<ThreadRecord>,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl std::fmt::Debug for ThreadHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadHandle").field("domain", &self.domain).field("online", &self.is_online()).finish()
+    }
+}
+
+impl ThreadHandle {
+    pub(crate) fn new(domain: Domain, record: Arc<ThreadRecord>) -> Self {
+        ThreadHandle { domain, record, _not_send: PhantomData }
+    }
+
+    /// The domain this handle belongs to.
+    pub fn domain(&self) -> &Domain {
+        &self.domain
+    }
+
+    /// Enters a read-side section. Under QSBR this costs nothing at all.
+    ///
+    /// # Panics
+    /// Under QSBR, if the handle is [`offline`](Self::offline).
+    #[inline]
+    pub fn read_lock(&self) -> ReadGuard<'_> {
+        if self.domain.flavor() == Flavor::Qsbr && !self.record.handle_online() {
+            offline_panic();
+        }
+        self.record.read_lock();
+        ReadGuard::new(&self.record, self.domain.core())
+    }
+
+    fn assert_no_guard(&self, what: &str) {
+        assert!(
+            self.record.nesting() == 0,
+            "ThreadHandle::{what} called while a ReadGuard of this domain is alive on this thread \
+             (from Domain::read_lock): references it protects would be freed under it"
+        );
+    }
+
+    /// Announces that this thread holds no references to RCU-protected
+    /// data (QSBR). A no-op for the other flavors. Cheap when no grace
+    /// period is waiting: one load and a compare.
+    #[inline]
+    pub fn quiescent_state(&mut self) {
+        if self.domain.flavor() == Flavor::Qsbr {
+            self.assert_no_guard("quiescent_state");
+            self.record.qsbr_quiescent();
+        }
+    }
+
+    /// Goes offline (QSBR): grace periods stop waiting for this thread until
+    /// [`online`](Self::online). Call it before blocking (I/O, sleeping,
+    /// waiting on a lock). A no-op for the other flavors.
+    pub fn offline(&mut self) {
+        if self.domain.flavor() == Flavor::Qsbr {
+            self.assert_no_guard("offline");
+            self.record.qsbr_offline();
+        }
+    }
+
+    /// Comes back online (QSBR). A no-op for the other flavors.
+    pub fn online(&mut self) {
+        if self.domain.flavor() == Flavor::Qsbr {
+            self.record.qsbr_online();
+        }
+    }
+
+    /// Whether grace periods wait for this thread's quiescent states (always
+    /// `true` for the non-QSBR flavors, whose sections announce themselves).
+    pub fn is_online(&self) -> bool {
+        self.domain.flavor() != Flavor::Qsbr || self.record.handle_online()
+    }
+}
+
+impl Drop for ThreadHandle {
+    fn drop(&mut self) {
+        if self.domain.flavor() == Flavor::Qsbr {
+            self.record.qsbr_release_handle();
+        }
+        self.record.handle_live.set(false);
+    }
+}
+
+#[cold]
+#[track_caller]
+fn offline_panic() -> ! {
+    panic!("ThreadHandle::read_lock on an offline QSBR thread: call online() first (grace periods do not wait for offline threads)")
+}

@@ -1,0 +1,130 @@
+//! Grace periods, read guards and the bounded per-thread reclamation queue
+//! of urcu-rs: userspace RCU for Rust.
+//!
+//! Readers enter a read-side section with [`read_lock`], which writes only
+//! the calling thread's own cache line. Writers publish a new object and
+//! hand the old one to [`rcu_reclaim_queue`]; it is dropped after a *grace
+//! period*, once every section that could still see it has ended.
+//!
+//! ```
+//! use urcu_reclaim::{rcu_barrier, rcu_reclaim_queue, read_lock, RcuBox};
+//!
+//! let config = RcuBox::new(vec![1, 2, 3]);
+//! let g = read_lock();                  // readers: no lock, no shared write
+//! let v = config.load(&g);
+//! config.replace(vec![4, 5, 6]);        // writer publishes; old value queued
+//! assert_eq!(v, &[1, 2, 3]);            // still valid: `g` holds it
+//! drop(g);
+//! rcu_reclaim_queue(Box::new([0u8; 64])); // queue anything you unpublished
+//! rcu_barrier();                        // wait until the queue is empty
+//! ```
+//!
+//! # Pieces
+//!
+//! - [`Flavor`]: how readers announce themselves (membarrier-based
+//!   [`Flavor::Memb`] by default, [`Flavor::Mb`], [`Flavor::Qsbr`]).
+//! - [`synchronize_rcu`], [`Domain::start_poll`]/[`Domain::poll`]: wait for,
+//!   or poll, a grace period.
+//! - [`rcu_reclaim_queue`], [`defer`]: a per-thread ring of words, wait-free
+//!   while it has room, drained after a grace period by a reclaimer thread
+//!   or by the queueing thread itself; when full, the caller waits and
+//!   frees, so pending memory is bounded by threads × capacity.
+//! - [`rcu_barrier`], [`stats`], stall reports ([`StallReport`]).
+//! - [`Domain`]: all of the above for an independent set of readers.
+#![deny(missing_docs)]
+#![warn(unsafe_op_in_unsafe_fn)]
+
+mod domain;
+mod flavor;
+mod grace_period;
+mod guard;
+#[cfg(all(test, loom))]
+mod loom_tests;
+mod queue;
+mod rcu_box;
+mod reclaimer;
+mod record;
+mod stall;
+mod stats;
+mod sync;
+mod sys;
+
+pub use domain::{
+    default_domain, Domain, DomainBuilder, GracePeriod, DEFAULT_QUEUE_CAPACITY, DEFAULT_RECLAIM_INTERVAL,
+    DEFAULT_STALL_TIMEOUT,
+};
+pub use flavor::Flavor;
+pub use guard::{ReadGuard, ThreadHandle};
+pub use rcu_box::RcuBox;
+pub use stall::StallReport;
+pub use stats::Stats;
+
+/// Enters a read-side section of the default domain. See [`ReadGuard`].
+///
+/// ```
+/// let g = urcu_reclaim::read_lock();
+/// drop(g);
+/// ```
+#[inline]
+pub fn read_lock() -> ReadGuard<'static> {
+    let (d, rec) = domain::default_record();
+    rec.read_lock();
+    ReadGuard::new(rec, d.core())
+}
+
+/// Waits for a grace period of the default domain: every read-side section
+/// that began before the call has ended when it returns.
+///
+/// # Panics
+/// Inside a read-side section of the default domain (it would wait forever).
+///
+/// ```
+/// urcu_reclaim::synchronize_rcu();
+/// ```
+pub fn synchronize_rcu() {
+    default_domain().synchronize_rcu();
+}
+
+/// Drops `obj` after a grace period of the default domain. Wait-free while
+/// this thread's queue has room. See [`Domain::rcu_reclaim_queue`].
+///
+/// ```
+/// urcu_reclaim::rcu_reclaim_queue(Box::new(String::from("old")));
+/// ```
+#[inline]
+pub fn rcu_reclaim_queue<T: Send + 'static>(obj: Box<T>) {
+    default_domain().rcu_reclaim_queue(obj);
+}
+
+/// Runs `f` after a grace period of the default domain (`call_rcu`).
+///
+/// ```
+/// urcu_reclaim::defer(|| println!("no reader can see the old object now"));
+/// urcu_reclaim::rcu_barrier();
+/// ```
+#[inline]
+pub fn defer<F: FnOnce() + Send + 'static>(f: F) {
+    default_domain().defer(f);
+}
+
+/// Returns once everything queued in the default domain before the call
+/// has been reclaimed.
+///
+/// # Panics
+/// Inside a read-side section, or from a reclamation callback.
+///
+/// ```
+/// urcu_reclaim::rcu_barrier();
+/// ```
+pub fn rcu_barrier() {
+    default_domain().rcu_barrier();
+}
+
+/// Counters of the default domain.
+///
+/// ```
+/// println!("{:?}", urcu_reclaim::stats());
+/// ```
+pub fn stats() -> Stats {
+    default_domain().stats()
+}

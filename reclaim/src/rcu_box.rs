@@ -1,0 +1,182 @@
+//! `RcuBox<T>`: one RCU-published pointer. Readers load it inside a
+//! read-side section; writers replace it and the old value goes to the
+//! reclamation queue. The structures of `urcu-structures` are built on it.
+
+use crate::domain::{default_domain, Domain};
+use crate::guard::ReadGuard;
+use crate::sync::{AtomicPtr, Ordering};
+
+/// A heap value published through RCU: wait-free loads that write nothing
+/// shared, and replacements whose old value is dropped after a grace period.
+///
+/// ```
+/// use urcu_reclaim::{read_lock, RcuBox};
+/// let cfg = RcuBox::new(String::from("v1"));
+/// {
+///     let g = read_lock();
+///     let v = cfg.load(&g);
+///     cfg.replace(String::from("v2")); // "v1" stays valid while `g` lives
+///     assert_eq!(v, "v1");
+/// }
+/// assert_eq!(cfg.load(&read_lock()), "v2");
+/// ```
+pub struct RcuBox<T: Send + 'static> {
+    /// Never null. Stored with release (new values are fully built before
+    /// readers can see them), loaded with acquire (pairs with that store).
+    ptr: AtomicPtr<T>,
+    domain: Domain,
+}
+
+// SAFETY: readers on any thread get `&T` (needs `T: Sync`); the value is
+// dropped on whichever thread reclaims it (needs `T: Send`).
+unsafe impl<T: Send + Sync + 'static> Sync for RcuBox<T> {}
+// SAFETY: moving the box moves ownership of the current `T` (needs `Send`).
+unsafe impl<T: Send + 'static> Send for RcuBox<T> {}
+
+impl<T: Send + 'static> RcuBox<T> {
+    /// Publishes `value` in the default domain.
+    pub fn new(value: T) -> Self {
+        Self::new_in(value, default_domain())
+    }
+
+    /// Publishes `value` in `domain`.
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let b = urcu_reclaim::RcuBox::new_in(7, &d);
+    /// assert_eq!(*b.load(&d.read_lock()), 7);
+    /// ```
+    pub fn new_in(value: T, domain: &Domain) -> Self {
+        RcuBox { ptr: AtomicPtr::new(Box::into_raw(Box::new(value))), domain: domain.clone() }
+    }
+
+    /// The domain whose grace periods protect this value.
+    pub fn domain(&self) -> &Domain {
+        &self.domain
+    }
+
+    #[inline(always)]
+    fn check(&self, guard: &ReadGuard<'_>) {
+        if !guard.belongs_to(&self.domain) {
+            wrong_domain();
+        }
+    }
+
+    /// The current value, valid as long as both the box and the guard.
+    ///
+    /// # Panics
+    /// If `guard` belongs to another domain (it would not protect the value).
+    #[inline]
+    pub fn load<'g>(&'g self, guard: &'g ReadGuard<'_>) -> &'g T {
+        self.check(guard);
+        // SAFETY: the pointer is never null and points to a value published
+        // with release; it is reclaimed only after a grace period that
+        // started after it was replaced, which waits for `guard`'s section.
+        unsafe { &*self.ptr.load(Ordering::Acquire) }
+    }
+
+    /// Publishes `value`; the old value is dropped after a grace period.
+    pub fn replace(&self, value: T) {
+        let old = self.ptr.swap(Box::into_raw(Box::new(value)), Ordering::AcqRel);
+        // SAFETY: `old` came from `Box::into_raw` and is now unreachable for
+        // new readers; the queue drops it after a grace period.
+        self.domain.rcu_reclaim_queue(unsafe { Box::from_raw(old) });
+    }
+
+    /// Publishes `value` and returns the old value, still readable while
+    /// `guard` lives; it is dropped after a grace period.
+    ///
+    /// ```
+    /// let b = urcu_reclaim::RcuBox::new(1);
+    /// let g = urcu_reclaim::read_lock();
+    /// assert_eq!(*b.swap(2, &g), 1);
+    /// assert_eq!(*b.load(&g), 2);
+    /// ```
+    pub fn swap<'g>(&'g self, value: T, guard: &'g ReadGuard<'_>) -> &'g T {
+        self.check(guard);
+        // AcqRel: release publishes `value`; acquire lets us read the old one.
+        let old = self.ptr.swap(Box::into_raw(Box::new(value)), Ordering::AcqRel);
+        // SAFETY: `old` is valid until a grace period after this point, and
+        // `guard`'s section holds that grace period off; the queue owns it.
+        unsafe {
+            self.domain.rcu_reclaim_queue(Box::from_raw(old));
+            &*old
+        }
+    }
+
+    /// Publishes `new` only if the current value is `current` (compared by
+    /// address). On success returns the old value (dropped after a grace
+    /// period); on failure gives `new` back with the value actually there.
+    ///
+    /// ```
+    /// let b = urcu_reclaim::RcuBox::new(1);
+    /// let g = urcu_reclaim::read_lock();
+    /// let cur = b.load(&g);
+    /// assert_eq!(b.compare_exchange(cur, *cur + 1, &g).map(|old| *old), Ok(1));
+    /// // `cur` is stale now:
+    /// assert_eq!(b.compare_exchange(cur, 9, &g).unwrap_err().0, 9);
+    /// ```
+    pub fn compare_exchange<'g>(&'g self, current: &T, new: T, guard: &'g ReadGuard<'_>) -> Result<&'g T, (T, &'g T)> {
+        self.check(guard);
+        let new = Box::into_raw(Box::new(new));
+        let expected = current as *const T as *mut T;
+        // Success AcqRel: release publishes `new`, acquire reads the old.
+        // Failure Acquire: we hand out a reference to the value we saw.
+        match self.ptr.compare_exchange(expected, new, Ordering::AcqRel, Ordering::Acquire) {
+            // SAFETY: as in `swap`.
+            Ok(old) => unsafe {
+                self.domain.rcu_reclaim_queue(Box::from_raw(old));
+                Ok(&*old)
+            },
+            // SAFETY: `new` was never published, so we still own it; `actual`
+            // is protected by `guard` like any loaded value.
+            Err(actual) => unsafe { Err((*Box::from_raw(new), &*actual)) },
+        }
+    }
+
+    /// Exclusive access: no reader can hold a reference while `&mut self`
+    /// exists.
+    pub fn get_mut(&mut self) -> &mut T {
+        // SAFETY: `&mut self` excludes every `load` borrow.
+        unsafe { &mut *self.ptr.load(Ordering::Relaxed) }
+    }
+
+    /// Takes the value back.
+    pub fn into_inner(self) -> T {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: we own the box (no borrows, `self` consumed); the domain is
+        // dropped here exactly once since `Drop` will not run.
+        unsafe {
+            let v = *Box::from_raw(this.ptr.load(Ordering::Relaxed));
+            std::ptr::drop_in_place(&this.domain as *const Domain as *mut Domain);
+            v
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for RcuBox<T> {
+    fn drop(&mut self) {
+        // SAFETY: no reader can hold a reference: `load` borrows `self`, and
+        // values from `swap`/`compare_exchange` were queued, not this one.
+        drop(unsafe { Box::from_raw(*self.ptr.get_mut()) });
+    }
+}
+
+impl<T: Send + std::fmt::Debug + 'static> std::fmt::Debug for RcuBox<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let g = self.domain.read_lock();
+        f.debug_tuple("RcuBox").field(self.load(&g)).finish()
+    }
+}
+
+impl<T: Send + Default + 'static> Default for RcuBox<T> {
+    fn default() -> Self {
+        RcuBox::new(T::default())
+    }
+}
+
+#[cold]
+#[track_caller]
+fn wrong_domain() -> ! {
+    panic!("RcuBox used with a ReadGuard of another domain: that guard does not protect this value")
+}

@@ -1,0 +1,338 @@
+//! Per-thread records: a thread's reader word, its reclamation ring, and
+//! the state only that thread touches.
+//!
+//! A record is shared (`Arc`) between its thread, the domain's registry and
+//! the grace-period detector. Fields fall in three groups with one writer
+//! each: the owner writes the reader word and the owner-only cells; whoever
+//! holds `drain` moves the ring's tail; the reclaimer writes `reclaimer_seen`.
+
+use crate::flavor::{mb, memb, qsbr, Flavor};
+use crate::queue::{DrainState, ProducerState, Retired, Ring};
+use crate::sync::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crossbeam_utils::CachePadded;
+use std::cell::{Cell, UnsafeCell};
+
+/// The domain words every reader reads: kept on their own cache line,
+/// written only by grace periods (and, rarely, a waking reader).
+#[derive(Debug)]
+pub(crate) struct Hot {
+    /// Global grace-period counter (see `flavor::phase` and `flavor::qsbr`).
+    pub(crate) gp_ctr: AtomicUsize,
+    /// -1 while a writer sleeps waiting for readers; see `wake_writer`.
+    pub(crate) gp_futex: AtomicI32,
+    /// Set while the reclaimer sleeps with nothing to do; a producer that
+    /// sees it wakes the reclaimer.
+    pub(crate) reclaimer_idle: AtomicBool,
+}
+
+impl Hot {
+    pub(crate) fn new(gp_ctr: usize) -> Self {
+        Hot { gp_ctr: AtomicUsize::new(gp_ctr), gp_futex: AtomicI32::new(0), reclaimer_idle: AtomicBool::new(false) }
+    }
+
+    /// Called by a reader right after it made its word quiescent.
+    #[inline(always)]
+    pub(crate) fn wake_writer(&self) {
+        // Relaxed: the flavors' exit paths order the reader's store before
+        // this load (fence, or membarrier on the writer's side).
+        if self.gp_futex.load(Ordering::Relaxed) == -1 {
+            self.wake_writer_slow();
+        }
+    }
+
+    #[cold]
+    fn wake_writer_slow(&self) {
+        self.gp_futex.store(0, Ordering::Relaxed);
+        crate::sys::futex_wake_all(&self.gp_futex);
+    }
+}
+
+/// Where a drainer may free up to without a grace period of its own: the
+/// ring position reached when a grace-period ticket was taken.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Checkpoint {
+    pub(crate) pos: usize,
+    pub(crate) ticket: u64,
+}
+
+/// Up to this many checkpoints wait for their grace period per thread.
+const CHECKPOINTS: usize = 4;
+
+/// The owner's bookkeeping for freeing its own entries.
+#[derive(Debug, Default)]
+pub(crate) struct Checkpoints {
+    marks: [Option<Checkpoint>; CHECKPOINTS],
+    /// Ring position at which the next checkpoint is due.
+    pub(crate) next_at: usize,
+}
+
+impl Checkpoints {
+    pub(crate) fn push(&mut self, c: Checkpoint) {
+        match self.marks.iter_mut().find(|m| m.is_none()) {
+            Some(slot) => *slot = Some(c),
+            // All waiting: the newest absorbs this one (a later ticket and a
+            // later position cover everything the older one did).
+            None => self.marks[CHECKPOINTS - 1] = Some(c),
+        }
+    }
+
+    /// Removes every checkpoint whose ticket `done` says has elapsed, and
+    /// returns the furthest position they cover.
+    pub(crate) fn take_elapsed(&mut self, done: impl Fn(u64) -> bool) -> Option<usize> {
+        let mut upto = None;
+        while let Some(c) = self.marks[0] {
+            if !done(c.ticket) {
+                break;
+            }
+            upto = Some(c.pos);
+            self.marks.rotate_left(1);
+            self.marks[CHECKPOINTS - 1] = None;
+        }
+        upto
+    }
+
+    /// Forgets checkpoints at or before `pos` (already drained).
+    pub(crate) fn forget_upto(&mut self, pos: usize) {
+        while let Some(c) = self.marks[0] {
+            if (pos.wrapping_sub(c.pos) as isize) < 0 {
+                break;
+            }
+            self.marks.rotate_left(1);
+            self.marks[CHECKPOINTS - 1] = None;
+        }
+    }
+}
+
+/// The owner's cache line: its reader word and nesting.
+pub(crate) struct ReaderLine {
+    /// The reader word the detector reads; zero when quiescent.
+    pub(crate) ctr: AtomicUsize,
+    /// Depth of read-side sections on this thread, in this domain.
+    nest: Cell<u32>,
+    /// QSBR: online because a `ThreadHandle` is (not just for one guard).
+    handle_online: Cell<bool>,
+    /// QSBR: a domain-level guard brought the thread online; go offline
+    /// when the outermost guard drops.
+    guard_online: Cell<bool>,
+    flavor: Flavor,
+    /// The domain's hot words. Valid while the domain lives, which every
+    /// path that reaches it (a guard, a handle, a domain call) guarantees.
+    hot: *const Hot,
+}
+
+/// A thread's record in one domain.
+pub(crate) struct ThreadRecord {
+    pub(crate) reader: CachePadded<ReaderLine>,
+    pub(crate) ring: Ring,
+    producer: UnsafeCell<ProducerState>,
+    checkpoints: UnsafeCell<Checkpoints>,
+    /// Objects this thread queued (owner stores, anyone loads).
+    pub(crate) queued: AtomicU64,
+    /// Whether the owner is inside one of its own drains (a destructor that
+    /// queues must not wait for the drain lock it holds).
+    pub(crate) draining: Cell<bool>,
+    /// Whether a `ThreadHandle` exists for this record.
+    pub(crate) handle_live: Cell<bool>,
+    /// Held by whoever drains the ring.
+    pub(crate) drain: Mutex<DrainState>,
+    /// Objects drained from this ring (stored under `drain`).
+    pub(crate) reclaimed: AtomicU64,
+    /// Cleared (release) as the owner's last act at thread exit.
+    pub(crate) alive: AtomicBool,
+    /// Never removed from the registry: a cached pointer to it may outlive
+    /// the thread's registration (see `domain::register`).
+    pub(crate) pinned: bool,
+    /// The reclaimer's head snapshot from its previous pass.
+    pub(crate) reclaimer_seen: AtomicUsize,
+    /// For stall reports.
+    pub(crate) name: String,
+}
+
+// SAFETY: the `Cell`/`UnsafeCell` fields (`reader.nest`, `reader.*_online`,
+// `producer`, `checkpoints`, `draining`, `handle_live`) are touched only by
+// the owning thread: through the thread-local registration or a
+// `ThreadHandle`, which are `!Send`. Other threads reach the record through
+// the registry and read only atomics and the `drain` mutex. `hot` points
+// into the domain's core, which is `Sync`.
+unsafe impl Sync for ThreadRecord {}
+// SAFETY: the record is created on one thread and may be dropped on another
+// (the reclaimer removes dead records); nothing in it is tied to a thread.
+unsafe impl Send for ThreadRecord {}
+
+impl ThreadRecord {
+    pub(crate) fn new(flavor: Flavor, hot: &Hot, capacity: usize, pinned: bool) -> Self {
+        let t = std::thread::current();
+        let name = match t.name() {
+            Some(n) => format!("{n} ({:?})", t.id()),
+            None => format!("{:?}", t.id()),
+        };
+        let ring = Ring::new(capacity);
+        let interval = (ring.capacity() / 4).max(1);
+        ThreadRecord {
+            reader: CachePadded::new(ReaderLine {
+                ctr: AtomicUsize::new(0),
+                nest: Cell::new(0),
+                handle_online: Cell::new(false),
+                guard_online: Cell::new(false),
+                flavor,
+                hot,
+            }),
+            ring,
+            producer: UnsafeCell::new(ProducerState::default()),
+            checkpoints: UnsafeCell::new(Checkpoints { next_at: interval, ..Default::default() }),
+            queued: AtomicU64::new(0),
+            draining: Cell::new(false),
+            handle_live: Cell::new(false),
+            drain: Mutex::new(DrainState::default()),
+            reclaimed: AtomicU64::new(0),
+            alive: AtomicBool::new(true),
+            pinned,
+            reclaimer_seen: AtomicUsize::new(0),
+            name,
+        }
+    }
+
+    #[inline(always)]
+    fn hot(&self) -> &Hot {
+        // SAFETY: see `ReaderLine::hot`: the domain outlives every caller.
+        unsafe { &*self.reader.hot }
+    }
+
+    /// Depth of this thread's read-side sections in this domain (owner only).
+    #[inline(always)]
+    pub(crate) fn nesting(&self) -> u32 {
+        self.reader.nest.get()
+    }
+
+    /// Enters a read-side section (owner only).
+    #[inline(always)]
+    pub(crate) fn read_lock(&self) {
+        let r = &*self.reader;
+        let n = r.nest.get();
+        if n == 0 {
+            match r.flavor {
+                Flavor::Memb => memb::enter(&r.ctr, &self.hot().gp_ctr),
+                Flavor::Mb => mb::enter(&r.ctr, &self.hot().gp_ctr),
+                Flavor::Qsbr => {
+                    if !r.handle_online.get() {
+                        qsbr::online(&r.ctr, &self.hot().gp_ctr);
+                        r.guard_online.set(true);
+                    }
+                }
+            }
+        }
+        r.nest.set(n.checked_add(1).expect("read-side sections nested more than u32::MAX deep"));
+    }
+
+    /// Leaves a read-side section (owner only).
+    #[inline(always)]
+    pub(crate) fn read_unlock(&self) {
+        let r = &*self.reader;
+        let n = r.nest.get() - 1;
+        r.nest.set(n);
+        if n == 0 {
+            // Read `hot` before our word goes quiescent: after that, a dead
+            // thread's record may be freed by the reclaimer.
+            let hot = self.hot();
+            match r.flavor {
+                Flavor::Memb => memb::exit(&r.ctr),
+                Flavor::Mb => mb::exit(&r.ctr),
+                Flavor::Qsbr => {
+                    if !r.guard_online.replace(false) {
+                        return;
+                    }
+                    qsbr::offline(&r.ctr);
+                }
+            }
+            hot.wake_writer();
+        }
+    }
+
+    /// QSBR: whether the thread is online through its handle.
+    pub(crate) fn handle_online(&self) -> bool {
+        self.reader.handle_online.get()
+    }
+
+    /// QSBR: a handle reports a quiescent state (owner only, no guard live).
+    pub(crate) fn qsbr_quiescent(&self) {
+        if qsbr::quiescent_state(&self.reader.ctr, &self.hot().gp_ctr) {
+            self.hot().wake_writer();
+        }
+    }
+
+    /// QSBR: the handle goes offline (owner only, no guard live).
+    pub(crate) fn qsbr_offline(&self) {
+        if self.reader.handle_online.replace(false) {
+            qsbr::offline(&self.reader.ctr);
+            self.hot().wake_writer();
+        }
+    }
+
+    /// QSBR: the handle goes away. A guard from `Domain::read_lock` may
+    /// still be alive; it then keeps the thread online until it drops.
+    pub(crate) fn qsbr_release_handle(&self) {
+        if self.nesting() > 0 {
+            let r = &*self.reader;
+            if r.handle_online.replace(false) {
+                r.guard_online.set(true);
+            }
+        } else {
+            self.qsbr_offline();
+        }
+    }
+
+    /// QSBR: the handle comes online (owner only, no guard live).
+    pub(crate) fn qsbr_online(&self) {
+        if !self.reader.handle_online.replace(true) {
+            qsbr::online(&self.reader.ctr, &self.hot().gp_ctr);
+        }
+    }
+
+    /// Appends to the ring (owner only); `false` when it is full.
+    #[inline(always)]
+    pub(crate) fn try_push(&self, r: Retired) -> bool {
+        // SAFETY: owner only, and no other borrow of `producer` is live:
+        // `try_push` calls nothing that could re-enter.
+        let st = unsafe { &mut *self.producer.get() };
+        if !self.ring.try_push(st, r) {
+            return false;
+        }
+        self.queued.store(self.queued.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        true
+    }
+
+    /// Whether the ring has passed the next checkpoint position (owner only).
+    #[inline(always)]
+    pub(crate) fn checkpoint_due(&self) -> bool {
+        // SAFETY: owner only; a short read with no call inside.
+        let next = unsafe { (*self.checkpoints.get()).next_at };
+        (self.ring.owner_head().wrapping_sub(next) as isize) >= 0
+    }
+
+    /// Runs `f` on the owner's checkpoints (owner only). `f` must not
+    /// reclaim anything (destructors could re-enter).
+    pub(crate) fn with_checkpoints<R>(&self, f: impl FnOnce(&mut Checkpoints) -> R) -> R {
+        // SAFETY: owner only; `f` does not re-enter (see above), so this is
+        // the only live borrow.
+        f(unsafe { &mut *self.checkpoints.get() })
+    }
+
+    /// Counts `n` more objects drained from this ring (drain lock held).
+    pub(crate) fn add_reclaimed(&self, n: u64) {
+        self.reclaimed.store(self.reclaimed.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+    }
+
+    /// Whether the reader word says this thread holds up grace periods of
+    /// the given flavor.
+    pub(crate) fn reader_word(&self) -> usize {
+        // Acquire pairs with the release stores of the flavors' exit paths:
+        // once we see quiescence, the section's reads are done.
+        self.reader.ctr.load(Ordering::Acquire)
+    }
+
+    /// Whether the reclaimer may drop this record: the owner has exited, it
+    /// is not in a section, and its ring is empty.
+    pub(crate) fn removable(&self) -> bool {
+        !self.pinned && !self.alive.load(Ordering::Acquire) && self.reader_word() == 0 && self.ring.len() == 0
+    }
+}

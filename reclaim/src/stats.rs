@@ -1,0 +1,74 @@
+//! Counters a domain keeps, and the snapshot [`Stats`] users read.
+
+use crate::flavor::Flavor;
+use crate::sync::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// A snapshot of a domain's counters, from [`stats()`](crate::stats) or
+/// [`Domain::stats`](crate::Domain::stats). Counters are read one by one
+/// while other threads work, so a snapshot is approximate but each counter
+/// only grows.
+///
+/// ```
+/// let s = urcu_reclaim::stats();
+/// assert!(s.reclaimed <= s.queued);
+/// println!("{} objects waiting for a grace period", s.pending());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// The flavor readers really use (`Memb` falls back to `Mb`).
+    pub flavor: Flavor,
+    /// Grace periods completed.
+    pub grace_periods: u64,
+    /// Objects and closures handed to the domain for deferred reclamation.
+    pub queued: u64,
+    /// Of those, how many have been dropped or run.
+    pub reclaimed: u64,
+    /// Times a full queue made the queueing thread wait for a grace period
+    /// and free its own queue.
+    pub caller_fallbacks: u64,
+    /// Objects queued while the queue was full and the caller could not wait
+    /// (inside a read-side section, or inside a reclamation callback); they
+    /// went to an overflow list freed after a later grace period.
+    pub overflow_spills: u64,
+    /// Destructors or deferred closures that panicked (the panic was caught
+    /// and reclamation went on).
+    pub destructor_panics: u64,
+    /// Grace periods that exceeded the stall timeout and were reported.
+    pub stalls_reported: u64,
+    /// The longest grace period so far.
+    pub longest_grace_period: Duration,
+    /// Threads registered with the domain (including exited threads whose
+    /// queue is not yet drained).
+    pub threads: usize,
+}
+
+impl Stats {
+    /// Objects queued and not yet reclaimed.
+    pub fn pending(&self) -> u64 {
+        self.queued.saturating_sub(self.reclaimed)
+    }
+}
+
+/// The domain-wide counters behind [`Stats`] (per-thread counts live in
+/// each thread's record, so the queueing fast path writes no shared line).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) grace_periods: AtomicU64,
+    pub(crate) caller_fallbacks: AtomicU64,
+    pub(crate) overflow_spills: AtomicU64,
+    pub(crate) overflow_reclaimed: AtomicU64,
+    pub(crate) destructor_panics: AtomicU64,
+    pub(crate) stalls_reported: AtomicU64,
+    pub(crate) longest_gp_ns: AtomicU64,
+    /// Counts carried over from records removed after their thread exited.
+    pub(crate) exited_queued: AtomicU64,
+    pub(crate) exited_reclaimed: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
