@@ -1,1 +1,803 @@
-fn main() {}
+//! Thread-scaling driver: urcu against its peers, N threads at a time.
+//!
+//! ```text
+//! cargo bench --bench scaling -- --threads 1,2,4 --secs 1 --workloads read,reclaim,gp
+//! ```
+//!
+//! Workloads (every case runs for `--secs`, its threads started together):
+//!
+//! - `read`: N readers loop "enter a section, load one pointer, leave" (as in
+//!   `benches/read_side.rs`) while one extra writer thread replaces the
+//!   published 64-byte object every 1 ms and retires the old one through the
+//!   implementation's own mechanism. QSBR readers report a quiescent state
+//!   every 1024 reads.
+//! - `reclaim`: N producers, each allocating a 64-byte object, publishing it in
+//!   its own slot and retiring the old one (as in `benches/reclaim.rs`).
+//! - `gp`: one thread calls `synchronize_rcu` in a loop while N-1 threads spin
+//!   on read-side sections; reports latency mean and p99.
+//!
+//! Each case runs in a fresh child process (this binary re-executed with a
+//! hidden `--case WORKLOAD:IMPL --threads N --secs S`), so one case's garbage,
+//! threads and peak RSS (VmHWM from /proc/self/status) do not pollute the next.
+//!
+//! The table goes to stdout and, as CSV, to `target/scaling/results.csv`
+//! (`$CARGO_TARGET_DIR/scaling/` when that is set); progress goes to stderr.
+//! "vs best peer" divides by the fastest non-urcu implementation at the same
+//! thread count; the unprotected baselines (`atomicptr-unprotected`,
+//! `box-drop`) are shown but are not peers.
+//!
+//! Without `--bench` (which `cargo bench` passes, and `cargo test
+//! --all-targets` does not) it only runs a short smoke pass and writes no CSV;
+//! pass `--bench` to run the binary directly.
+
+use arc_swap::ArcSwap;
+use seize::Guard as _;
+use std::hint::black_box;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::{Barrier, Mutex, RwLock};
+use std::thread;
+use std::time::{Duration, Instant};
+use urcu::{Domain, Flavor, RcuBox};
+
+/// The published object: 64 bytes, one cache line.
+type Obj = [u64; 8];
+const OBJ: Obj = [1; 8];
+
+/// Reads between two checks of the stop flag (and, under QSBR, between two
+/// quiescent states).
+const READ_BATCH: u64 = 1024;
+/// Retirements between two checks of the stop flag.
+const RECLAIM_BATCH: u64 = 256;
+/// Read-side sections between two checks of the stop flag (gp readers).
+const GP_READER_BATCH: u64 = 64;
+
+const READ_IMPLS: &[&str] = &[
+    "urcu-memb",
+    "urcu-memb-handle",
+    "urcu-mb",
+    "urcu-qsbr",
+    "crossbeam-epoch",
+    "seize",
+    "arc-swap",
+    "std-rwlock",
+    "atomicptr-unprotected",
+];
+const RECLAIM_IMPLS: &[&str] = &[
+    "urcu-memb",
+    "urcu-mb",
+    "urcu-qsbr",
+    "crossbeam-epoch",
+    "seize",
+    "box-drop",
+];
+const GP_IMPLS: &[&str] = &["urcu-memb", "urcu-mb", "urcu-qsbr"];
+
+fn impls_of(workload: &str) -> &'static [&'static str] {
+    match workload {
+        "read" => READ_IMPLS,
+        "reclaim" => RECLAIM_IMPLS,
+        "gp" => GP_IMPLS,
+        other => panic!("unknown workload {other:?} (expected read, reclaim or gp)"),
+    }
+}
+
+fn is_urcu(name: &str) -> bool {
+    name.starts_with("urcu")
+}
+
+fn is_baseline(name: &str) -> bool {
+    matches!(name, "atomicptr-unprotected" | "box-drop")
+}
+
+// ---------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------
+
+struct Args {
+    threads: Vec<usize>,
+    secs: f64,
+    workloads: Vec<String>,
+    /// Hidden: run one case in this process and print its `RESULT` line.
+    case: Option<String>,
+    /// `cargo bench` passes `--bench`; without it we only smoke-test.
+    bench: bool,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        threads: default_threads(),
+        secs: 1.0,
+        workloads: vec!["read".into(), "reclaim".into(), "gp".into()],
+        case: None,
+        bench: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().unwrap_or_else(|| panic!("{name} needs a value"));
+        match arg.as_str() {
+            "--threads" => {
+                args.threads = value("--threads")
+                    .split(',')
+                    .map(|t| {
+                        t.trim()
+                            .parse()
+                            .expect("--threads takes a comma-separated list of counts")
+                    })
+                    .collect();
+                assert!(
+                    args.threads.iter().all(|&t| t > 0),
+                    "--threads: counts must be positive"
+                );
+            }
+            "--secs" => {
+                args.secs = value("--secs")
+                    .parse()
+                    .expect("--secs takes a number of seconds")
+            }
+            "--workloads" => {
+                args.workloads = value("--workloads")
+                    .split(',')
+                    .map(|w| w.trim().to_string())
+                    .collect()
+            }
+            "--case" => args.case = Some(value("--case")),
+            "--bench" => args.bench = true,
+            "--help" | "-h" => {
+                println!(
+                    "usage: scaling [--threads 1,2,4] [--secs 1] [--workloads read,reclaim,gp]"
+                );
+                std::process::exit(0);
+            }
+            // Anything else (cargo's and criterion-style flags, filters) is ignored.
+            _ => {}
+        }
+    }
+    for w in &args.workloads {
+        impls_of(w); // validates the name
+    }
+    args
+}
+
+/// 1, 2, 4, ... up to the number of CPUs (which is always included).
+fn default_threads() -> Vec<usize> {
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+    let mut t: Vec<usize> = std::iter::successors(Some(1), |&n| Some(n * 2))
+        .take_while(|&n| n < cpus)
+        .collect();
+    t.push(cpus);
+    t
+}
+
+// ---------------------------------------------------------------------------
+// Running N threads together for a fixed time
+// ---------------------------------------------------------------------------
+
+/// Start line and stop flag shared by the threads of one case.
+struct Ctl {
+    start: Barrier,
+    stop: AtomicBool,
+}
+
+impl Ctl {
+    /// Waits until every thread (and the timer) is ready. Each worker calls
+    /// it exactly once, after its own setup.
+    fn go(&self) {
+        self.start.wait();
+    }
+
+    fn running(&self) -> bool {
+        !self.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs `work(index, ctl)` on `threads` threads for `secs` seconds and
+/// returns the sum of what they return (operations) and the measured time.
+fn timed(threads: usize, secs: f64, work: impl Fn(usize, &Ctl) -> u64 + Sync) -> (u64, f64) {
+    let ctl = Ctl {
+        start: Barrier::new(threads + 1),
+        stop: AtomicBool::new(false),
+    };
+    thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|i| {
+                let (ctl, work) = (&ctl, &work);
+                s.spawn(move || work(i, ctl))
+            })
+            .collect();
+        ctl.go();
+        let t0 = Instant::now();
+        thread::sleep(Duration::from_secs_f64(secs));
+        ctl.stop.store(true, Ordering::Relaxed);
+        let elapsed = t0.elapsed().as_secs_f64();
+        let ops = workers
+            .into_iter()
+            .map(|w| w.join().expect("worker thread panicked"))
+            .sum();
+        (ops, elapsed)
+    })
+}
+
+/// Calls `batch` (which performs `per_batch` operations) until stopped;
+/// returns the operation count.
+fn run_batches(ctl: &Ctl, per_batch: u64, mut batch: impl FnMut()) -> u64 {
+    ctl.go();
+    let mut ops = 0;
+    while ctl.running() {
+        batch();
+        ops += per_batch;
+    }
+    ops
+}
+
+/// The `read` workload's writer: `replace` once per millisecond until stopped.
+fn every_ms(ctl: &Ctl, mut replace: impl FnMut()) -> u64 {
+    ctl.go();
+    while ctl.running() {
+        thread::sleep(Duration::from_millis(1));
+        replace();
+    }
+    0 // the writer's replacements are not the measured operations
+}
+
+// ---------------------------------------------------------------------------
+// Pointer slots for the peers that publish through a raw `AtomicPtr`
+// ---------------------------------------------------------------------------
+
+fn new_slot() -> AtomicPtr<Obj> {
+    AtomicPtr::new(Box::into_raw(Box::new(OBJ)))
+}
+
+/// Frees the object left in a slot once nothing can reach it any more.
+fn free_slot(slot: AtomicPtr<Obj>) {
+    // SAFETY: the slot owns its object (from `Box::into_raw`); taking the
+    // slot by value means every thread that could load it is gone.
+    drop(unsafe { Box::from_raw(slot.into_inner()) });
+}
+
+fn free_crossbeam(atomic: crossbeam_epoch::Atomic<Obj>) {
+    // SAFETY: as in `free_slot`: the last object is unreachable now.
+    drop(unsafe { atomic.into_owned() });
+}
+
+fn crossbeam_replace(atomic: &crossbeam_epoch::Atomic<Obj>) {
+    let g = crossbeam_epoch::pin();
+    let old = atomic.swap(crossbeam_epoch::Owned::new(OBJ), Ordering::AcqRel, &g);
+    // SAFETY: the swap unlinked `old`; it is destroyed only after every
+    // thread pinned now has unpinned.
+    unsafe { g.defer_destroy(old) };
+}
+
+fn seize_replace(collector: &seize::Collector, slot: &AtomicPtr<Obj>) {
+    let old = slot.swap(Box::into_raw(Box::new(OBJ)), Ordering::AcqRel);
+    // SAFETY: `old` came from `Box::into_raw` and the swap made it
+    // unreachable for threads that enter from now on.
+    unsafe { collector.retire(old, seize::reclaim::boxed) };
+}
+
+// ---------------------------------------------------------------------------
+// The cases (each runs in its own child process)
+// ---------------------------------------------------------------------------
+
+/// What one case measured.
+#[derive(Default)]
+struct Outcome {
+    ops: u64,
+    secs: f64,
+    rss_mib: f64,
+    /// `gp` only: latency mean and p99, in microseconds.
+    gp_mean_us: Option<f64>,
+    gp_p99_us: Option<f64>,
+}
+
+fn domain_of(name: &str) -> Domain {
+    match name {
+        "urcu-memb" | "urcu-memb-handle" => urcu::default_domain().clone(),
+        "urcu-mb" => Domain::builder().flavor(Flavor::Mb).build(),
+        "urcu-qsbr" => Domain::builder().flavor(Flavor::Qsbr).build(),
+        other => panic!("not a urcu implementation: {other}"),
+    }
+}
+
+fn read_case(name: &str, n: usize, secs: f64) -> (u64, f64) {
+    // Workers 0..n read; worker n is the writer.
+    let writer = n;
+    match name {
+        // The free `read_lock()` of the default (memb) domain.
+        "urcu-memb" => {
+            let b = RcuBox::new(OBJ);
+            timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return every_ms(ctl, || b.replace(OBJ));
+                }
+                run_batches(ctl, READ_BATCH, || {
+                    for _ in 0..READ_BATCH {
+                        let g = urcu::read_lock();
+                        black_box(b.load(&g));
+                    }
+                })
+            })
+        }
+        // A registered ThreadHandle per reader.
+        "urcu-memb-handle" | "urcu-mb" | "urcu-qsbr" => {
+            let d = domain_of(name);
+            let b = RcuBox::new_in(OBJ, &d);
+            timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return every_ms(ctl, || b.replace(OBJ));
+                }
+                let mut h = d.register_thread();
+                run_batches(ctl, READ_BATCH, || {
+                    for _ in 0..READ_BATCH {
+                        let g = h.read_lock();
+                        black_box(b.load(&g));
+                    }
+                    h.quiescent_state(); // no-op except under QSBR
+                })
+            })
+        }
+        "crossbeam-epoch" => {
+            let a = crossbeam_epoch::Atomic::new(OBJ);
+            let r = timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return every_ms(ctl, || crossbeam_replace(&a));
+                }
+                run_batches(ctl, READ_BATCH, || {
+                    for _ in 0..READ_BATCH {
+                        let g = crossbeam_epoch::pin();
+                        black_box(a.load(Ordering::Acquire, &g).as_raw());
+                    }
+                })
+            });
+            free_crossbeam(a);
+            r
+        }
+        "seize" => {
+            let collector = seize::Collector::new();
+            let slot = new_slot();
+            let r = timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return every_ms(ctl, || seize_replace(&collector, &slot));
+                }
+                run_batches(ctl, READ_BATCH, || {
+                    for _ in 0..READ_BATCH {
+                        let g = collector.enter();
+                        black_box(g.protect(&slot, Ordering::Acquire));
+                    }
+                })
+            });
+            free_slot(slot);
+            r
+        }
+        "arc-swap" => {
+            let s = ArcSwap::from_pointee(OBJ);
+            timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return every_ms(ctl, || s.store(std::sync::Arc::new(OBJ)));
+                }
+                run_batches(ctl, READ_BATCH, || {
+                    for _ in 0..READ_BATCH {
+                        let g = s.load();
+                        black_box(&**g);
+                    }
+                })
+            })
+        }
+        "std-rwlock" => {
+            let l = RwLock::new(Box::new(OBJ));
+            timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return every_ms(ctl, || *l.write().expect("not poisoned") = Box::new(OBJ));
+                }
+                run_batches(ctl, READ_BATCH, || {
+                    for _ in 0..READ_BATCH {
+                        let g = l.read().expect("not poisoned");
+                        black_box(&**g);
+                    }
+                })
+            })
+        }
+        "atomicptr-unprotected" => {
+            let slot = new_slot();
+            let r = timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return every_ms(ctl, || {
+                        let old = slot.swap(Box::into_raw(Box::new(OBJ)), Ordering::AcqRel);
+                        // SAFETY: `old` came from `Box::into_raw`. This
+                        // baseline's readers only load the pointer value and
+                        // never dereference it, so freeing at once is sound.
+                        drop(unsafe { Box::from_raw(old) });
+                    });
+                }
+                run_batches(ctl, READ_BATCH, || {
+                    for _ in 0..READ_BATCH {
+                        black_box(slot.load(Ordering::Acquire));
+                    }
+                })
+            });
+            free_slot(slot);
+            r
+        }
+        other => panic!("unknown read implementation {other:?}"),
+    }
+}
+
+fn reclaim_case(name: &str, n: usize, secs: f64) -> (u64, f64) {
+    // Every producer publishes into its own slot: we measure reclamation,
+    // not contention on one pointer.
+    match name {
+        "urcu-memb" | "urcu-mb" | "urcu-qsbr" => {
+            let d = domain_of(name);
+            let r = timed(n, secs, |_, ctl| {
+                let b = RcuBox::new_in(OBJ, &d);
+                run_batches(ctl, RECLAIM_BATCH, || {
+                    for _ in 0..RECLAIM_BATCH {
+                        b.replace(OBJ);
+                    }
+                })
+            });
+            d.rcu_barrier();
+            r
+        }
+        "crossbeam-epoch" => timed(n, secs, |_, ctl| {
+            let a = crossbeam_epoch::Atomic::new(OBJ);
+            let ops = run_batches(ctl, RECLAIM_BATCH, || {
+                for _ in 0..RECLAIM_BATCH {
+                    crossbeam_replace(&a);
+                }
+            });
+            free_crossbeam(a);
+            ops
+        }),
+        "seize" => {
+            let collector = seize::Collector::new();
+            timed(n, secs, |_, ctl| {
+                let slot = new_slot();
+                let ops = run_batches(ctl, RECLAIM_BATCH, || {
+                    for _ in 0..RECLAIM_BATCH {
+                        seize_replace(&collector, &slot);
+                    }
+                });
+                free_slot(slot);
+                ops
+            })
+        }
+        "box-drop" => timed(n, secs, |_, ctl| {
+            let slot = new_slot();
+            let ops = run_batches(ctl, RECLAIM_BATCH, || {
+                for _ in 0..RECLAIM_BATCH {
+                    let old = slot.swap(Box::into_raw(Box::new(OBJ)), Ordering::AcqRel);
+                    // SAFETY: `old` came from `Box::into_raw`, and this slot
+                    // has no readers: freeing at once is the unprotected floor.
+                    drop(unsafe { Box::from_raw(old) });
+                }
+            });
+            free_slot(slot);
+            ops
+        }),
+        other => panic!("unknown reclaim implementation {other:?}"),
+    }
+}
+
+/// Worker 0 calls `synchronize_rcu` in a loop; workers 1..n are busy readers.
+fn gp_case(name: &str, n: usize, secs: f64) -> Outcome {
+    let d = domain_of(name);
+    let latencies_ns = Mutex::new(Vec::new());
+    let (ops, secs) = timed(n, secs, |i, ctl| {
+        if i == 0 {
+            let mut lat = Vec::with_capacity(1 << 16);
+            ctl.go();
+            while ctl.running() {
+                let t = Instant::now();
+                d.synchronize_rcu();
+                lat.push(t.elapsed().as_nanos() as u64);
+            }
+            let count = lat.len() as u64;
+            *latencies_ns.lock().expect("not poisoned") = lat;
+            return count;
+        }
+        let mut h = d.register_thread();
+        let qsbr = d.flavor() == Flavor::Qsbr;
+        run_batches(ctl, GP_READER_BATCH, || {
+            for _ in 0..GP_READER_BATCH {
+                drop(black_box(h.read_lock()));
+                if qsbr {
+                    h.quiescent_state();
+                }
+            }
+        });
+        0 // readers only keep the grace periods busy
+    });
+    let mut lat = latencies_ns.into_inner().expect("not poisoned");
+    lat.sort_unstable();
+    let (mean, p99) = if lat.is_empty() {
+        (f64::NAN, f64::NAN)
+    } else {
+        let mean = lat.iter().sum::<u64>() as f64 / lat.len() as f64;
+        let p99 = lat[(lat.len() * 99).div_ceil(100) - 1] as f64;
+        (mean / 1e3, p99 / 1e3)
+    };
+    Outcome {
+        ops,
+        secs,
+        gp_mean_us: Some(mean),
+        gp_p99_us: Some(p99),
+        ..Outcome::default()
+    }
+}
+
+/// Peak resident set size of this process, in MiB.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// Child side: run one case and print its `RESULT` line on stdout.
+fn run_child(case: &str, threads: usize, secs: f64) {
+    let (workload, name) = case.split_once(':').expect("--case takes WORKLOAD:IMPL");
+    let mut out = match workload {
+        "read" => {
+            let (ops, secs) = read_case(name, threads, secs);
+            Outcome {
+                ops,
+                secs,
+                ..Outcome::default()
+            }
+        }
+        "reclaim" => {
+            let (ops, secs) = reclaim_case(name, threads, secs);
+            Outcome {
+                ops,
+                secs,
+                ..Outcome::default()
+            }
+        }
+        "gp" => gp_case(name, threads, secs),
+        other => panic!("unknown workload {other:?}"),
+    };
+    out.rss_mib = peak_rss_mib();
+    let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| v.to_string());
+    println!(
+        "RESULT ops={} secs={} rss_mib={} gp_mean_us={} gp_p99_us={}",
+        out.ops,
+        out.secs,
+        out.rss_mib,
+        opt(out.gp_mean_us),
+        opt(out.gp_p99_us)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Parent side: run every case in a child, then print the table and CSV
+// ---------------------------------------------------------------------------
+
+struct Row {
+    workload: String,
+    threads: usize,
+    name: &'static str,
+    /// `None` when the child failed.
+    outcome: Option<Outcome>,
+}
+
+impl Row {
+    fn mops(&self) -> Option<f64> {
+        self.outcome.as_ref().map(|o| o.ops as f64 / o.secs / 1e6)
+    }
+}
+
+fn parse_result(stdout: &str) -> Option<Outcome> {
+    let line = stdout.lines().find_map(|l| l.strip_prefix("RESULT "))?;
+    let mut o = Outcome::default();
+    for field in line.split_whitespace() {
+        let (k, v) = field.split_once('=')?;
+        let num = || v.parse::<f64>().ok();
+        match k {
+            "ops" => o.ops = v.parse().ok()?,
+            "secs" => o.secs = num()?,
+            "rss_mib" => o.rss_mib = num().unwrap_or(f64::NAN),
+            "gp_mean_us" => o.gp_mean_us = num(),
+            "gp_p99_us" => o.gp_p99_us = num(),
+            _ => {}
+        }
+    }
+    Some(o)
+}
+
+fn run_in_child(
+    exe: &std::path::Path,
+    workload: &str,
+    name: &str,
+    threads: usize,
+    secs: f64,
+) -> Option<Outcome> {
+    let output = Command::new(exe)
+        .args(["--case", &format!("{workload}:{name}")])
+        .args(["--threads", &threads.to_string()])
+        .args(["--secs", &secs.to_string()])
+        .stderr(std::process::Stdio::inherit())
+        .output();
+    match output {
+        Ok(out) if out.status.success() => parse_result(&String::from_utf8_lossy(&out.stdout)),
+        Ok(out) => {
+            eprintln!(
+                "  case {workload}:{name} threads={threads} failed: {}",
+                out.status
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!("  could not start {}: {e}", exe.display());
+            None
+        }
+    }
+}
+
+/// Four significant digits or so, for throughput and latency columns.
+fn num(x: f64) -> String {
+    match x.abs() {
+        v if v.is_nan() => "-".into(),
+        v if v >= 100.0 => format!("{x:.1}"),
+        v if v >= 10.0 => format!("{x:.2}"),
+        v if v >= 1.0 => format!("{x:.3}"),
+        _ => format!("{x:.4}"),
+    }
+}
+
+fn main() {
+    let args = parse_args();
+    if let Some(case) = &args.case {
+        let threads = args.threads.first().copied().unwrap_or(1);
+        run_child(case, threads, args.secs);
+        return;
+    }
+
+    let (secs, threads) = if args.bench {
+        (args.secs, args.threads.clone())
+    } else {
+        eprintln!("scaling: no --bench flag (e.g. under `cargo test`): short smoke run, no CSV");
+        (0.05, vec![1, 2])
+    };
+    if Domain::new().flavor() != Flavor::Memb {
+        eprintln!("note: membarrier is unavailable here; the urcu-memb cases run as mb");
+    }
+    let exe = std::env::current_exe().expect("path of this benchmark binary");
+    let cases: Vec<(String, usize, &'static str)> = args
+        .workloads
+        .iter()
+        .flat_map(|w| {
+            threads
+                .iter()
+                .flat_map(move |&t| impls_of(w).iter().map(move |&name| (w.clone(), t, name)))
+        })
+        .collect();
+
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    for (k, (workload, t, name)) in cases.iter().enumerate() {
+        eprintln!(
+            "[{}/{}] {workload} threads={t} {name} (elapsed {:.1} s)",
+            k + 1,
+            cases.len(),
+            started.elapsed().as_secs_f64()
+        );
+        let outcome = run_in_child(&exe, workload, name, *t, secs);
+        rows.push(Row {
+            workload: workload.clone(),
+            threads: *t,
+            name,
+            outcome,
+        });
+    }
+    eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());
+
+    // Ratio to the fastest peer of the same workload and thread count.
+    let best_peer = |w: &str, t: usize| {
+        rows.iter()
+            .filter(|r| {
+                r.workload == w && r.threads == t && !is_urcu(r.name) && !is_baseline(r.name)
+            })
+            .filter_map(Row::mops)
+            .fold(None, |best: Option<f64>, m| {
+                Some(best.map_or(m, |b| b.max(m)))
+            })
+    };
+    let ratios: Vec<Option<f64>> = rows
+        .iter()
+        .map(|r| {
+            r.mops()
+                .zip(best_peer(&r.workload, r.threads))
+                .map(|(m, b)| m / b)
+        })
+        .collect();
+    let table: Vec<[String; 8]> = rows
+        .iter()
+        .zip(&ratios)
+        .map(|(r, ratio)| {
+            let o = r.outcome.as_ref();
+            [
+                r.workload.clone(),
+                r.threads.to_string(),
+                r.name.to_string(),
+                r.mops().map_or("failed".into(), num),
+                ratio.map_or("-".into(), |x| format!("{x:.3}")),
+                o.map_or("-".into(), |o| format!("{:.1}", o.rss_mib)),
+                o.and_then(|o| o.gp_mean_us).map_or("-".into(), num),
+                o.and_then(|o| o.gp_p99_us).map_or("-".into(), num),
+            ]
+        })
+        .collect();
+
+    let header = [
+        "workload",
+        "threads",
+        "implementation",
+        "Mops/s",
+        "vs best peer",
+        "peak RSS MiB",
+        "gp mean us",
+        "gp p99 us",
+    ];
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            table
+                .iter()
+                .map(|r| r[c].len())
+                .chain([header[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        let cols: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (s, &w))| {
+                if c < 3 {
+                    format!("{s:<w$}")
+                } else {
+                    format!("{s:>w$}")
+                }
+            })
+            .collect();
+        println!("{}", cols.join("  "));
+    };
+    line(&header.map(String::from));
+    for r in &table {
+        line(r);
+    }
+
+    if args.bench {
+        let dir = std::path::PathBuf::from(
+            std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()),
+        )
+        .join("scaling");
+        std::fs::create_dir_all(&dir).expect("create the results directory");
+        let mut csv = String::from("workload,threads,implementation,mops,ratio_to_best_peer,peak_rss_mib,gp_mean_us,gp_p99_us\n");
+        let field = |v: Option<f64>| {
+            v.filter(|v| v.is_finite())
+                .map_or(String::new(), |v| format!("{v:.6}"))
+        };
+        for (r, ratio) in rows.iter().zip(&ratios) {
+            let o = r.outcome.as_ref();
+            csv.push_str(&format!(
+                "{},{},{},{},{},{},{},{}\n",
+                r.workload,
+                r.threads,
+                r.name,
+                field(r.mops()),
+                field(*ratio),
+                field(o.map(|o| o.rss_mib)),
+                field(o.and_then(|o| o.gp_mean_us)),
+                field(o.and_then(|o| o.gp_p99_us)),
+            ));
+        }
+        let path = dir.join("results.csv");
+        std::fs::write(&path, csv).expect("write results.csv");
+        eprintln!("wrote {}", path.display());
+    }
+}

@@ -7,10 +7,10 @@ use crate::flavor::{phase, qsbr, Flavor};
 use crate::guard::{ReadGuard, ThreadHandle};
 use crate::queue::Retired;
 use crate::reclaimer::Signal;
-use crate::record::{Checkpoint, Hot, ThreadRecord};
+use crate::record::{Hot, ThreadRecord};
 use crate::stall::{default_hook, StallHook, StallReport};
 use crate::stats::{Counters, Stats};
-use crate::sync::{lock, try_lock, Arc, AtomicU64, Mutex, Ordering};
+use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
 use crossbeam_utils::CachePadded;
 use std::cell::{Cell, RefCell};
 use std::sync::{OnceLock, Weak};
@@ -374,7 +374,7 @@ impl Domain {
     pub fn read_lock(&self) -> ReadGuard<'_> {
         let rec = self.record();
         rec.read_lock();
-        ReadGuard::new(rec, self.core())
+        ReadGuard::new(rec)
     }
 
     /// Registers the calling thread and returns its handle: a faster
@@ -449,27 +449,7 @@ impl Domain {
     }
 
     fn wait_for(&self, target: u64, what: &str) {
-        let core = self.core();
-        if core.poll(target) {
-            return;
-        }
-        let rec = self.existing_record();
-        if let Some(rec) = rec {
-            if rec.nesting() > 0 {
-                in_section_panic(what);
-            }
-        }
-        // A QSBR thread that is online through its handle holds no guard
-        // (checked above), so it is quiescent: offline while we wait, or the
-        // grace period would wait for us.
-        let qsbr_online = rec.filter(|r| core.flavor == Flavor::Qsbr && r.handle_online());
-        if let Some(r) = qsbr_online {
-            r.qsbr_offline();
-        }
-        core.wait_for(target);
-        if let Some(r) = qsbr_online {
-            r.qsbr_online();
-        }
+        self.core().wait_as(self.existing_record(), target, what);
     }
 
     // -----------------------------------------------------------------------
@@ -499,80 +479,7 @@ impl Domain {
 
     #[inline]
     pub(crate) fn enqueue(&self, r: Retired) {
-        let rec = self.record();
-        if !rec.try_push(r) {
-            self.enqueue_full(rec, r);
-        }
-        if rec.checkpoint_due() {
-            self.checkpoint(rec);
-        }
-        if self.core().hot.reclaimer_idle.load(Ordering::Relaxed) {
-            self.core().request_pass();
-        }
-    }
-
-    /// Every `capacity / 4` words: free what earlier checkpoints cover, and
-    /// take a new ticket for what is queued now.
-    #[cold]
-    fn checkpoint(&self, rec: &ThreadRecord) {
-        let core = self.core();
-        self.free_elapsed(rec);
-        let pos = rec.ring.owner_head();
-        let ticket = core.start_poll();
-        let interval = (rec.ring.capacity() / 4).max(1);
-        rec.with_checkpoints(|c| {
-            c.push(Checkpoint { pos, ticket });
-            c.next_at = pos.wrapping_add(interval);
-        });
-        core.request_grace_period();
-    }
-
-    /// Frees this thread's entries whose grace period has already elapsed,
-    /// unless another thread is draining the ring right now.
-    fn free_elapsed(&self, rec: &ThreadRecord) -> bool {
-        let core = self.core();
-        let Some(upto) = rec.with_checkpoints(|c| c.take_elapsed(|t| core.poll(t))) else {
-            return false;
-        };
-        if rec.draining.get() {
-            return false;
-        }
-        let Some(mut st) = try_lock(&rec.drain) else {
-            return false;
-        };
-        rec.draining.set(true);
-        core.drain_record(rec, &mut st, upto);
-        rec.draining.set(false);
-        true
-    }
-
-    #[cold]
-    fn enqueue_full(&self, rec: &ThreadRecord, r: Retired) {
-        let core = self.core();
-        if self.free_elapsed(rec) && rec.try_push(r) {
-            return;
-        }
-        if rec.nesting() > 0 || rec.draining.get() || IN_CALLBACK.with(|c| c.get()) {
-            // Waiting here would deadlock (on ourselves, or on the drain
-            // lock we hold): spill.
-            Counters::bump(&core.counters.overflow_spills);
-            rec.queued.store(rec.queued.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-            lock(&core.overflow).push(r);
-            core.request_grace_period();
-            return;
-        }
-        Counters::bump(&core.counters.caller_fallbacks);
-        let upto = rec.ring.owner_head();
-        self.wait_for(core.start_poll(), "rcu_reclaim_queue");
-        {
-            let mut st = lock(&rec.drain);
-            rec.draining.set(true);
-            core.drain_record(rec, &mut st, upto);
-            rec.draining.set(false);
-        }
-        rec.with_checkpoints(|c| c.forget_upto(upto));
-        let pushed = rec.try_push(r);
-        assert!(pushed, "the ring was drained to its head, so it has room");
+        self.core().enqueue(self.record(), r);
     }
 
     /// Returns once everything queued before the call, by any thread, has
@@ -588,7 +495,7 @@ impl Domain {
             }
         }
         assert!(
-            !IN_CALLBACK.with(|c| c.get()),
+            !in_callback(),
             "rcu_barrier called from a destructor or deferred closure being reclaimed: \
              it would wait for its own reclamation to finish"
         );
@@ -617,12 +524,17 @@ impl Default for Domain {
 
 #[cold]
 #[track_caller]
-fn in_section_panic(what: &str) -> ! {
+pub(crate) fn in_section_panic(what: &str) -> ! {
     panic!(
         "{what} called inside a read-side section of the same domain: it would wait for this \
          thread's own section to end, which is a deadlock. Drop every ReadGuard of this domain on \
          this thread first (or use rcu_reclaim_queue/defer, which never wait inside a section)"
     )
+}
+
+/// Whether this thread is running a reclamation callback.
+pub(crate) fn in_callback() -> bool {
+    IN_CALLBACK.with(|c| c.get())
 }
 
 /// Runs a reclamation callback, catching a panic so reclamation goes on.

@@ -1,6 +1,6 @@
 //! Read guards and per-thread handles.
 
-use crate::domain::{Core, Domain};
+use crate::domain::Domain;
 use crate::flavor::Flavor;
 use crate::record::ThreadRecord;
 use crate::sync::Arc;
@@ -27,21 +27,20 @@ use std::marker::PhantomData;
 #[must_use = "a read-side section ends when its guard is dropped"]
 pub struct ReadGuard<'a> {
     record: &'a ThreadRecord,
-    core: *const Core,
     /// `!Send` and `!Sync`: the section is this thread's.
     _not_send: PhantomData<*mut ()>,
 }
 
 impl<'a> ReadGuard<'a> {
     #[inline(always)]
-    pub(crate) fn new(record: &'a ThreadRecord, core: &'a Core) -> Self {
-        ReadGuard { record, core, _not_send: PhantomData }
+    pub(crate) fn new(record: &'a ThreadRecord) -> Self {
+        ReadGuard { record, _not_send: PhantomData }
     }
 
     /// Whether this guard protects reads of `domain`'s objects.
     #[inline(always)]
     pub(crate) fn belongs_to(&self, domain: &Domain) -> bool {
-        std::ptr::eq(self.core, domain.core())
+        self.record.belongs_to(domain.core())
     }
 }
 
@@ -124,7 +123,7 @@ impl ThreadHandle {
             offline_panic();
         }
         self.record.read_lock();
-        ReadGuard::new(&self.record, self.domain.core())
+        ReadGuard::new(&self.record)
     }
 
     fn assert_no_guard(&self, what: &str) {

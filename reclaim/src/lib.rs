@@ -35,6 +35,7 @@
 #![warn(unsafe_op_in_unsafe_fn)]
 
 mod domain;
+mod enqueue;
 mod flavor;
 mod grace_period;
 mod guard;
@@ -67,9 +68,9 @@ pub use stats::Stats;
 /// ```
 #[inline]
 pub fn read_lock() -> ReadGuard<'static> {
-    let (d, rec) = domain::default_record();
+    let (_, rec) = domain::default_record();
     rec.read_lock();
-    ReadGuard::new(rec, d.core())
+    ReadGuard::new(rec)
 }
 
 /// Waits for a grace period of the default domain: every read-side section
@@ -93,7 +94,8 @@ pub fn synchronize_rcu() {
 /// ```
 #[inline]
 pub fn rcu_reclaim_queue<T: Send + 'static>(obj: Box<T>) {
-    default_domain().rcu_reclaim_queue(obj);
+    let (d, rec) = domain::default_record();
+    d.core().enqueue(rec, queue::Retired::of_box(obj));
 }
 
 /// Runs `f` after a grace period of the default domain (`call_rcu`).

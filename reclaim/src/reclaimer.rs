@@ -81,6 +81,10 @@ impl Core {
     }
 
     fn ensure_reclaimer(&self) {
+        // Loom models play the reclaimer's part themselves, on a model thread.
+        if cfg!(loom) {
+            return;
+        }
         let s = &self.signal;
         if s.started.load(Ordering::Acquire) || s.shutdown.load(Ordering::Acquire) {
             return;

@@ -198,6 +198,12 @@ impl ThreadRecord {
         unsafe { &*self.reader.hot }
     }
 
+    /// Whether this record belongs to `core`'s domain.
+    #[inline(always)]
+    pub(crate) fn belongs_to(&self, core: &crate::domain::Core) -> bool {
+        std::ptr::eq(self.reader.hot, &*core.hot)
+    }
+
     /// Depth of this thread's read-side sections in this domain (owner only).
     #[inline(always)]
     pub(crate) fn nesting(&self) -> u32 {

@@ -1,0 +1,113 @@
+//! The producer side of the reclamation queue: the wait-free push, the
+//! checkpoints through which a thread frees its own entries once their
+//! grace period has elapsed, and what happens when the ring is full.
+
+use crate::domain::{in_callback, in_section_panic, Core};
+use crate::flavor::Flavor;
+use crate::queue::Retired;
+use crate::record::{Checkpoint, ThreadRecord};
+use crate::stats::Counters;
+use crate::sync::{lock, try_lock, Ordering};
+
+impl Core {
+    /// Queues `r` on `rec`, the calling thread's own record.
+    #[inline]
+    pub(crate) fn enqueue(&self, rec: &ThreadRecord, r: Retired) {
+        if !rec.try_push(r) {
+            self.enqueue_full(rec, r);
+        }
+        if rec.checkpoint_due() {
+            self.checkpoint(rec);
+        }
+        if self.hot.reclaimer_idle.load(Ordering::Relaxed) {
+            self.request_pass();
+        }
+    }
+
+    /// Every `capacity / 4` words: free what earlier checkpoints cover, and
+    /// take a new ticket for what is queued now.
+    #[cold]
+    fn checkpoint(&self, rec: &ThreadRecord) {
+        self.free_elapsed(rec);
+        let pos = rec.ring.owner_head();
+        let ticket = self.start_poll();
+        let interval = (rec.ring.capacity() / 4).max(1);
+        rec.with_checkpoints(|c| {
+            c.push(Checkpoint { pos, ticket });
+            c.next_at = pos.wrapping_add(interval);
+        });
+        self.request_grace_period();
+    }
+
+    /// Frees this thread's entries whose grace period has already elapsed,
+    /// unless another thread is draining the ring right now.
+    fn free_elapsed(&self, rec: &ThreadRecord) -> bool {
+        let Some(upto) = rec.with_checkpoints(|c| c.take_elapsed(|t| self.poll(t))) else {
+            return false;
+        };
+        if rec.draining.get() {
+            return false;
+        }
+        let Some(mut st) = try_lock(&rec.drain) else {
+            return false;
+        };
+        rec.draining.set(true);
+        self.drain_record(rec, &mut st, upto);
+        rec.draining.set(false);
+        true
+    }
+
+    #[cold]
+    fn enqueue_full(&self, rec: &ThreadRecord, r: Retired) {
+        if self.free_elapsed(rec) && rec.try_push(r) {
+            return;
+        }
+        if rec.nesting() > 0 || rec.draining.get() || in_callback() {
+            // Waiting here would deadlock (on our own section, or on a drain
+            // lock we hold): spill to the overflow list instead.
+            Counters::bump(&self.counters.overflow_spills);
+            rec.queued.store(rec.queued.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            lock(&self.overflow).push(r);
+            self.request_grace_period();
+            return;
+        }
+        Counters::bump(&self.counters.caller_fallbacks);
+        let upto = rec.ring.owner_head();
+        self.wait_as(Some(rec), self.start_poll(), "rcu_reclaim_queue");
+        {
+            let mut st = lock(&rec.drain);
+            rec.draining.set(true);
+            self.drain_record(rec, &mut st, upto);
+            rec.draining.set(false);
+        }
+        rec.with_checkpoints(|c| c.forget_upto(upto));
+        let pushed = rec.try_push(r);
+        assert!(pushed, "the ring was drained to its head, so it has room");
+    }
+
+    /// Waits for `target` on behalf of the thread owning `rec` (if it has
+    /// joined the domain).
+    ///
+    /// # Panics
+    /// If that thread is inside a read-side section (it would wait for
+    /// itself).
+    pub(crate) fn wait_as(&self, rec: Option<&ThreadRecord>, target: u64, what: &str) {
+        if self.poll(target) {
+            return;
+        }
+        if rec.is_some_and(|r| r.nesting() > 0) {
+            in_section_panic(what);
+        }
+        // A QSBR thread online through its handle holds no guard (checked
+        // above), so it is quiescent: offline while we wait, or the grace
+        // period would wait for us.
+        let qsbr_online = rec.filter(|r| self.flavor == Flavor::Qsbr && r.handle_online());
+        if let Some(r) = qsbr_online {
+            r.qsbr_offline();
+        }
+        self.wait_for(target);
+        if let Some(r) = qsbr_online {
+            r.qsbr_online();
+        }
+    }
+}
