@@ -25,7 +25,10 @@ impl Drop for Routes {
 }
 
 fn routes(version: u64) -> Routes {
-    Routes { version, next_hop: [version as u32; 6] }
+    Routes {
+        version,
+        next_hop: [version as u32; 6],
+    }
 }
 
 fn main() {
@@ -64,7 +67,10 @@ fn main() {
 
     // 4. rcu_barrier waits until everything queued so far has been reclaimed.
     domain.rcu_barrier();
-    println!("4. rcu_barrier returned: v1 was dropped after a grace period ({} dropped).", DROPPED.load(Ordering::Relaxed));
+    println!(
+        "4. rcu_barrier returned: v1 was dropped after a grace period ({} dropped).",
+        DROPPED.load(Ordering::Relaxed)
+    );
 
     // 5. Many readers, one writer, for a moment: readers never wait.
     let stop = Arc::new(AtomicBool::new(false));
@@ -111,7 +117,10 @@ fn main() {
     let flag = done.clone();
     domain.defer(move || flag.store(true, Ordering::Relaxed));
     domain.rcu_barrier();
-    println!("6. A deferred closure ran after a grace period: {}.", done.load(Ordering::Relaxed));
+    println!(
+        "6. A deferred closure ran after a grace period: {}.",
+        done.load(Ordering::Relaxed)
+    );
 
     // 7. What the domain counted.
     let s = domain.stats();
@@ -120,11 +129,18 @@ fn main() {
     println!("   objects queued       {}", s.queued);
     println!("   objects reclaimed    {}", s.reclaimed);
     println!("   pending              {}", s.pending());
-    println!("   caller fallbacks     {} (a full queue made the writer wait and free)", s.caller_fallbacks);
+    println!(
+        "   caller fallbacks     {} (a full queue made the writer wait and free)",
+        s.caller_fallbacks
+    );
     println!("   overflow spills      {}", s.overflow_spills);
     println!("   longest grace period {:?}", s.longest_grace_period);
     assert_eq!(s.pending(), 0);
-    assert_eq!(DROPPED.load(Ordering::Relaxed), published - 1, "every replaced table was dropped once");
+    assert_eq!(
+        DROPPED.load(Ordering::Relaxed),
+        published - 1,
+        "every replaced table was dropped once"
+    );
     drop(table);
     println!("\nEvery replaced table was dropped exactly once; nothing is pending. Tour over.");
 }

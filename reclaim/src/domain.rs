@@ -87,7 +87,10 @@ pub struct Domain {
 
 impl std::fmt::Debug for Domain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Domain").field("id", &self.core().id).field("flavor", &self.flavor()).finish()
+        f.debug_struct("Domain")
+            .field("id", &self.core().id)
+            .field("flavor", &self.flavor())
+            .finish()
     }
 }
 
@@ -197,7 +200,9 @@ impl DomainBuilder {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             me: me.clone(),
         });
-        Domain { inner: Arc::new(DomainInner { core }) }
+        Domain {
+            inner: Arc::new(DomainInner { core }),
+        }
     }
 }
 
@@ -267,12 +272,14 @@ impl Domain {
         Domain::builder().build()
     }
 
+    #[inline]
     pub(crate) fn core(&self) -> &Core {
         &self.inner.core
     }
 
     /// The flavor readers really use: [`Flavor::Memb`] reads as
     /// [`Flavor::Mb`] where `membarrier` is unavailable.
+    #[inline]
     pub fn flavor(&self) -> Flavor {
         self.core().flavor
     }
@@ -323,7 +330,11 @@ impl Domain {
                 }
                 let record = core.register(false);
                 let p = Arc::as_ptr(&record);
-                regs.push(Registration { domain_id: core.id, record, core: core.me.clone() });
+                regs.push(Registration {
+                    domain_id: core.id,
+                    record,
+                    core: core.me.clone(),
+                });
                 p
             })
             .unwrap_or_else(|_| {
@@ -350,7 +361,11 @@ impl Domain {
         } else {
             REGISTRATIONS
                 .try_with(|regs| {
-                    regs.0.borrow().iter().find(|r| r.domain_id == id).map(|r| Arc::as_ptr(&r.record))
+                    regs.0
+                        .borrow()
+                        .iter()
+                        .find(|r| r.domain_id == id)
+                        .map(|r| Arc::as_ptr(&r.record))
                 })
                 .ok()
                 .flatten()?
@@ -391,11 +406,18 @@ impl Domain {
              use that one (handles are per thread)"
         );
         let arc = REGISTRATIONS.with(|regs| {
-            regs.0.borrow().iter().find(|r| r.domain_id == self.core().id).map(|r| r.record.clone())
+            regs.0
+                .borrow()
+                .iter()
+                .find(|r| r.domain_id == self.core().id)
+                .map(|r| r.record.clone())
         });
         let arc = arc.expect("record registered above");
         if self.flavor() == Flavor::Qsbr {
-            assert!(rec.nesting() == 0, "register_thread: a QSBR handle cannot be created inside a read-side section");
+            assert!(
+                rec.nesting() == 0,
+                "register_thread: a QSBR handle cannot be created inside a read-side section"
+            );
             rec.qsbr_online();
         }
         ThreadHandle::new(self.clone(), arc)
@@ -421,7 +443,10 @@ impl Domain {
     /// It does not force one to run; [`synchronize_rcu`](Self::synchronize_rcu),
     /// the reclaimer, or [`cond_synchronize`](Self::cond_synchronize) do.
     pub fn start_poll(&self) -> GracePeriod {
-        GracePeriod { domain_id: self.core().id, target: self.core().start_poll() }
+        GracePeriod {
+            domain_id: self.core().id,
+            target: self.core().start_poll(),
+        }
     }
 
     /// Whether the ticket's grace period has elapsed. Never blocks.
@@ -445,7 +470,10 @@ impl Domain {
     }
 
     fn check_ticket(&self, ticket: &GracePeriod) {
-        assert!(ticket.domain_id == self.core().id, "a GracePeriod ticket was used with a domain other than its own");
+        assert!(
+            ticket.domain_id == self.core().id,
+            "a GracePeriod ticket was used with a domain other than its own"
+        );
     }
 
     fn wait_for(&self, target: u64, what: &str) {
@@ -499,8 +527,9 @@ impl Domain {
             "rcu_barrier called from a destructor or deferred closure being reclaimed: \
              it would wait for its own reclamation to finish"
         );
-        let qsbr_online =
-            self.existing_record().filter(|r| self.flavor() == Flavor::Qsbr && r.handle_online());
+        let qsbr_online = self
+            .existing_record()
+            .filter(|r| self.flavor() == Flavor::Qsbr && r.handle_online());
         if let Some(r) = qsbr_online {
             r.qsbr_offline();
         }
@@ -537,16 +566,22 @@ pub(crate) fn in_callback() -> bool {
     IN_CALLBACK.with(|c| c.get())
 }
 
-/// Runs a reclamation callback, catching a panic so reclamation goes on.
-pub(crate) fn run_callback(core: &Core, r: Retired) {
+/// Runs reclamation callbacks: marks the thread as inside one (so that
+/// what they call cannot wait for themselves) and hands `f` a function that
+/// runs one entry, catching a panic so reclamation goes on.
+pub(crate) fn with_callbacks<R>(core: &Core, f: impl FnOnce(&mut dyn FnMut(Retired)) -> R) -> R {
     let was = IN_CALLBACK.with(|c| c.replace(true));
-    // SAFETY: callers hand each entry here exactly once, after a grace
-    // period that began after it was queued (see `Core::drain_record`).
-    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { r.reclaim() }));
+    let mut run = |r: Retired| {
+        // SAFETY: callers hand each entry here exactly once, after a grace
+        // period that began after it was queued (see `Core::drain_record`).
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { r.reclaim() }));
+        if res.is_err() {
+            Counters::bump(&core.counters.destructor_panics);
+        }
+    };
+    let out = f(&mut run);
     IN_CALLBACK.with(|c| c.set(was));
-    if res.is_err() {
-        Counters::bump(&core.counters.destructor_panics);
-    }
+    out
 }
 
 /// A grace-period ticket from [`start_poll`](Domain::start_poll).
@@ -562,24 +597,22 @@ pub struct GracePeriod {
 
 /// This thread's record in the default domain.
 #[inline(always)]
-pub(crate) fn default_record() -> (&'static Domain, &'static ThreadRecord) {
+pub(crate) fn default_record() -> &'static ThreadRecord {
     let p = DEFAULT_RECORD.with(|c| c.get());
     if !p.is_null() {
-        // SAFETY: set below from a registered record; cleared before the
-        // registration goes. The default domain is never dropped, and
-        // `DEFAULT_RECORD` is set only once the domain is initialized.
-        return (unsafe { DEFAULT_DOMAIN.get().unwrap_unchecked() }, unsafe { &*p });
+        // SAFETY: set below from a registered record of the default domain
+        // (never dropped), and cleared before the registration goes.
+        return unsafe { &*p };
     }
     default_record_slow()
 }
 
 #[cold]
-fn default_record_slow() -> (&'static Domain, &'static ThreadRecord) {
-    let d = default_domain();
-    let rec: &'static ThreadRecord = d.record();
+fn default_record_slow() -> &'static ThreadRecord {
+    let rec: &'static ThreadRecord = default_domain().record();
     let registered = REGISTRATIONS.try_with(|_| ()).is_ok() && !rec.pinned;
     if registered {
         DEFAULT_RECORD.with(|c| c.set(rec));
     }
-    (d, rec)
+    rec
 }

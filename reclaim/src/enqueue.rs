@@ -66,7 +66,8 @@ impl Core {
             // Waiting here would deadlock (on our own section, or on a drain
             // lock we hold): spill to the overflow list instead.
             Counters::bump(&self.counters.overflow_spills);
-            rec.queued.store(rec.queued.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            rec.queued
+                .store(rec.queued.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
             lock(&self.overflow).push(r);
             self.request_grace_period();
             return;

@@ -37,6 +37,7 @@ impl Core {
         (s + 3) & !1
     }
 
+    #[inline]
     pub(crate) fn poll(&self, target: u64) -> bool {
         // Acquire pairs with the release store that ends a grace period:
         // what readers did in their sections happens before our frees.
@@ -66,18 +67,30 @@ impl Core {
         match self.flavor {
             Flavor::Memb | Flavor::Mb => {
                 // Readers still in a section from before the previous flip.
-                self.wait_for_readers(&readers, start, |c| phase::holds_old_phase(c, gp_ctr.load(Ordering::Relaxed)));
+                self.wait_for_readers(&readers, start, |c| {
+                    phase::holds_old_phase(c, gp_ctr.load(Ordering::Relaxed))
+                });
                 // Our scan above completes before the flip becomes visible.
                 fence(Ordering::SeqCst);
-                gp_ctr.store(gp_ctr.load(Ordering::Relaxed) ^ phase::PHASE, Ordering::Relaxed);
+                gp_ctr.store(
+                    gp_ctr.load(Ordering::Relaxed) ^ phase::PHASE,
+                    Ordering::Relaxed,
+                );
                 // The flip is visible before we scan again.
                 fence(Ordering::SeqCst);
-                self.wait_for_readers(&readers, start, |c| phase::holds_old_phase(c, gp_ctr.load(Ordering::Relaxed)));
+                self.wait_for_readers(&readers, start, |c| {
+                    phase::holds_old_phase(c, gp_ctr.load(Ordering::Relaxed))
+                });
             }
             Flavor::Qsbr => {
-                gp_ctr.store(gp_ctr.load(Ordering::Relaxed) + qsbr::GP_STEP, Ordering::Relaxed);
+                gp_ctr.store(
+                    gp_ctr.load(Ordering::Relaxed) + qsbr::GP_STEP,
+                    Ordering::Relaxed,
+                );
                 fence(Ordering::SeqCst);
-                self.wait_for_readers(&readers, start, |c| qsbr::holds(c, gp_ctr.load(Ordering::Relaxed)));
+                self.wait_for_readers(&readers, start, |c| {
+                    qsbr::holds(c, gp_ctr.load(Ordering::Relaxed))
+                });
             }
         }
         self.heavy_barrier();
@@ -100,7 +113,12 @@ impl Core {
     }
 
     /// Waits until `holds(reader word)` is false for every reader.
-    fn wait_for_readers(&self, readers: &[Arc<ThreadRecord>], start: Instant, holds: impl Fn(usize) -> bool) {
+    fn wait_for_readers(
+        &self,
+        readers: &[Arc<ThreadRecord>],
+        start: Instant,
+        holds: impl Fn(usize) -> bool,
+    ) {
         let mut waiting: Vec<&ThreadRecord> = readers.iter().map(|r| &**r).collect();
         let mut attempts = 0;
         let mut reported = false;
@@ -129,11 +147,22 @@ impl Core {
             if !reported && waited >= timeout {
                 reported = true;
                 Counters::bump(&self.counters.stalls_reported);
-                let report = StallReport { waited, threads: waiting.iter().map(|r| r.name.clone()).collect() };
+                let report = StallReport {
+                    waited,
+                    threads: waiting.iter().map(|r| r.name.clone()).collect(),
+                };
                 (self.config.stall_hook)(&report);
             }
-            let until_stall = if reported { MAX_SLEEP } else { timeout.saturating_sub(waited) };
-            crate::sys::futex_wait(&self.hot.gp_futex, -1, until_stall.clamp(Duration::from_micros(1), MAX_SLEEP));
+            let until_stall = if reported {
+                MAX_SLEEP
+            } else {
+                timeout.saturating_sub(waited)
+            };
+            crate::sys::futex_wait(
+                &self.hot.gp_futex,
+                -1,
+                until_stall.clamp(Duration::from_micros(1), MAX_SLEEP),
+            );
             self.hot.gp_futex.store(0, Ordering::Relaxed);
         }
     }

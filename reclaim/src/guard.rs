@@ -34,7 +34,10 @@ pub struct ReadGuard<'a> {
 impl<'a> ReadGuard<'a> {
     #[inline(always)]
     pub(crate) fn new(record: &'a ThreadRecord) -> Self {
-        ReadGuard { record, _not_send: PhantomData }
+        ReadGuard {
+            record,
+            _not_send: PhantomData,
+        }
     }
 
     /// Whether this guard protects reads of `domain`'s objects.
@@ -53,7 +56,9 @@ impl Drop for ReadGuard<'_> {
 
 impl std::fmt::Debug for ReadGuard<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadGuard").field("nesting", &self.record.nesting()).finish()
+        f.debug_struct("ReadGuard")
+            .field("nesting", &self.record.nesting())
+            .finish()
     }
 }
 
@@ -99,13 +104,20 @@ pub struct ThreadHandle {
 
 impl std::fmt::Debug for ThreadHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ThreadHandle").field("domain", &self.domain).field("online", &self.is_online()).finish()
+        f.debug_struct("ThreadHandle")
+            .field("domain", &self.domain)
+            .field("online", &self.is_online())
+            .finish()
     }
 }
 
 impl ThreadHandle {
     pub(crate) fn new(domain: Domain, record: Arc<ThreadRecord>) -> Self {
-        ThreadHandle { domain, record, _not_send: PhantomData }
+        ThreadHandle {
+            domain,
+            record,
+            _not_send: PhantomData,
+        }
     }
 
     /// The domain this handle belongs to.

@@ -49,10 +49,12 @@ mod stall;
 mod stats;
 mod sync;
 mod sys;
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 pub use domain::{
-    default_domain, Domain, DomainBuilder, GracePeriod, DEFAULT_QUEUE_CAPACITY, DEFAULT_RECLAIM_INTERVAL,
-    DEFAULT_STALL_TIMEOUT,
+    default_domain, Domain, DomainBuilder, GracePeriod, DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_RECLAIM_INTERVAL, DEFAULT_STALL_TIMEOUT,
 };
 pub use flavor::Flavor;
 pub use guard::{ReadGuard, ThreadHandle};
@@ -68,7 +70,7 @@ pub use stats::Stats;
 /// ```
 #[inline]
 pub fn read_lock() -> ReadGuard<'static> {
-    let (_, rec) = domain::default_record();
+    let rec = domain::default_record();
     rec.read_lock();
     ReadGuard::new(rec)
 }
@@ -94,8 +96,8 @@ pub fn synchronize_rcu() {
 /// ```
 #[inline]
 pub fn rcu_reclaim_queue<T: Send + 'static>(obj: Box<T>) {
-    let (d, rec) = domain::default_record();
-    d.core().enqueue(rec, queue::Retired::of_box(obj));
+    let rec = domain::default_record();
+    rec.core().enqueue(rec, queue::Retired::of_box(obj));
 }
 
 /// Runs `f` after a grace period of the default domain (`call_rcu`).

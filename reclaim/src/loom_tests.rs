@@ -26,7 +26,11 @@ fn ring_handover_between_owner_and_drainer() {
     model(|| {
         let ring = Arc::new(Ring::new(4));
         let drain = Arc::new(Mutex::new(DrainState::default()));
-        let hits: Arc<[AtomicUsize; 3]> = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)]);
+        let hits: Arc<[AtomicUsize; 3]> = Arc::new([
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        ]);
         let owner = {
             let (ring, hits) = (ring.clone(), hits.clone());
             thread::spawn(move || {
@@ -51,7 +55,12 @@ fn ring_handover_between_owner_and_drainer() {
         let drainer = {
             let (ring, drain, hits) = (ring.clone(), drain.clone(), hits.clone());
             thread::spawn(move || {
-                while hits.iter().map(|h| h.load(Ordering::Relaxed)).sum::<usize>() < 2 {
+                while hits
+                    .iter()
+                    .map(|h| h.load(Ordering::Relaxed))
+                    .sum::<usize>()
+                    < 2
+                {
                     drain_all(&ring, &drain);
                     thread::yield_now();
                 }
@@ -81,7 +90,10 @@ fn reader_vs_grace_period(flavor: Flavor) {
                 rec.read_lock();
                 if version.load(Ordering::Acquire) == 1 {
                     // Relaxed on purpose: only the protocol may order this.
-                    assert!(!freed_v1.load(Ordering::Relaxed), "reader saw a freed object");
+                    assert!(
+                        !freed_v1.load(Ordering::Relaxed),
+                        "reader saw a freed object"
+                    );
                 }
                 rec.read_unlock();
             })
@@ -115,7 +127,10 @@ fn qsbr_reader_vs_grace_period() {
 #[test]
 fn full_queue_fallback_races_reclaimer() {
     model(|| {
-        let d = Domain::builder().flavor(Flavor::Mb).queue_capacity(4).build();
+        let d = Domain::builder()
+            .flavor(Flavor::Mb)
+            .queue_capacity(4)
+            .build();
         let rec = d.core().register(false);
         let hits: Arc<[AtomicUsize; 2]> = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
         let owner = {
@@ -123,9 +138,12 @@ fn full_queue_fallback_races_reclaimer() {
             thread::spawn(move || {
                 for i in 0..2 {
                     let h = hits.clone();
-                    d.core().enqueue(&rec, Retired::of_closure(Box::new(move || {
-                        h[i].fetch_add(1, Ordering::Relaxed);
-                    })));
+                    d.core().enqueue(
+                        &rec,
+                        Retired::of_closure(Box::new(move || {
+                            h[i].fetch_add(1, Ordering::Relaxed);
+                        })),
+                    );
                 }
             })
         };
@@ -147,7 +165,10 @@ fn full_queue_fallback_races_reclaimer() {
 #[test]
 fn queued_object_outlives_reader() {
     model(|| {
-        let d = Domain::builder().flavor(Flavor::Mb).queue_capacity(4).build();
+        let d = Domain::builder()
+            .flavor(Flavor::Mb)
+            .queue_capacity(4)
+            .build();
         let writer_rec = d.core().register(false);
         let reader_rec = d.core().register(false);
         let version = Arc::new(AtomicUsize::new(1));
@@ -157,7 +178,10 @@ fn queued_object_outlives_reader() {
             thread::spawn(move || {
                 reader_rec.read_lock();
                 if version.load(Ordering::Acquire) == 1 {
-                    assert!(!freed_v1.load(Ordering::Relaxed), "reader saw a freed object");
+                    assert!(
+                        !freed_v1.load(Ordering::Relaxed),
+                        "reader saw a freed object"
+                    );
                 }
                 reader_rec.read_unlock();
             })
@@ -169,12 +193,19 @@ fn queued_object_outlives_reader() {
         };
         version.store(2, Ordering::Release);
         let f = freed_v1.clone();
-        d.core().enqueue(&writer_rec, Retired::of_closure(Box::new(move || f.store(true, Ordering::Relaxed))));
+        d.core().enqueue(
+            &writer_rec,
+            Retired::of_closure(Box::new(move || f.store(true, Ordering::Relaxed))),
+        );
         // The ring holds one entry: this one takes the full-queue fallback.
-        d.core().enqueue(&writer_rec, Retired::of_box(Box::new(0u64)));
+        d.core()
+            .enqueue(&writer_rec, Retired::of_box(Box::new(0u64)));
         reader.join().unwrap();
         reclaimer.join().unwrap();
         d.core().pass(true);
-        assert!(freed_v1.load(Ordering::Relaxed), "barrier pass reclaimed everything");
+        assert!(
+            freed_v1.load(Ordering::Relaxed),
+            "barrier pass reclaimed everything"
+        );
     });
 }

@@ -21,11 +21,15 @@
 //! a slot is `position & mask`. `head` is written only by the owner, `tail`
 //! only under the drain lock.
 
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
 use crossbeam_utils::CachePadded;
 
+/// A ring word: a pointer, so that objects keep their provenance (Miri
+/// checks it); tags live in the address's low bit.
+type Word = *mut ();
+
 /// The escape marker that starts a three-word entry.
-const MARK: usize = 0;
+const MARK: Word = std::ptr::null_mut();
 /// Words the longest entry needs; the ring is "full" this early.
 pub(crate) const MAX_ENTRY_WORDS: usize = 3;
 
@@ -57,11 +61,17 @@ unsafe fn call_box<F: FnOnce()>(p: *mut ()) {
 
 impl Retired {
     pub(crate) fn of_box<T: Send + 'static>(b: Box<T>) -> Self {
-        Retired { drop_fn: drop_box::<T>, ptr: Box::into_raw(b).cast() }
+        Retired {
+            drop_fn: drop_box::<T>,
+            ptr: Box::into_raw(b).cast(),
+        }
     }
 
     pub(crate) fn of_closure<F: FnOnce() + Send + 'static>(f: Box<F>) -> Self {
-        Retired { drop_fn: call_box::<F>, ptr: Box::into_raw(f).cast() }
+        Retired {
+            drop_fn: call_box::<F>,
+            ptr: Box::into_raw(f).cast(),
+        }
     }
 
     /// Consumes the entry: drops the object or runs the closure.
@@ -74,25 +84,52 @@ impl Retired {
         unsafe { (self.drop_fn)(self.ptr) }
     }
 
-    fn fn_word(&self) -> usize {
-        self.drop_fn as usize
+    fn fn_word(&self) -> Word {
+        self.drop_fn as *mut ()
     }
 }
 
 /// State only the owning thread touches.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct ProducerState {
-    /// The drop function of the last entry written, as a word (0: none).
-    last_fn: usize,
+    /// The drop function of the last entry written (null: none).
+    last_fn: Word,
     /// A lower bound of `tail`, so a push need not read the drainer's line.
     cached_tail: usize,
 }
 
+impl Default for ProducerState {
+    fn default() -> Self {
+        ProducerState {
+            last_fn: std::ptr::null_mut(),
+            cached_tail: 0,
+        }
+    }
+}
+
 /// State owned by the drain lock's holder.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct DrainState {
     /// The drop function of the last entry read (what a bare pointer means).
-    last_fn: usize,
+    last_fn: Word,
+}
+
+impl Default for DrainState {
+    fn default() -> Self {
+        DrainState {
+            last_fn: std::ptr::null_mut(),
+        }
+    }
+}
+
+// SAFETY: the words are plain addresses of functions and of objects that
+// are `Send` (see `Retired`); the states travel with their ring.
+unsafe impl Send for ProducerState {}
+// SAFETY: as above.
+unsafe impl Send for DrainState {}
+
+fn tagged(w: Word) -> bool {
+    w.addr() & 1 == 1
 }
 
 /// The word array.
@@ -103,7 +140,7 @@ pub(crate) struct Ring {
     /// Next position to drain. Release-stored by the drainer once it has read
     /// the slots; acquire-loaded by the owner before reusing them.
     tail: CachePadded<AtomicUsize>,
-    slots: Box<[AtomicUsize]>,
+    slots: Box<[AtomicPtr<()>]>,
     mask: usize,
 }
 
@@ -115,27 +152,33 @@ impl Ring {
         Ring {
             head: CachePadded::new(AtomicUsize::new(0)),
             tail: CachePadded::new(AtomicUsize::new(0)),
-            slots: (0..cap).map(|_| AtomicUsize::new(0)).collect(),
+            slots: (0..cap)
+                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                .collect(),
             mask: cap - 1,
         }
     }
 
+    #[inline]
     pub(crate) fn capacity(&self) -> usize {
         self.mask + 1
     }
 
     /// The owner's next write position (owner only: no ordering needed).
+    #[inline]
     pub(crate) fn owner_head(&self) -> usize {
         self.head.load(Ordering::Relaxed)
     }
 
     /// A drainer's snapshot: every entry before it is fully written.
+    #[inline]
     pub(crate) fn snapshot_head(&self) -> usize {
         // Acquire pairs with the owner's release store in `try_push`.
         self.head.load(Ordering::Acquire)
     }
 
     /// Where draining will resume.
+    #[inline]
     pub(crate) fn tail(&self) -> usize {
         // Acquire pairs with the drainer's release store in `drain_to`:
         // slots before it have been read and may be reused.
@@ -143,9 +186,18 @@ impl Ring {
     }
 
     /// Words written and not yet drained, as seen from any thread.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         let tail = self.tail();
         self.snapshot_head().wrapping_sub(tail)
+    }
+
+    #[inline(always)]
+    fn slot(&self, pos: usize) -> &AtomicPtr<()> {
+        debug_assert_eq!(self.slots.len(), self.mask + 1);
+        // SAFETY: `slots.len()` is a power of two and `mask` is one less, so
+        // `pos & mask` is in bounds.
+        unsafe { self.slots.get_unchecked(pos & self.mask) }
     }
 
     /// Appends an entry. Owner thread only. Wait-free: a few stores, no
@@ -162,18 +214,18 @@ impl Ring {
             }
         }
         let f = r.fn_word();
-        let p = r.ptr as usize;
+        let p = r.ptr;
         let mut h = head;
-        let mut put = |w: usize| {
+        let mut put = |w: Word| {
             // Relaxed: published by the release store of `head` below.
-            self.slots[h & self.mask].store(w, Ordering::Relaxed);
+            self.slot(h).store(w, Ordering::Relaxed);
             h = h.wrapping_add(1);
         };
-        let p_plain = p & 1 == 0 && p != MARK;
+        let p_plain = !tagged(p) && p != MARK;
         if f == st.last_fn && p_plain {
             put(p);
-        } else if f & 1 == 0 && p_plain {
-            put(f | 1);
+        } else if !tagged(f) && p_plain {
+            put(f.map_addr(|a| a | 1));
             put(p);
         } else {
             put(MARK);
@@ -193,7 +245,12 @@ impl Ring {
     ///
     /// The caller holds the drain lock (`st` is behind it) and got `upto`
     /// from [`snapshot_head`](Self::snapshot_head).
-    pub(crate) fn drain_to(&self, st: &mut DrainState, upto: usize, mut each: impl FnMut(Retired)) -> u64 {
+    pub(crate) fn drain_to(
+        &self,
+        st: &mut DrainState,
+        upto: usize,
+        mut each: impl FnMut(Retired),
+    ) -> u64 {
         // Only drain-lock holders store `tail`, and we hold it.
         let mut t = self.tail.load(Ordering::Relaxed);
         if (upto.wrapping_sub(t) as isize) <= 0 {
@@ -202,7 +259,7 @@ impl Ring {
         let mut n = 0;
         while t != upto {
             let mut get = || {
-                let w = self.slots[t & self.mask].load(Ordering::Relaxed);
+                let w = self.slot(t).load(Ordering::Relaxed);
                 t = t.wrapping_add(1);
                 w
             };
@@ -210,8 +267,8 @@ impl Ring {
             let (f, p) = if w == MARK {
                 let f = get();
                 (f, get())
-            } else if w & 1 == 1 {
-                (w & !1, get())
+            } else if tagged(w) {
+                (w.map_addr(|a| a & !1), get())
             } else {
                 (st.last_fn, w)
             };
@@ -220,9 +277,11 @@ impl Ring {
             // overwrites them (pairs with the acquire in `tail()`).
             self.tail.store(t, Ordering::Release);
             // SAFETY: `f` is a word written by `try_push` from a
-            // `unsafe fn(*mut ())`, decoded by the same rules that encoded it.
-            let drop_fn: unsafe fn(*mut ()) = unsafe { std::mem::transmute::<usize, unsafe fn(*mut ())>(f) };
-            each(Retired { drop_fn, ptr: p as *mut () });
+            // `unsafe fn(*mut ())`, decoded by the same rules that encoded it
+            // (pointer and function pointer have the same size).
+            let drop_fn: unsafe fn(*mut ()) =
+                unsafe { std::mem::transmute::<Word, unsafe fn(*mut ())>(f) };
+            each(Retired { drop_fn, ptr: p });
             n += 1;
         }
         n
@@ -255,8 +314,12 @@ mod tests {
         for i in 0..20 {
             assert!(ring.try_push(&mut p, Retired::of_box(Box::new(Counted(i)))));
         }
-        // One function word for the first entry, then one word each.
-        assert_eq!(ring.len(), 21);
+        // One function word for the first entry, then one word each. (Miri
+        // gives each use of a function pointer its own address, so there
+        // every entry carries its function word; still correct, not compact.)
+        if !cfg!(miri) {
+            assert_eq!(ring.len(), 21);
+        }
         let before = DROPS.load(Ordering::Relaxed);
         assert_eq!(drain_all(&ring, &mut DrainState::default()), 20);
         assert!(DROPS.load(Ordering::Relaxed) - before >= 20);
@@ -274,9 +337,12 @@ mod tests {
             // A zero-sized box of align 1 has an odd dangling pointer.
             assert!(ring.try_push(&mut p, Retired::of_box(Box::new(()))));
             let h = hits.clone();
-            assert!(ring.try_push(&mut p, Retired::of_closure(Box::new(move || {
-                h.fetch_add(1, Ordering::Relaxed);
-            }))));
+            assert!(ring.try_push(
+                &mut p,
+                Retired::of_closure(Box::new(move || {
+                    h.fetch_add(1, Ordering::Relaxed);
+                }))
+            ));
             assert_eq!(drain_all(&ring, &mut d), 4);
         }
         assert_eq!(hits.load(Ordering::Relaxed), 10);
@@ -288,14 +354,21 @@ mod tests {
         let ring = Ring::new(16);
         let mut p = ProducerState::default();
         let mut pushed = 0;
-        while ring.try_push(&mut p, Retired::of_box(Box::new(7u64))) {
+        let refused = loop {
+            let r = Retired::of_box(Box::new(7u64));
+            if !ring.try_push(&mut p, r) {
+                break r;
+            }
             pushed += 1;
+        };
+        // A push needs at most 13 (16 - 3) words in use; the first costs 2
+        // words (function, pointer), the next ones 1: 13 objects fit.
+        if !cfg!(miri) {
+            assert_eq!(pushed, 13);
         }
-        // 16 words, 3 held back, 1 function word: 13 objects fit.
-        assert_eq!(pushed, 13);
         let mut d = DrainState::default();
-        assert_eq!(drain_all(&ring, &mut d), 13);
-        assert!(ring.try_push(&mut p, Retired::of_box(Box::new(8u64))));
+        assert_eq!(drain_all(&ring, &mut d), pushed);
+        assert!(ring.try_push(&mut p, refused));
         assert_eq!(drain_all(&ring, &mut d), 1);
     }
 

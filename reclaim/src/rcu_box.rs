@@ -47,7 +47,10 @@ impl<T: Send + 'static> RcuBox<T> {
     /// assert_eq!(*b.load(&d.read_lock()), 7);
     /// ```
     pub fn new_in(value: T, domain: &Domain) -> Self {
-        RcuBox { ptr: AtomicPtr::new(Box::into_raw(Box::new(value))), domain: domain.clone() }
+        RcuBox {
+            ptr: AtomicPtr::new(Box::into_raw(Box::new(value))),
+            domain: domain.clone(),
+        }
     }
 
     /// The domain whose grace periods protect this value.
@@ -77,7 +80,9 @@ impl<T: Send + 'static> RcuBox<T> {
 
     /// Publishes `value`; the old value is dropped after a grace period.
     pub fn replace(&self, value: T) {
-        let old = self.ptr.swap(Box::into_raw(Box::new(value)), Ordering::AcqRel);
+        let old = self
+            .ptr
+            .swap(Box::into_raw(Box::new(value)), Ordering::AcqRel);
         // SAFETY: `old` came from `Box::into_raw` and is now unreachable for
         // new readers; the queue drops it after a grace period.
         self.domain.rcu_reclaim_queue(unsafe { Box::from_raw(old) });
@@ -95,7 +100,9 @@ impl<T: Send + 'static> RcuBox<T> {
     pub fn swap<'g>(&'g self, value: T, guard: &'g ReadGuard<'_>) -> &'g T {
         self.check(guard);
         // AcqRel: release publishes `value`; acquire lets us read the old one.
-        let old = self.ptr.swap(Box::into_raw(Box::new(value)), Ordering::AcqRel);
+        let old = self
+            .ptr
+            .swap(Box::into_raw(Box::new(value)), Ordering::AcqRel);
         // SAFETY: `old` is valid until a grace period after this point, and
         // `guard`'s section holds that grace period off; the queue owns it.
         unsafe {
@@ -116,13 +123,21 @@ impl<T: Send + 'static> RcuBox<T> {
     /// // `cur` is stale now:
     /// assert_eq!(b.compare_exchange(cur, 9, &g).unwrap_err().0, 9);
     /// ```
-    pub fn compare_exchange<'g>(&'g self, current: &T, new: T, guard: &'g ReadGuard<'_>) -> Result<&'g T, (T, &'g T)> {
+    pub fn compare_exchange<'g>(
+        &'g self,
+        current: &T,
+        new: T,
+        guard: &'g ReadGuard<'_>,
+    ) -> Result<&'g T, (T, &'g T)> {
         self.check(guard);
         let new = Box::into_raw(Box::new(new));
         let expected = current as *const T as *mut T;
         // Success AcqRel: release publishes `new`, acquire reads the old.
         // Failure Acquire: we hand out a reference to the value we saw.
-        match self.ptr.compare_exchange(expected, new, Ordering::AcqRel, Ordering::Acquire) {
+        match self
+            .ptr
+            .compare_exchange(expected, new, Ordering::AcqRel, Ordering::Acquire)
+        {
             // SAFETY: as in `swap`.
             Ok(old) => unsafe {
                 self.domain.rcu_reclaim_queue(Box::from_raw(old));
@@ -158,7 +173,7 @@ impl<T: Send + 'static> Drop for RcuBox<T> {
     fn drop(&mut self) {
         // SAFETY: no reader can hold a reference: `load` borrows `self`, and
         // values from `swap`/`compare_exchange` were queued, not this one.
-        drop(unsafe { Box::from_raw(*self.ptr.get_mut()) });
+        drop(unsafe { Box::from_raw(self.ptr.load(Ordering::Relaxed)) });
     }
 }
 

@@ -12,7 +12,7 @@
 //! `reclaim_interval` while anything is pending, for a second otherwise
 //! (a producer that finds it idle wakes it at once).
 
-use crate::domain::{run_callback, Core};
+use crate::domain::{with_callbacks, Core};
 use crate::queue::{DrainState, Retired};
 use crate::record::ThreadRecord;
 use crate::stats::Stats;
@@ -53,7 +53,12 @@ impl Signal {
 impl Core {
     /// Registers a new record for the calling thread.
     pub(crate) fn register(&self, pinned: bool) -> Arc<ThreadRecord> {
-        let rec = Arc::new(ThreadRecord::new(self.flavor, &self.hot, self.config.queue_capacity, pinned));
+        let rec = Arc::new(ThreadRecord::new(
+            self.flavor,
+            self,
+            self.config.queue_capacity,
+            pinned,
+        ));
         lock(&self.registry).push(rec.clone());
         rec
     }
@@ -93,7 +98,9 @@ impl Core {
         if s.started.load(Ordering::Relaxed) || s.shutdown.load(Ordering::Acquire) {
             return;
         }
-        let Some(core) = self.me.upgrade() else { return };
+        let Some(core) = self.me.upgrade() else {
+            return;
+        };
         let handle = std::thread::Builder::new()
             .name(format!("urcu-reclaimer-{}", self.id))
             .spawn(move || core.reclaimer_main())
@@ -110,7 +117,11 @@ impl Core {
                 let g = s.mutex.lock().unwrap_or_else(|e| e.into_inner());
                 s.sleeping.store(true, Ordering::SeqCst);
                 if !s.wanted.load(Ordering::SeqCst) && !s.shutdown.load(Ordering::SeqCst) {
-                    let wait = if pending { self.config.reclaim_interval } else { IDLE_SLEEP };
+                    let wait = if pending {
+                        self.config.reclaim_interval
+                    } else {
+                        IDLE_SLEEP
+                    };
                     if !pending {
                         self.hot.reclaimer_idle.store(true, Ordering::Relaxed);
                     }
@@ -145,7 +156,7 @@ impl Core {
     /// Drains `rec` up to `upto` (the caller holds its drain lock as `st`,
     /// and a grace period has elapsed since `upto` was snapshotted).
     pub(crate) fn drain_record(&self, rec: &ThreadRecord, st: &mut DrainState, upto: usize) {
-        let n = rec.ring.drain_to(st, upto, |r| run_callback(self, r));
+        let n = with_callbacks(self, |run| rec.ring.drain_to(st, upto, run));
         if n > 0 {
             rec.add_reclaimed(n);
         }
@@ -168,7 +179,11 @@ impl Core {
         for (rec, &snap) in records.iter().zip(&snaps) {
             let seen = rec.reclaimer_seen.swap(snap, Ordering::Relaxed);
             let owner_gone = !rec.alive.load(Ordering::Acquire);
-            let upto = if flush || owner_gone || seen == snap { snap } else { seen };
+            let upto = if flush || owner_gone || seen == snap {
+                snap
+            } else {
+                seen
+            };
             let behind = (upto.wrapping_sub(rec.ring.tail()) as isize) > 0;
             if flush || behind {
                 // A barrier takes every lock, even with nothing to drain, so
@@ -178,11 +193,11 @@ impl Core {
             }
         }
         let n = spilled.len() as u64;
-        for r in spilled {
-            run_callback(self, r);
-        }
+        with_callbacks(self, |run| spilled.into_iter().for_each(run));
         if n > 0 {
-            self.counters.overflow_reclaimed.fetch_add(n, Ordering::Relaxed);
+            self.counters
+                .overflow_reclaimed
+                .fetch_add(n, Ordering::Relaxed);
         }
         self.forget_exited();
     }
@@ -194,8 +209,12 @@ impl Core {
             if !r.removable() {
                 return true;
             }
-            self.counters.exited_queued.fetch_add(r.queued.load(Ordering::Relaxed), Ordering::Relaxed);
-            self.counters.exited_reclaimed.fetch_add(r.reclaimed.load(Ordering::Relaxed), Ordering::Relaxed);
+            self.counters
+                .exited_queued
+                .fetch_add(r.queued.load(Ordering::Relaxed), Ordering::Relaxed);
+            self.counters
+                .exited_reclaimed
+                .fetch_add(r.reclaimed.load(Ordering::Relaxed), Ordering::Relaxed);
             false
         });
     }
@@ -235,9 +254,17 @@ impl Core {
         // Read reclaimed counts before queued ones, so that a snapshot taken
         // while others work never shows more reclaimed than queued.
         let reg = lock(&self.registry);
-        let mut reclaimed = c.overflow_reclaimed.load(Ordering::Relaxed) + c.exited_reclaimed.load(Ordering::Relaxed);
-        reclaimed += reg.iter().map(|r| r.reclaimed.load(Ordering::Relaxed)).sum::<u64>();
-        s.queued = c.exited_queued.load(Ordering::Relaxed) + reg.iter().map(|r| r.queued.load(Ordering::Relaxed)).sum::<u64>();
+        let mut reclaimed = c.overflow_reclaimed.load(Ordering::Relaxed)
+            + c.exited_reclaimed.load(Ordering::Relaxed);
+        reclaimed += reg
+            .iter()
+            .map(|r| r.reclaimed.load(Ordering::Relaxed))
+            .sum::<u64>();
+        s.queued = c.exited_queued.load(Ordering::Relaxed)
+            + reg
+                .iter()
+                .map(|r| r.queued.load(Ordering::Relaxed))
+                .sum::<u64>();
         s.reclaimed = reclaimed;
         s.threads = reg.len();
         s

@@ -6,6 +6,7 @@
 //! each: the owner writes the reader word and the owner-only cells; whoever
 //! holds `drain` moves the ring's tail; the reclaimer writes `reclaimer_seen`.
 
+use crate::domain::Core;
 use crate::flavor::{mb, memb, qsbr, Flavor};
 use crate::queue::{DrainState, ProducerState, Retired, Ring};
 use crate::sync::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Mutex, Ordering};
@@ -27,7 +28,11 @@ pub(crate) struct Hot {
 
 impl Hot {
     pub(crate) fn new(gp_ctr: usize) -> Self {
-        Hot { gp_ctr: AtomicUsize::new(gp_ctr), gp_futex: AtomicI32::new(0), reclaimer_idle: AtomicBool::new(false) }
+        Hot {
+            gp_ctr: AtomicUsize::new(gp_ctr),
+            gp_futex: AtomicI32::new(0),
+            reclaimer_idle: AtomicBool::new(false),
+        }
     }
 
     /// Called by a reader right after it made its word quiescent.
@@ -115,9 +120,9 @@ pub(crate) struct ReaderLine {
     /// when the outermost guard drops.
     guard_online: Cell<bool>,
     flavor: Flavor,
-    /// The domain's hot words. Valid while the domain lives, which every
-    /// path that reaches it (a guard, a handle, a domain call) guarantees.
-    hot: *const Hot,
+    /// The domain's core. Valid while the domain lives, which every path
+    /// that reaches it (a guard, a handle, a domain call) guarantees.
+    core: *const Core,
 }
 
 /// A thread's record in one domain.
@@ -152,15 +157,15 @@ pub(crate) struct ThreadRecord {
 // `producer`, `checkpoints`, `draining`, `handle_live`) are touched only by
 // the owning thread: through the thread-local registration or a
 // `ThreadHandle`, which are `!Send`. Other threads reach the record through
-// the registry and read only atomics and the `drain` mutex. `hot` points
-// into the domain's core, which is `Sync`.
+// the registry and read only atomics and the `drain` mutex. `core` points
+// to the domain's core, which is `Sync`.
 unsafe impl Sync for ThreadRecord {}
 // SAFETY: the record is created on one thread and may be dropped on another
 // (the reclaimer removes dead records); nothing in it is tied to a thread.
 unsafe impl Send for ThreadRecord {}
 
 impl ThreadRecord {
-    pub(crate) fn new(flavor: Flavor, hot: &Hot, capacity: usize, pinned: bool) -> Self {
+    pub(crate) fn new(flavor: Flavor, core: &Core, capacity: usize, pinned: bool) -> Self {
         let t = std::thread::current();
         let name = match t.name() {
             Some(n) => format!("{n} ({:?})", t.id()),
@@ -175,11 +180,14 @@ impl ThreadRecord {
                 handle_online: Cell::new(false),
                 guard_online: Cell::new(false),
                 flavor,
-                hot,
+                core,
             }),
             ring,
             producer: UnsafeCell::new(ProducerState::default()),
-            checkpoints: UnsafeCell::new(Checkpoints { next_at: interval, ..Default::default() }),
+            checkpoints: UnsafeCell::new(Checkpoints {
+                next_at: interval,
+                ..Default::default()
+            }),
             queued: AtomicU64::new(0),
             draining: Cell::new(false),
             handle_live: Cell::new(false),
@@ -192,16 +200,22 @@ impl ThreadRecord {
         }
     }
 
+    /// The domain this record belongs to.
+    #[inline(always)]
+    pub(crate) fn core(&self) -> &Core {
+        // SAFETY: see `ReaderLine::core`: the domain outlives every caller.
+        unsafe { &*self.reader.core }
+    }
+
     #[inline(always)]
     fn hot(&self) -> &Hot {
-        // SAFETY: see `ReaderLine::hot`: the domain outlives every caller.
-        unsafe { &*self.reader.hot }
+        &self.core().hot
     }
 
     /// Whether this record belongs to `core`'s domain.
     #[inline(always)]
-    pub(crate) fn belongs_to(&self, core: &crate::domain::Core) -> bool {
-        std::ptr::eq(self.reader.hot, &*core.hot)
+    pub(crate) fn belongs_to(&self, core: &Core) -> bool {
+        std::ptr::eq(self.reader.core, core)
     }
 
     /// Depth of this thread's read-side sections in this domain (owner only).
@@ -227,7 +241,10 @@ impl ThreadRecord {
                 }
             }
         }
-        r.nest.set(n.checked_add(1).expect("read-side sections nested more than u32::MAX deep"));
+        r.nest.set(
+            n.checked_add(1)
+                .expect("read-side sections nested more than u32::MAX deep"),
+        );
     }
 
     /// Leaves a read-side section (owner only).
@@ -255,6 +272,7 @@ impl ThreadRecord {
     }
 
     /// QSBR: whether the thread is online through its handle.
+    #[inline]
     pub(crate) fn handle_online(&self) -> bool {
         self.reader.handle_online.get()
     }
@@ -303,7 +321,8 @@ impl ThreadRecord {
         if !self.ring.try_push(st, r) {
             return false;
         }
-        self.queued.store(self.queued.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        self.queued
+            .store(self.queued.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         true
     }
 
@@ -325,7 +344,10 @@ impl ThreadRecord {
 
     /// Counts `n` more objects drained from this ring (drain lock held).
     pub(crate) fn add_reclaimed(&self, n: u64) {
-        self.reclaimed.store(self.reclaimed.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+        self.reclaimed.store(
+            self.reclaimed.load(Ordering::Relaxed) + n,
+            Ordering::Relaxed,
+        );
     }
 
     /// Whether the reader word says this thread holds up grace periods of
@@ -339,6 +361,9 @@ impl ThreadRecord {
     /// Whether the reclaimer may drop this record: the owner has exited, it
     /// is not in a section, and its ring is empty.
     pub(crate) fn removable(&self) -> bool {
-        !self.pinned && !self.alive.load(Ordering::Acquire) && self.reader_word() == 0 && self.ring.len() == 0
+        !self.pinned
+            && !self.alive.load(Ordering::Acquire)
+            && self.reader_word() == 0
+            && self.ring.len() == 0
     }
 }

@@ -19,7 +19,14 @@ mod linux {
     fn membarrier(cmd: libc::c_long) -> libc::c_long {
         // SAFETY: membarrier takes (cmd, flags, cpu_id) by value and touches
         // no memory of ours; an unknown command fails with EINVAL.
-        unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0 as libc::c_long, 0 as libc::c_long) }
+        unsafe {
+            libc::syscall(
+                libc::SYS_membarrier,
+                cmd,
+                0 as libc::c_long,
+                0 as libc::c_long,
+            )
+        }
     }
 
     /// Registers the process for private expedited membarrier, once.
@@ -38,8 +45,11 @@ mod linux {
 
     pub(super) fn heavy_barrier() {
         let r = membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
-        assert!(r == 0, "membarrier(PRIVATE_EXPEDITED) failed after registering: {}",
-            std::io::Error::last_os_error());
+        assert!(
+            r == 0,
+            "membarrier(PRIVATE_EXPEDITED) failed after registering: {}",
+            std::io::Error::last_os_error()
+        );
     }
 
     pub(super) fn futex_wait(word: &super::AtomicI32, expected: i32, timeout: std::time::Duration) {
