@@ -53,11 +53,13 @@ pub(crate) struct Core {
     pub(crate) me: Weak<Core>,
 }
 
-struct DomainInner {
+/// Shared by every clone of a `Domain`; its drop (the last clone's) shuts
+/// the core down.
+struct Owner {
     core: Arc<Core>,
 }
 
-impl Drop for DomainInner {
+impl Drop for Owner {
     fn drop(&mut self) {
         self.core.shutdown();
     }
@@ -82,7 +84,11 @@ impl Drop for DomainInner {
 /// ```
 #[derive(Clone)]
 pub struct Domain {
-    inner: Arc<DomainInner>,
+    /// Kept beside `owner` so that the fast paths reach the core, and the
+    /// thread-local cache check its id, without an extra indirection.
+    core: Arc<Core>,
+    id: u64,
+    _owner: Arc<Owner>,
 }
 
 impl std::fmt::Debug for Domain {
@@ -201,7 +207,9 @@ impl DomainBuilder {
             me: me.clone(),
         });
         Domain {
-            inner: Arc::new(DomainInner { core }),
+            id: core.id,
+            _owner: Arc::new(Owner { core: core.clone() }),
+            core,
         }
     }
 }
@@ -256,7 +264,7 @@ static DEFAULT_DOMAIN: OnceLock<Domain> = OnceLock::new();
 pub fn default_domain() -> &'static Domain {
     DEFAULT_DOMAIN.get_or_init(|| {
         let d = Domain::builder().build();
-        d.inner.core.signal.mark_default();
+        d.core.signal.mark_default();
         d
     })
 }
@@ -274,7 +282,7 @@ impl Domain {
 
     #[inline]
     pub(crate) fn core(&self) -> &Core {
-        &self.inner.core
+        &self.core
     }
 
     /// The flavor readers really use: [`Flavor::Memb`] reads as
@@ -301,10 +309,9 @@ impl Domain {
     /// registrations are dropped, and those caches are cleared first.
     #[inline]
     pub(crate) fn record(&self) -> &ThreadRecord {
-        let core = self.core();
         let p = LAST_RECORD.with(|c| {
             let (id, p) = c.get();
-            if id == core.id {
+            if id == self.id {
                 p
             } else {
                 std::ptr::null()

@@ -42,7 +42,11 @@ fn every_queued_object_is_dropped_once_across_threads_and_domain_drop() {
             d.rcu_reclaim_queue(Box::new(Counted(drops.clone())));
         }
         drop(d);
-        assert_eq!(drops.load(Ordering::Relaxed), 3 * N, "{flavor:?}: domain drop reclaims the rest");
+        assert_eq!(
+            drops.load(Ordering::Relaxed),
+            3 * N,
+            "{flavor:?}: domain drop reclaims the rest"
+        );
     }
 }
 
@@ -76,7 +80,10 @@ fn rcu_box_readers_see_live_values_while_a_writer_replaces() {
 #[test]
 fn full_queue_inside_a_section_spills_and_is_reclaimed() {
     let drops = Arc::new(AtomicUsize::new(0));
-    let d = Domain::builder().flavor(Flavor::Mb).queue_capacity(4).build();
+    let d = Domain::builder()
+        .flavor(Flavor::Mb)
+        .queue_capacity(4)
+        .build();
     {
         let _g = d.read_lock();
         for _ in 0..5 {
@@ -104,7 +111,11 @@ fn defer_and_swap_and_compare_exchange() {
         let old = b.swap(String::from("b"), &g);
         assert_eq!(old, "a");
         let cur = b.load(&g);
-        assert_eq!(b.compare_exchange(cur, String::from("c"), &g).map(|s| s.as_str()), Ok("b"));
+        assert_eq!(
+            b.compare_exchange(cur, String::from("c"), &g)
+                .map(|s| s.as_str()),
+            Ok("b")
+        );
         let (back, actual) = b.compare_exchange(cur, String::from("d"), &g).unwrap_err();
         assert_eq!((back.as_str(), actual.as_str()), ("d", "c"));
     }
