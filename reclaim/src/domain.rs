@@ -505,6 +505,28 @@ impl Domain {
         self.enqueue(Retired::of_box(obj));
     }
 
+    /// Drops the `Box<T>` behind `ptr` after a grace period, without
+    /// rebuilding the box first: the form for a pointer just unpublished
+    /// from a shared structure, which readers may still be reading (a `Box`
+    /// asserts unique access, so it must not exist before they are done).
+    ///
+    /// # Safety
+    /// `ptr` came from [`Box::into_raw`], is queued once, and nothing will
+    /// reach it after the grace period (it is unreachable for new readers).
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let p = Box::into_raw(Box::new(5u64));
+    /// // ... p was published, then unpublished ...
+    /// // SAFETY: from Box::into_raw, unreachable now, queued once.
+    /// unsafe { d.rcu_reclaim_queue_raw(p) };
+    /// d.rcu_barrier();
+    /// ```
+    #[inline]
+    pub unsafe fn rcu_reclaim_queue_raw<T: Send + 'static>(&self, ptr: *mut T) {
+        self.enqueue(Retired::of_raw(ptr));
+    }
+
     /// Runs `f` after a grace period (liburcu's `call_rcu`/`defer_rcu`),
     /// through the same queue as [`rcu_reclaim_queue`](Self::rcu_reclaim_queue).
     #[inline]

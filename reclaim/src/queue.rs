@@ -67,6 +67,16 @@ impl Retired {
         }
     }
 
+    /// Like [`of_box`](Self::of_box), for a pointer from `Box::into_raw`
+    /// that readers may still reference: no `Box` exists until the entry
+    /// is reclaimed, after the grace period.
+    pub(crate) fn of_raw<T: Send + 'static>(p: *mut T) -> Self {
+        Retired {
+            drop_fn: drop_box::<T>,
+            ptr: p.cast(),
+        }
+    }
+
     pub(crate) fn of_closure<F: FnOnce() + Send + 'static>(f: Box<F>) -> Self {
         Retired {
             drop_fn: call_box::<F>,

@@ -83,9 +83,9 @@ impl<T: Send + 'static> RcuBox<T> {
         let old = self
             .ptr
             .swap(Box::into_raw(Box::new(value)), Ordering::AcqRel);
-        // SAFETY: `old` came from `Box::into_raw` and is now unreachable for
-        // new readers; the queue drops it after a grace period.
-        self.domain.rcu_reclaim_queue(unsafe { Box::from_raw(old) });
+        // SAFETY: `old` came from `Box::into_raw`, is now unreachable for new
+        // readers, and is queued once; the queue drops it after a grace period.
+        unsafe { self.domain.rcu_reclaim_queue_raw(old) };
     }
 
     /// Publishes `value` and returns the old value, still readable while
@@ -103,10 +103,10 @@ impl<T: Send + 'static> RcuBox<T> {
         let old = self
             .ptr
             .swap(Box::into_raw(Box::new(value)), Ordering::AcqRel);
-        // SAFETY: `old` is valid until a grace period after this point, and
-        // `guard`'s section holds that grace period off; the queue owns it.
+        // SAFETY: as in `replace`; `old` stays valid until a grace period
+        // after this point, which `guard`'s section holds off.
         unsafe {
-            self.domain.rcu_reclaim_queue(Box::from_raw(old));
+            self.domain.rcu_reclaim_queue_raw(old);
             &*old
         }
     }
@@ -140,7 +140,7 @@ impl<T: Send + 'static> RcuBox<T> {
         {
             // SAFETY: as in `swap`.
             Ok(old) => unsafe {
-                self.domain.rcu_reclaim_queue(Box::from_raw(old));
+                self.domain.rcu_reclaim_queue_raw(old);
                 Ok(&*old)
             },
             // SAFETY: `new` was never published, so we still own it; `actual`

@@ -1,6 +1,12 @@
-//! RCU data structures built on [`urcu_reclaim`]: a hash map, a list and a
-//! copy-on-write configuration cell. They arrive with issues #3 and #4; this
-//! crate exists now so the workspace layout is the final one.
+//! RCU data structures built on [`urcu_reclaim`]: readers never wait and
+//! write nothing shared; writers publish new objects and hand the old ones
+//! to the reclamation queue.
+//!
+//! - [`ConfigCell`]: copy-on-write configuration reload.
+//! - `RcuList` and `RcuHashMap`: coming with issues #4 and #3.
 #![deny(missing_docs)]
 
+mod config_cell;
+
+pub use config_cell::{ConfigCell, ConfigRef};
 pub use urcu_reclaim;

@@ -1,0 +1,180 @@
+//! `ConfigCell<T>`: configuration that readers never wait for.
+//!
+//! One published pointer. A read is a read-side section plus one acquire
+//! load; a store swaps the pointer and queues the old value for reclamation.
+//! Writers serialize on a mutex, so an `update` closure runs exactly once
+//! and no update is lost.
+
+use crossbeam_utils::CachePadded;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use urcu_reclaim::{default_domain, Domain, RcuBox, ReadGuard};
+
+/// A copy-on-write cell for configuration: wait-free reads, and writers
+/// that publish whole new values.
+///
+/// ```
+/// use urcu_structures::ConfigCell;
+///
+/// #[derive(Clone)]
+/// struct Config { port: u16, workers: usize }
+///
+/// let cfg = ConfigCell::new(Config { port: 8080, workers: 4 });
+/// let v = cfg.version();
+/// assert_eq!(cfg.read().port, 8080);
+/// cfg.update(|old| Config { workers: old.workers * 2, ..old.clone() });
+/// assert_eq!(cfg.read().workers, 8);
+/// assert!(cfg.version() > v);
+/// ```
+pub struct ConfigCell<T: Send + Sync + 'static> {
+    value: RcuBox<T>,
+    /// Bumped (release) after each publish: a reader that sees version `v`
+    /// then reads sees a value at least that new.
+    version: CachePadded<AtomicU64>,
+    /// Writers serialize here: `update` closures run once, nothing is lost.
+    writer: Mutex<()>,
+}
+
+/// A read of a [`ConfigCell`]: derefs to the value, and holds a read-side
+/// section so the value stays valid while it lives. `!Send`.
+pub struct ConfigRef<'a, T> {
+    value: &'a T,
+    _guard: ReadGuard<'a>,
+}
+
+impl<T> Deref for ConfigRef<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        self.value
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for ConfigRef<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.value.fmt(f)
+    }
+}
+
+impl<T: Send + Sync + 'static> ConfigCell<T> {
+    /// A cell in the default domain.
+    pub fn new(value: T) -> Self {
+        Self::new_in(value, default_domain())
+    }
+
+    /// A cell in `domain` (for example a QSBR domain, where a read through
+    /// a [`ThreadHandle`](urcu_reclaim::ThreadHandle) costs one load).
+    pub fn new_in(value: T, domain: &Domain) -> Self {
+        ConfigCell {
+            value: RcuBox::new_in(value, domain),
+            version: CachePadded::new(AtomicU64::new(0)),
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// The domain whose grace periods protect the values.
+    pub fn domain(&self) -> &Domain {
+        self.value.domain()
+    }
+
+    /// The current value, held for as long as the returned reference lives.
+    /// Costs a read-side section and one load; never waits for writers.
+    #[inline]
+    pub fn read(&self) -> ConfigRef<'_, T> {
+        let guard = self.domain().read_lock();
+        let value: *const T = self.value.load(&guard);
+        // SAFETY: the value is protected by `guard`'s section, which lasts as
+        // long as the returned `ConfigRef` (it owns the guard; moving a guard
+        // does not end its section), and the cell outlives `'_`.
+        ConfigRef {
+            value: unsafe { &*value },
+            _guard: guard,
+        }
+    }
+
+    /// The current value within an existing read-side section (for example
+    /// a QSBR handle's guard).
+    ///
+    /// # Panics
+    /// If `guard` belongs to another domain.
+    #[inline]
+    pub fn load<'g>(&'g self, guard: &'g ReadGuard<'_>) -> &'g T {
+        self.value.load(guard)
+    }
+
+    /// A number that grows on every publish: compare it to notice a reload
+    /// without entering a read-side section.
+    #[inline]
+    pub fn version(&self) -> u64 {
+        // Acquire pairs with the release increment in `publish`.
+        self.version.load(Ordering::Acquire)
+    }
+
+    fn publish(&self, value: T) {
+        self.value.replace(value);
+        // Release: the new value is published before the version says so.
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        // A panicking `update` closure poisons nothing we rely on: the value
+        // was not replaced.
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Publishes `value`; the old value is dropped after a grace period.
+    pub fn store(&self, value: T) {
+        let _w = self.lock();
+        self.publish(value);
+    }
+
+    /// Publishes `value` and hands back a read of the old one, valid while
+    /// `guard` lives (the old value is dropped after a grace period).
+    pub fn swap<'g>(&'g self, value: T, guard: &'g ReadGuard<'_>) -> &'g T {
+        let _w = self.lock();
+        let old = self.value.swap(value, guard);
+        self.version.fetch_add(1, Ordering::Release);
+        old
+    }
+
+    /// Read-copy-update: publishes `f(current)`. Writers serialize, so `f`
+    /// runs exactly once and concurrent updates are never lost.
+    pub fn update(&self, f: impl FnOnce(&T) -> T) {
+        let _w = self.lock();
+        let g = self.domain().read_lock();
+        let next = f(self.value.load(&g));
+        drop(g);
+        self.publish(next);
+    }
+
+    /// Publishes `new` only if the current value is `current` (by address,
+    /// as read from this cell). Returns `new` back otherwise.
+    pub fn compare_and_set(&self, current: &T, new: T) -> Result<(), T> {
+        let _w = self.lock();
+        let g = self.domain().read_lock();
+        match self.value.compare_exchange(current, new, &g) {
+            Ok(_) => {
+                drop(g);
+                self.version.fetch_add(1, Ordering::Release);
+                Ok(())
+            }
+            Err((new, _)) => Err(new),
+        }
+    }
+}
+
+impl<T: Send + Sync + Default + 'static> Default for ConfigCell<T> {
+    fn default() -> Self {
+        ConfigCell::new(T::default())
+    }
+}
+
+impl<T: Send + Sync + std::fmt::Debug + 'static> std::fmt::Debug for ConfigCell<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigCell")
+            .field("version", &self.version())
+            .field("value", &*self.read())
+            .finish()
+    }
+}
