@@ -40,9 +40,16 @@ impl<'a> ReadGuard<'a> {
         }
     }
 
-    /// Whether this guard protects reads of `domain`'s objects.
+    /// Whether this guard protects reads of `domain`'s objects (a structure
+    /// checks this before trusting a guard it was handed).
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// assert!(d.read_lock().belongs_to(&d));
+    /// assert!(!urcu_reclaim::read_lock().belongs_to(&d));
+    /// ```
     #[inline(always)]
-    pub(crate) fn belongs_to(&self, domain: &Domain) -> bool {
+    pub fn belongs_to(&self, domain: &Domain) -> bool {
         self.record.belongs_to(domain.core())
     }
 }

@@ -158,12 +158,12 @@ impl<T: Send + 'static> RcuBox<T> {
 
     /// Takes the value back.
     pub fn into_inner(self) -> T {
-        let this = std::mem::ManuallyDrop::new(self);
-        // SAFETY: we own the box (no borrows, `self` consumed); the domain is
-        // dropped here exactly once since `Drop` will not run.
+        let mut this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: we own the box (no borrows, `self` consumed), and `Drop`
+        // will not run, so the value is taken and the domain dropped once.
         unsafe {
             let v = *Box::from_raw(this.ptr.load(Ordering::Relaxed));
-            std::ptr::drop_in_place(&this.domain as *const Domain as *mut Domain);
+            std::ptr::drop_in_place(&mut this.domain);
             v
         }
     }

@@ -3,10 +3,13 @@
 //! to the reclamation queue.
 //!
 //! - [`ConfigCell`]: copy-on-write configuration reload.
-//! - `RcuList` and `RcuHashMap`: coming with issues #4 and #3.
+//! - [`RcuList`]: a linked list with wait-free readers.
+//! - `RcuHashMap`: coming with issue #3.
 #![deny(missing_docs)]
 
 mod config_cell;
+mod list;
 
 pub use config_cell::{ConfigCell, ConfigRef};
+pub use list::{Iter as ListIter, RcuList};
 pub use urcu_reclaim;

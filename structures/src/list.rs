@@ -1,0 +1,317 @@
+//! `RcuList<T>`: Linux's `list_add_rcu` / `list_del_rcu`, in safe Rust.
+//!
+//! A singly linked list. Readers walk it with acquire loads inside a
+//! read-side section and never wait. Writers serialize on a mutex (the
+//! classic RCU choice), link a fully built node with one release store, and
+//! unlink a node by pointing its predecessor past it, leaving the removed
+//! node's own `next` intact so a reader standing on it can go on; the node
+//! goes to the reclamation queue.
+//!
+//! # What a concurrent walk sees
+//!
+//! Every element present for the whole walk is seen exactly once, in list
+//! order. An element inserted or removed during the walk may or may not be
+//! seen. Nothing freed is ever touched.
+
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use urcu_reclaim::{default_domain, Domain, ReadGuard};
+
+struct Node<T> {
+    value: T,
+    /// Stored with release by writers (the node it points to is fully
+    /// built), loaded with acquire by readers (pairs with that store).
+    next: AtomicPtr<Node<T>>,
+}
+
+/// What only the lock holder touches.
+struct WriterState<T> {
+    /// The last node (null when empty), for `push_back` in O(1).
+    tail: *mut Node<T>,
+}
+
+// SAFETY: `tail` points to a node owned by the list; it is only used under
+// the writer mutex, by whichever thread holds it.
+unsafe impl<T: Send> Send for WriterState<T> {}
+
+/// A linked list for read-mostly data: lock-free, wait-free readers; writers
+/// serialize on a mutex.
+///
+/// ```
+/// use urcu_structures::RcuList;
+///
+/// let subscribers: RcuList<String> = ["ann", "bob"].iter().map(|s| s.to_string()).collect();
+/// subscribers.push_back("cy".into());
+/// subscribers.remove_first(|s| s == "bob");
+/// let g = urcu_reclaim::read_lock();
+/// let names: Vec<&str> = subscribers.iter(&g).map(|s| s.as_str()).collect();
+/// assert_eq!(names, ["ann", "cy"]);
+/// ```
+pub struct RcuList<T: Send + Sync + 'static> {
+    head: AtomicPtr<Node<T>>,
+    writer: Mutex<WriterState<T>>,
+    len: AtomicUsize,
+    domain: Domain,
+}
+
+// SAFETY: readers on any thread get `&T` (needs `T: Sync`); nodes are
+// dropped on whichever thread reclaims them (needs `T: Send`).
+unsafe impl<T: Send + Sync + 'static> Sync for RcuList<T> {}
+// SAFETY: the list owns its nodes.
+unsafe impl<T: Send + Sync + 'static> Send for RcuList<T> {}
+
+/// A forward walk over an [`RcuList`], valid while its guard lives.
+pub struct Iter<'g, T> {
+    next: *const Node<T>,
+    _guard: std::marker::PhantomData<&'g T>,
+}
+
+impl<'g, T> Iterator for Iter<'g, T> {
+    type Item = &'g T;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'g T> {
+        // SAFETY: `next` is null or a node that was reachable during the
+        // guard's section; unlinked nodes are reclaimed only after a grace
+        // period, which that section holds off, and keep their `next`.
+        let node = unsafe { self.next.as_ref()? };
+        self.next = node.next.load(Ordering::Acquire);
+        Some(&node.value)
+    }
+}
+
+impl<T: Send + Sync + 'static> RcuList<T> {
+    /// An empty list in the default domain.
+    pub fn new() -> Self {
+        Self::new_in(default_domain())
+    }
+
+    /// An empty list in `domain`.
+    pub fn new_in(domain: &Domain) -> Self {
+        RcuList {
+            head: AtomicPtr::new(std::ptr::null_mut()),
+            writer: Mutex::new(WriterState {
+                tail: std::ptr::null_mut(),
+            }),
+            len: AtomicUsize::new(0),
+            domain: domain.clone(),
+        }
+    }
+
+    /// The domain whose grace periods protect the nodes.
+    pub fn domain(&self) -> &Domain {
+        &self.domain
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, WriterState<T>> {
+        // A panicking predicate leaves the list consistent: every store a
+        // writer makes leaves a well-formed list.
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn new_node(value: T) -> *mut Node<T> {
+        Box::into_raw(Box::new(Node {
+            value,
+            next: AtomicPtr::new(std::ptr::null_mut()),
+        }))
+    }
+
+    /// Walks the list from the front.
+    ///
+    /// # Panics
+    /// If `guard` belongs to another domain.
+    #[inline]
+    pub fn iter<'g>(&'g self, guard: &'g ReadGuard<'_>) -> Iter<'g, T> {
+        assert!(
+            guard.belongs_to(&self.domain),
+            "RcuList::iter with a ReadGuard of another domain"
+        );
+        // Acquire pairs with the release stores that publish nodes.
+        Iter {
+            next: self.head.load(Ordering::Acquire),
+            _guard: std::marker::PhantomData,
+        }
+    }
+
+    /// Number of elements (exact once writers are quiet).
+    pub fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.head.load(Ordering::Relaxed).is_null()
+    }
+
+    /// Whether some element equals `value`.
+    pub fn contains(&self, value: &T) -> bool
+    where
+        T: PartialEq,
+    {
+        let g = self.domain.read_lock();
+        let found = self.iter(&g).any(|v| v == value);
+        found
+    }
+
+    /// Inserts at the front.
+    pub fn push_front(&self, value: T) {
+        let mut w = self.lock();
+        let node = Self::new_node(value);
+        let head = self.head.load(Ordering::Relaxed);
+        // SAFETY: `node` is ours until published below.
+        unsafe { (*node).next.store(head, Ordering::Relaxed) };
+        // Release: the node is fully built before readers can reach it.
+        self.head.store(node, Ordering::Release);
+        if w.tail.is_null() {
+            w.tail = node;
+        }
+        self.len.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Inserts at the back.
+    pub fn push_back(&self, value: T) {
+        let mut w = self.lock();
+        let node = Self::new_node(value);
+        let link = if w.tail.is_null() {
+            &self.head
+        } else {
+            // SAFETY: `tail` is a live node of this list; we hold the lock.
+            unsafe { &(*w.tail).next }
+        };
+        // Release: the node is fully built before readers can reach it.
+        link.store(node, Ordering::Release);
+        w.tail = node;
+        self.len.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Inserts `value` after the first element matching `pred`, or gives it
+    /// back if none matches.
+    pub fn insert_after(&self, mut pred: impl FnMut(&T) -> bool, value: T) -> Result<(), T> {
+        let mut w = self.lock();
+        let mut cur = self.head.load(Ordering::Relaxed);
+        // SAFETY (loop): nodes reachable from `head` under the lock are live.
+        while let Some(node) = unsafe { cur.as_ref() } {
+            if pred(&node.value) {
+                let new = Self::new_node(value);
+                // SAFETY: `new` is ours until published below.
+                unsafe {
+                    (*new)
+                        .next
+                        .store(node.next.load(Ordering::Relaxed), Ordering::Relaxed)
+                };
+                node.next.store(new, Ordering::Release);
+                if w.tail == cur {
+                    w.tail = new;
+                }
+                self.len.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+            cur = node.next.load(Ordering::Relaxed);
+        }
+        Err(value)
+    }
+
+    /// Unlinks every element for which `remove` says so, stopping after the
+    /// first if `only_first`. Returns how many were removed.
+    fn unlink_where(&self, mut remove: impl FnMut(&T) -> bool, only_first: bool) -> usize {
+        let mut w = self.lock();
+        let mut link: &AtomicPtr<Node<T>> = &self.head;
+        let mut prev: *mut Node<T> = std::ptr::null_mut();
+        let mut removed = 0;
+        loop {
+            let cur = link.load(Ordering::Relaxed);
+            // SAFETY: nodes reachable from `head` under the lock are live.
+            let Some(node) = (unsafe { cur.as_ref() }) else {
+                break;
+            };
+            if remove(&node.value) {
+                // Release: readers that follow `link` to the successor see it
+                // fully built (it was published under this same lock).
+                link.store(node.next.load(Ordering::Relaxed), Ordering::Release);
+                if w.tail == cur {
+                    w.tail = prev;
+                }
+                // SAFETY: `cur` came from `Box::into_raw`, is now unreachable
+                // for new readers, keeps its `next` for current ones, and is
+                // queued exactly once.
+                unsafe { self.domain.rcu_reclaim_queue_raw(cur) };
+                removed += 1;
+                if only_first {
+                    break;
+                }
+            } else {
+                prev = cur;
+                link = &node.next;
+            }
+        }
+        drop(w);
+        self.len.fetch_sub(removed, Ordering::Relaxed);
+        removed
+    }
+
+    /// Removes the first element matching `pred`; returns whether one did.
+    pub fn remove_first(&self, pred: impl FnMut(&T) -> bool) -> bool {
+        self.unlink_where(pred, true) == 1
+    }
+
+    /// Keeps only the elements for which `keep` returns true.
+    pub fn retain(&self, mut keep: impl FnMut(&T) -> bool) {
+        self.unlink_where(|v| !keep(v), false);
+    }
+
+    /// Removes every element.
+    pub fn clear(&self) {
+        self.unlink_where(|_| true, false);
+    }
+}
+
+impl<T: Send + Sync + 'static> Default for RcuList<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Send + Sync + 'static> Drop for RcuList<T> {
+    fn drop(&mut self) {
+        // `&mut self`: no reader holds a reference (iterators borrow the
+        // list), so nodes still linked can be freed at once.
+        let mut cur = *self.head.get_mut();
+        while !cur.is_null() {
+            // SAFETY: every linked node came from `Box::into_raw` and is
+            // freed once, here.
+            let node = unsafe { Box::from_raw(cur) };
+            cur = node.next.load(Ordering::Relaxed);
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> FromIterator<T> for RcuList<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut list = RcuList::new();
+        list.extend(iter);
+        list
+    }
+}
+
+impl<T: Send + Sync + 'static> Extend<T> for RcuList<T> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        for v in iter {
+            self.push_back(v);
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> Extend<T> for &RcuList<T> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        for v in iter {
+            self.push_back(v);
+        }
+    }
+}
+
+impl<T: Send + Sync + std::fmt::Debug + 'static> std::fmt::Debug for RcuList<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let g = self.domain.read_lock();
+        f.debug_list().entries(self.iter(&g)).finish()
+    }
+}
