@@ -1,0 +1,148 @@
+//! ConfigCell: readers see whole configs, no update is lost, versions only
+//! grow, and every published value is dropped exactly once.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use urcu::{ConfigCell, Domain, Flavor};
+
+fn stress() -> usize {
+    std::env::var("URCU_STRESS").ok().and_then(|s| s.parse().ok()).unwrap_or(1)
+}
+
+/// Fields that must agree with each other in every published config.
+#[derive(Clone, Debug)]
+struct Config {
+    generation: u64,
+    doubled: u64,
+    name: String,
+}
+
+impl Config {
+    fn new(generation: u64) -> Self {
+        Config { generation, doubled: generation * 2, name: format!("gen-{generation}") }
+    }
+    fn check(&self) {
+        assert_eq!(self.doubled, self.generation * 2, "torn config");
+        assert_eq!(self.name, format!("gen-{}", self.generation), "torn config");
+    }
+}
+
+fn readers_see_whole_configs(flavor: Flavor) {
+    let d = Domain::builder().flavor(flavor).queue_capacity(32).build();
+    let cell = ConfigCell::new_in(Config::new(0), &d);
+    let stop = AtomicBool::new(false);
+    let stores = 2000 * stress() as u64;
+    let reads = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            let (d, cell, stop, reads) = (&d, &cell, &stop, &reads);
+            s.spawn(move || {
+                let mut h = d.register_thread();
+                let (mut last_version, mut last_generation, mut n) = (0, 0, 0);
+                while !stop.load(Ordering::Relaxed) {
+                    let v = cell.version();
+                    assert!(v >= last_version, "version went backwards");
+                    last_version = v;
+                    {
+                        let g = h.read_lock();
+                        let c = cell.load(&g);
+                        c.check();
+                        assert!(c.generation >= last_generation, "an older config came back");
+                        last_generation = c.generation;
+                    }
+                    cell.read().check();
+                    n += 1;
+                    h.quiescent_state();
+                }
+                reads.fetch_add(n, Ordering::Relaxed);
+            });
+        }
+        for g in 1..=stores {
+            cell.store(Config::new(g));
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert!(reads.load(Ordering::Relaxed) > 0);
+    assert_eq!(cell.version(), stores);
+    assert_eq!(cell.read().generation, stores);
+}
+
+#[test]
+fn readers_see_whole_configs_memb() {
+    readers_see_whole_configs(Flavor::Memb);
+}
+
+#[test]
+fn readers_see_whole_configs_mb() {
+    readers_see_whole_configs(Flavor::Mb);
+}
+
+#[test]
+fn readers_see_whole_configs_qsbr() {
+    readers_see_whole_configs(Flavor::Qsbr);
+}
+
+#[test]
+fn concurrent_updates_are_never_lost() {
+    let cell = Arc::new(ConfigCell::new(0u64));
+    let per_thread = 500 * stress() as u64;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (cell, calls) = (cell.clone(), calls.clone());
+            std::thread::spawn(move || {
+                for _ in 0..per_thread {
+                    cell.update(|v| {
+                        calls.fetch_add(1, Ordering::Relaxed);
+                        v + 1
+                    });
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(*cell.read(), 4 * per_thread);
+    assert_eq!(calls.load(Ordering::Relaxed) as u64, 4 * per_thread, "each closure ran exactly once");
+    assert_eq!(cell.version(), 4 * per_thread);
+}
+
+#[test]
+fn compare_and_set_publishes_only_over_the_value_read() {
+    let cell = ConfigCell::new(String::from("a"));
+    let g = urcu::read_lock();
+    let cur = cell.load(&g);
+    assert_eq!(cell.compare_and_set(cur, "b".into()), Ok(()));
+    assert_eq!(cell.compare_and_set(cur, "c".into()), Err("c".into()), "stale current");
+    drop(g);
+    assert_eq!(&*cell.read(), "b");
+    assert_eq!(cell.version(), 1);
+    let g = urcu::read_lock();
+    assert_eq!(cell.swap("d".into(), &g), "b");
+    drop(g);
+    assert_eq!(&*cell.read(), "d");
+    assert_eq!(cell.version(), 2);
+}
+
+struct Counted(Arc<AtomicUsize>);
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn every_published_value_is_dropped_exactly_once() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = Domain::new();
+    let cell = ConfigCell::new_in(Counted(drops.clone()), &d);
+    for _ in 0..100 {
+        cell.store(Counted(drops.clone()));
+    }
+    cell.update(|_| Counted(drops.clone()));
+    d.rcu_barrier();
+    assert_eq!(drops.load(Ordering::Relaxed), 101, "replaced values go after a grace period");
+    drop(cell);
+    assert_eq!(drops.load(Ordering::Relaxed), 102, "the current value goes with the cell");
+}
