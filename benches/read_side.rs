@@ -15,7 +15,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use seize::Guard as _;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use urcu::{Domain, Flavor, RcuBox};
 
@@ -136,8 +136,9 @@ fn read_side(c: &mut Criterion) {
         })
     });
 
-    // std RwLock: read lock (an atomic read-modify-write each way).
-    let lock = RwLock::new(Box::new(OBJ));
+    // std RwLock<Arc<_>> (the config peer): read lock (an atomic
+    // read-modify-write each way) + a load of the Arc's pointer.
+    let lock = RwLock::new(Arc::new(OBJ));
     group.bench_function("std-rwlock-read", |b| {
         b.iter_custom(|iters| {
             time_reads(iters, || {

@@ -24,7 +24,10 @@
 //! (`$CARGO_TARGET_DIR/scaling/` when that is set); progress goes to stderr.
 //! "vs best peer" divides by the fastest non-urcu implementation at the same
 //! thread count; the unprotected baselines (`atomicptr-unprotected`,
-//! `box-drop`) are shown but are not peers.
+//! `box-drop`) are shown but are not peers. For urcu cases the last two
+//! columns come from `Domain::stats()` as the run ends: grace periods
+//! completed, and objects queued but not yet reclaimed. `gp` rows show no RSS
+//! (their own latency samples would dominate it).
 //!
 //! Without `--bench` (which `cargo bench` passes, and `cargo test
 //! --all-targets` does not) it only runs a short smoke pass and writes no CSV;
@@ -35,7 +38,7 @@ use seize::Guard as _;
 use std::hint::black_box;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
-use std::sync::{Barrier, Mutex, RwLock};
+use std::sync::{Arc, Barrier, Mutex, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 use urcu::{Domain, Flavor, RcuBox};
@@ -288,6 +291,30 @@ struct Outcome {
     /// `gp` only: latency mean and p99, in microseconds.
     gp_mean_us: Option<f64>,
     gp_p99_us: Option<f64>,
+    /// urcu only, from `Domain::stats()` when the run ends: grace periods
+    /// completed, and objects queued but not yet reclaimed.
+    grace_periods: Option<u64>,
+    pending: Option<u64>,
+}
+
+impl From<(u64, f64)> for Outcome {
+    fn from((ops, secs): (u64, f64)) -> Outcome {
+        Outcome {
+            ops,
+            secs,
+            ..Outcome::default()
+        }
+    }
+}
+
+/// An outcome with the domain's counters as they stand now.
+fn urcu_outcome(measured: (u64, f64), d: &Domain) -> Outcome {
+    let stats = d.stats();
+    Outcome {
+        grace_periods: Some(stats.grace_periods),
+        pending: Some(stats.pending()),
+        ..measured.into()
+    }
 }
 
 fn domain_of(name: &str) -> Domain {
@@ -299,14 +326,14 @@ fn domain_of(name: &str) -> Domain {
     }
 }
 
-fn read_case(name: &str, n: usize, secs: f64) -> (u64, f64) {
+fn read_case(name: &str, n: usize, secs: f64) -> Outcome {
     // Workers 0..n read; worker n is the writer.
     let writer = n;
     match name {
         // The free `read_lock()` of the default (memb) domain.
         "urcu-memb" => {
             let b = RcuBox::new(OBJ);
-            timed(n + 1, secs, |i, ctl| {
+            let r = timed(n + 1, secs, |i, ctl| {
                 if i == writer {
                     return every_ms(ctl, || b.replace(OBJ));
                 }
@@ -316,13 +343,14 @@ fn read_case(name: &str, n: usize, secs: f64) -> (u64, f64) {
                         black_box(b.load(&g));
                     }
                 })
-            })
+            });
+            urcu_outcome(r, urcu::default_domain())
         }
         // A registered ThreadHandle per reader.
         "urcu-memb-handle" | "urcu-mb" | "urcu-qsbr" => {
             let d = domain_of(name);
             let b = RcuBox::new_in(OBJ, &d);
-            timed(n + 1, secs, |i, ctl| {
+            let r = timed(n + 1, secs, |i, ctl| {
                 if i == writer {
                     return every_ms(ctl, || b.replace(OBJ));
                 }
@@ -334,7 +362,8 @@ fn read_case(name: &str, n: usize, secs: f64) -> (u64, f64) {
                     }
                     h.quiescent_state(); // no-op except under QSBR
                 })
-            })
+            });
+            urcu_outcome(r, &d)
         }
         "crossbeam-epoch" => {
             let a = crossbeam_epoch::Atomic::new(OBJ);
@@ -350,7 +379,7 @@ fn read_case(name: &str, n: usize, secs: f64) -> (u64, f64) {
                 })
             });
             free_crossbeam(a);
-            r
+            r.into()
         }
         "seize" => {
             let collector = seize::Collector::new();
@@ -367,13 +396,13 @@ fn read_case(name: &str, n: usize, secs: f64) -> (u64, f64) {
                 })
             });
             free_slot(slot);
-            r
+            r.into()
         }
         "arc-swap" => {
             let s = ArcSwap::from_pointee(OBJ);
-            timed(n + 1, secs, |i, ctl| {
+            let r = timed(n + 1, secs, |i, ctl| {
                 if i == writer {
-                    return every_ms(ctl, || s.store(std::sync::Arc::new(OBJ)));
+                    return every_ms(ctl, || s.store(Arc::new(OBJ)));
                 }
                 run_batches(ctl, READ_BATCH, || {
                     for _ in 0..READ_BATCH {
@@ -381,13 +410,14 @@ fn read_case(name: &str, n: usize, secs: f64) -> (u64, f64) {
                         black_box(&**g);
                     }
                 })
-            })
+            });
+            r.into()
         }
         "std-rwlock" => {
-            let l = RwLock::new(Box::new(OBJ));
-            timed(n + 1, secs, |i, ctl| {
+            let l = RwLock::new(Arc::new(OBJ));
+            let r = timed(n + 1, secs, |i, ctl| {
                 if i == writer {
-                    return every_ms(ctl, || *l.write().expect("not poisoned") = Box::new(OBJ));
+                    return every_ms(ctl, || *l.write().expect("not poisoned") = Arc::new(OBJ));
                 }
                 run_batches(ctl, READ_BATCH, || {
                     for _ in 0..READ_BATCH {
@@ -395,7 +425,8 @@ fn read_case(name: &str, n: usize, secs: f64) -> (u64, f64) {
                         black_box(&**g);
                     }
                 })
-            })
+            });
+            r.into()
         }
         "atomicptr-unprotected" => {
             let slot = new_slot();
@@ -416,13 +447,13 @@ fn read_case(name: &str, n: usize, secs: f64) -> (u64, f64) {
                 })
             });
             free_slot(slot);
-            r
+            r.into()
         }
         other => panic!("unknown read implementation {other:?}"),
     }
 }
 
-fn reclaim_case(name: &str, n: usize, secs: f64) -> (u64, f64) {
+fn reclaim_case(name: &str, n: usize, secs: f64) -> Outcome {
     // Every producer publishes into its own slot: we measure reclamation,
     // not contention on one pointer.
     match name {
@@ -436,10 +467,11 @@ fn reclaim_case(name: &str, n: usize, secs: f64) -> (u64, f64) {
                     }
                 })
             });
+            let out = urcu_outcome(r, &d);
             d.rcu_barrier();
-            r
+            out
         }
-        "crossbeam-epoch" => timed(n, secs, |_, ctl| {
+        "crossbeam-epoch" => Outcome::from(timed(n, secs, |_, ctl| {
             let a = crossbeam_epoch::Atomic::new(OBJ);
             let ops = run_batches(ctl, RECLAIM_BATCH, || {
                 for _ in 0..RECLAIM_BATCH {
@@ -448,10 +480,10 @@ fn reclaim_case(name: &str, n: usize, secs: f64) -> (u64, f64) {
             });
             free_crossbeam(a);
             ops
-        }),
+        })),
         "seize" => {
             let collector = seize::Collector::new();
-            timed(n, secs, |_, ctl| {
+            Outcome::from(timed(n, secs, |_, ctl| {
                 let slot = new_slot();
                 let ops = run_batches(ctl, RECLAIM_BATCH, || {
                     for _ in 0..RECLAIM_BATCH {
@@ -460,9 +492,9 @@ fn reclaim_case(name: &str, n: usize, secs: f64) -> (u64, f64) {
                 });
                 free_slot(slot);
                 ops
-            })
+            }))
         }
-        "box-drop" => timed(n, secs, |_, ctl| {
+        "box-drop" => Outcome::from(timed(n, secs, |_, ctl| {
             let slot = new_slot();
             let ops = run_batches(ctl, RECLAIM_BATCH, || {
                 for _ in 0..RECLAIM_BATCH {
@@ -474,7 +506,7 @@ fn reclaim_case(name: &str, n: usize, secs: f64) -> (u64, f64) {
             });
             free_slot(slot);
             ops
-        }),
+        })),
         other => panic!("unknown reclaim implementation {other:?}"),
     }
 }
@@ -483,7 +515,7 @@ fn reclaim_case(name: &str, n: usize, secs: f64) -> (u64, f64) {
 fn gp_case(name: &str, n: usize, secs: f64) -> Outcome {
     let d = domain_of(name);
     let latencies_ns = Mutex::new(Vec::new());
-    let (ops, secs) = timed(n, secs, |i, ctl| {
+    let measured = timed(n, secs, |i, ctl| {
         if i == 0 {
             let mut lat = Vec::with_capacity(1 << 16);
             ctl.go();
@@ -518,11 +550,9 @@ fn gp_case(name: &str, n: usize, secs: f64) -> Outcome {
         (mean / 1e3, p99 / 1e3)
     };
     Outcome {
-        ops,
-        secs,
         gp_mean_us: Some(mean),
         gp_p99_us: Some(p99),
-        ..Outcome::default()
+        ..urcu_outcome(measured, &d)
     }
 }
 
@@ -540,34 +570,27 @@ fn peak_rss_mib() -> f64 {
 fn run_child(case: &str, threads: usize, secs: f64) {
     let (workload, name) = case.split_once(':').expect("--case takes WORKLOAD:IMPL");
     let mut out = match workload {
-        "read" => {
-            let (ops, secs) = read_case(name, threads, secs);
-            Outcome {
-                ops,
-                secs,
-                ..Outcome::default()
-            }
-        }
-        "reclaim" => {
-            let (ops, secs) = reclaim_case(name, threads, secs);
-            Outcome {
-                ops,
-                secs,
-                ..Outcome::default()
-            }
-        }
+        "read" => read_case(name, threads, secs),
+        "reclaim" => reclaim_case(name, threads, secs),
         "gp" => gp_case(name, threads, secs),
         other => panic!("unknown workload {other:?}"),
     };
-    out.rss_mib = peak_rss_mib();
-    let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| v.to_string());
+    // The gp case's own latency samples would dominate its peak RSS.
+    out.rss_mib = if workload == "gp" {
+        f64::NAN
+    } else {
+        peak_rss_mib()
+    };
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     println!(
-        "RESULT ops={} secs={} rss_mib={} gp_mean_us={} gp_p99_us={}",
+        "RESULT ops={} secs={} rss_mib={} gp_mean_us={} gp_p99_us={} grace_periods={} pending={}",
         out.ops,
         out.secs,
         out.rss_mib,
-        opt(out.gp_mean_us),
-        opt(out.gp_p99_us)
+        opt(out.gp_mean_us.map(|v| v.to_string())),
+        opt(out.gp_p99_us.map(|v| v.to_string())),
+        opt(out.grace_periods.map(|v| v.to_string())),
+        opt(out.pending.map(|v| v.to_string())),
     );
 }
 
@@ -601,6 +624,8 @@ fn parse_result(stdout: &str) -> Option<Outcome> {
             "rss_mib" => o.rss_mib = num().unwrap_or(f64::NAN),
             "gp_mean_us" => o.gp_mean_us = num(),
             "gp_p99_us" => o.gp_p99_us = num(),
+            "grace_periods" => o.grace_periods = v.parse().ok(),
+            "pending" => o.pending = v.parse().ok(),
             _ => {}
         }
     }
@@ -713,7 +738,8 @@ fn main() {
                 .map(|(m, b)| m / b)
         })
         .collect();
-    let table: Vec<[String; 8]> = rows
+    let dash = || "-".to_string();
+    let table: Vec<[String; 10]> = rows
         .iter()
         .zip(&ratios)
         .map(|(r, ratio)| {
@@ -723,10 +749,16 @@ fn main() {
                 r.threads.to_string(),
                 r.name.to_string(),
                 r.mops().map_or("failed".into(), num),
-                ratio.map_or("-".into(), |x| format!("{x:.3}")),
-                o.map_or("-".into(), |o| format!("{:.1}", o.rss_mib)),
-                o.and_then(|o| o.gp_mean_us).map_or("-".into(), num),
-                o.and_then(|o| o.gp_p99_us).map_or("-".into(), num),
+                ratio.map_or_else(dash, |x| format!("{x:.3}")),
+                o.map(|o| o.rss_mib)
+                    .filter(|v| v.is_finite())
+                    .map_or_else(dash, |v| format!("{v:.1}")),
+                o.and_then(|o| o.gp_mean_us).map_or_else(dash, num),
+                o.and_then(|o| o.gp_p99_us).map_or_else(dash, num),
+                o.and_then(|o| o.grace_periods)
+                    .map_or_else(dash, |v| v.to_string()),
+                o.and_then(|o| o.pending)
+                    .map_or_else(dash, |v| v.to_string()),
             ]
         })
         .collect();
@@ -740,6 +772,8 @@ fn main() {
         "peak RSS MiB",
         "gp mean us",
         "gp p99 us",
+        "urcu GPs",
+        "urcu pending",
     ];
     let widths: Vec<usize> = (0..header.len())
         .map(|c| {
@@ -777,7 +811,11 @@ fn main() {
         )
         .join("scaling");
         std::fs::create_dir_all(&dir).expect("create the results directory");
-        let mut csv = String::from("workload,threads,implementation,mops,ratio_to_best_peer,peak_rss_mib,gp_mean_us,gp_p99_us\n");
+        let mut csv = String::from(
+            "workload,threads,implementation,mops,ratio_to_best_peer,peak_rss_mib,\
+             gp_mean_us,gp_p99_us,urcu_grace_periods,urcu_pending\n",
+        );
+        let count = |v: Option<u64>| v.map_or(String::new(), |v| v.to_string());
         let field = |v: Option<f64>| {
             v.filter(|v| v.is_finite())
                 .map_or(String::new(), |v| format!("{v:.6}"))
@@ -785,7 +823,7 @@ fn main() {
         for (r, ratio) in rows.iter().zip(&ratios) {
             let o = r.outcome.as_ref();
             csv.push_str(&format!(
-                "{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{}\n",
                 r.workload,
                 r.threads,
                 r.name,
@@ -794,6 +832,8 @@ fn main() {
                 field(o.map(|o| o.rss_mib)),
                 field(o.and_then(|o| o.gp_mean_us)),
                 field(o.and_then(|o| o.gp_p99_us)),
+                count(o.and_then(|o| o.grace_periods)),
+                count(o.and_then(|o| o.pending)),
             ));
         }
         let path = dir.join("results.csv");

@@ -29,6 +29,9 @@ use std::time::{Duration, Instant};
 const ACTIVE_ATTEMPTS: u32 = if cfg!(loom) { 2 } else { 100 };
 /// The longest a writer sleeps before it looks again without a wake-up.
 const MAX_SLEEP: Duration = Duration::from_millis(10);
+/// The same for `mb`, whose readers may miss waking a writer that is just
+/// going to sleep (see `flavor::mb::exit`).
+const MB_MAX_SLEEP: Duration = Duration::from_millis(1);
 
 impl Core {
     pub(crate) fn start_poll(&self) -> u64 {
@@ -158,10 +161,15 @@ impl Core {
             } else {
                 timeout.saturating_sub(waited)
             };
+            let longest = if self.flavor == Flavor::Mb {
+                MB_MAX_SLEEP
+            } else {
+                MAX_SLEEP
+            };
             crate::sys::futex_wait(
                 &self.hot.gp_futex,
                 -1,
-                until_stall.clamp(Duration::from_micros(1), MAX_SLEEP),
+                until_stall.clamp(Duration::from_micros(1), longest),
             );
             self.hot.gp_futex.store(0, Ordering::Relaxed);
         }

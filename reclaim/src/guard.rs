@@ -138,10 +138,11 @@ impl ThreadHandle {
     /// Under QSBR, if the handle is [`offline`](Self::offline).
     #[inline]
     pub fn read_lock(&self) -> ReadGuard<'_> {
-        if self.domain.flavor() == Flavor::Qsbr && !self.record.handle_online() {
-            offline_panic();
+        if self.record.is_qsbr() {
+            self.record.qsbr_handle_read_lock();
+        } else {
+            self.record.read_lock();
         }
-        self.record.read_lock();
         ReadGuard::new(&self.record)
     }
 
@@ -199,6 +200,6 @@ impl Drop for ThreadHandle {
 
 #[cold]
 #[track_caller]
-fn offline_panic() -> ! {
+pub(crate) fn offline_panic() -> ! {
     panic!("ThreadHandle::read_lock on an offline QSBR thread: call online() first (grace periods do not wait for offline threads)")
 }

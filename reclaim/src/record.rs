@@ -21,8 +21,10 @@ pub(crate) struct Hot {
     pub(crate) gp_ctr: AtomicUsize,
     /// -1 while a writer sleeps waiting for readers; see `wake_writer`.
     pub(crate) gp_futex: AtomicI32,
-    /// Set while the reclaimer sleeps with nothing to do; a producer that
-    /// sees it wakes the reclaimer.
+    /// Set while no reclaimer pass is due (at first, before any thread
+    /// queued anything, and whenever the reclaimer sleeps with nothing to
+    /// do); a producer that sees it asks for a pass (and so starts the
+    /// reclaimer thread on first use).
     pub(crate) reclaimer_idle: AtomicBool,
 }
 
@@ -31,7 +33,7 @@ impl Hot {
         Hot {
             gp_ctr: AtomicUsize::new(gp_ctr),
             gp_futex: AtomicI32::new(0),
-            reclaimer_idle: AtomicBool::new(false),
+            reclaimer_idle: AtomicBool::new(true),
         }
     }
 
@@ -261,14 +263,35 @@ impl ThreadRecord {
                 Flavor::Memb => memb::exit(&r.ctr),
                 Flavor::Mb => mb::exit(&r.ctr),
                 Flavor::Qsbr => {
-                    if !r.guard_online.replace(false) {
+                    if !r.guard_online.get() {
                         return;
                     }
+                    r.guard_online.set(false);
                     qsbr::offline(&r.ctr);
                 }
             }
             hot.wake_writer();
         }
+    }
+
+    /// Enters a section through a QSBR `ThreadHandle` (owner only): the
+    /// thread is online, so only the nesting count changes.
+    ///
+    /// # Panics
+    /// If the handle is offline.
+    #[inline(always)]
+    pub(crate) fn qsbr_handle_read_lock(&self) {
+        let r = &*self.reader;
+        if !r.handle_online.get() {
+            crate::guard::offline_panic();
+        }
+        r.nest.set(r.nest.get() + 1);
+    }
+
+    /// Whether readers of this record use QSBR.
+    #[inline(always)]
+    pub(crate) fn is_qsbr(&self) -> bool {
+        self.reader.flavor == Flavor::Qsbr
     }
 
     /// QSBR: whether the thread is online through its handle.

@@ -13,11 +13,14 @@ pub(crate) fn enter(ctr: &AtomicUsize, gp_ctr: &AtomicUsize) {
 }
 
 /// Outermost unlock.
+///
+/// No fence after the store: the read of the writer's futex word that
+/// follows may pass it, so a writer that goes to sleep just then can miss
+/// this wake-up. It sleeps with a short timeout (`MB_MAX_SLEEP` in
+/// `grace_period`) and looks again, so the race costs latency, never
+/// correctness; a second fence on every unlock would cost every reader.
 #[inline(always)]
 pub(crate) fn exit(ctr: &AtomicUsize) {
     // Release pairs with the detector's acquire load of `ctr`.
     ctr.store(0, Ordering::Release);
-    // Orders the store before the read of the writer's futex word, so a
-    // sleeping writer is either woken or sees zero when it re-checks.
-    fence(Ordering::SeqCst);
 }
