@@ -6,7 +6,10 @@ use std::sync::Arc;
 use urcu::{ConfigCell, Domain, Flavor};
 
 fn stress() -> usize {
-    std::env::var("URCU_STRESS").ok().and_then(|s| s.parse().ok()).unwrap_or(1)
+    std::env::var("URCU_STRESS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
 }
 
 /// Fields that must agree with each other in every published config.
@@ -19,7 +22,11 @@ struct Config {
 
 impl Config {
     fn new(generation: u64) -> Self {
-        Config { generation, doubled: generation * 2, name: format!("gen-{generation}") }
+        Config {
+            generation,
+            doubled: generation * 2,
+            name: format!("gen-{generation}"),
+        }
     }
     fn check(&self) {
         assert_eq!(self.doubled, self.generation * 2, "torn config");
@@ -104,7 +111,11 @@ fn concurrent_updates_are_never_lost() {
         t.join().unwrap();
     }
     assert_eq!(*cell.read(), 4 * per_thread);
-    assert_eq!(calls.load(Ordering::Relaxed) as u64, 4 * per_thread, "each closure ran exactly once");
+    assert_eq!(
+        calls.load(Ordering::Relaxed) as u64,
+        4 * per_thread,
+        "each closure ran exactly once"
+    );
     assert_eq!(cell.version(), 4 * per_thread);
 }
 
@@ -114,7 +125,11 @@ fn compare_and_set_publishes_only_over_the_value_read() {
     let g = urcu::read_lock();
     let cur = cell.load(&g);
     assert_eq!(cell.compare_and_set(cur, "b".into()), Ok(()));
-    assert_eq!(cell.compare_and_set(cur, "c".into()), Err("c".into()), "stale current");
+    assert_eq!(
+        cell.compare_and_set(cur, "c".into()),
+        Err("c".into()),
+        "stale current"
+    );
     drop(g);
     assert_eq!(&*cell.read(), "b");
     assert_eq!(cell.version(), 1);
@@ -142,7 +157,15 @@ fn every_published_value_is_dropped_exactly_once() {
     }
     cell.update(|_| Counted(drops.clone()));
     d.rcu_barrier();
-    assert_eq!(drops.load(Ordering::Relaxed), 101, "replaced values go after a grace period");
+    assert_eq!(
+        drops.load(Ordering::Relaxed),
+        101,
+        "replaced values go after a grace period"
+    );
     drop(cell);
-    assert_eq!(drops.load(Ordering::Relaxed), 102, "the current value goes with the cell");
+    assert_eq!(
+        drops.load(Ordering::Relaxed),
+        102,
+        "the current value goes with the cell"
+    );
 }

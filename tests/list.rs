@@ -7,7 +7,10 @@ use std::sync::Arc;
 use urcu::{read_lock, Domain, Flavor, RcuList};
 
 fn stress() -> usize {
-    std::env::var("URCU_STRESS").ok().and_then(|s| s.parse().ok()).unwrap_or(1)
+    std::env::var("URCU_STRESS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
 }
 
 /// A small deterministic generator (xorshift64*), so failures replay.
@@ -93,7 +96,11 @@ struct Item {
 
 impl Item {
     fn new(key: u64, stable: bool) -> Self {
-        Item { magic: AtomicU64::new(ALIVE), key, stable }
+        Item {
+            magic: AtomicU64::new(ALIVE),
+            key,
+            stable,
+        }
     }
 }
 
@@ -144,9 +151,17 @@ fn walks_under_writers(flavor: Flavor) {
                     let g = h.read_lock();
                     let mut next_stable = 0;
                     for item in list.iter(&g) {
-                        assert_eq!(item.magic.load(Ordering::Relaxed), ALIVE, "walked onto a dropped element");
+                        assert_eq!(
+                            item.magic.load(Ordering::Relaxed),
+                            ALIVE,
+                            "walked onto a dropped element"
+                        );
                         if item.stable {
-                            assert_eq!(item.key, next_stable * 10, "stable elements out of order or repeated");
+                            assert_eq!(
+                                item.key,
+                                next_stable * 10,
+                                "stable elements out of order or repeated"
+                            );
                             next_stable += 1;
                         }
                     }
@@ -162,7 +177,10 @@ fn walks_under_writers(flavor: Flavor) {
         }
         stop.store(true, Ordering::Relaxed);
     });
-    assert!(churn.load(Ordering::Relaxed) > 0, "the writers must have run");
+    assert!(
+        churn.load(Ordering::Relaxed) > 0,
+        "the writers must have run"
+    );
     let g = d.read_lock();
     assert_eq!(list.iter(&g).filter(|v| v.stable).count() as u64, STABLE);
     assert_eq!(list.iter(&g).filter(|v| !v.stable).count(), 0);
@@ -205,15 +223,27 @@ fn every_element_is_dropped_exactly_once() {
     });
     assert_eq!(list.len(), 50);
     d.rcu_barrier();
-    assert_eq!(drops.load(Ordering::Relaxed), 50, "removed elements are dropped after a grace period");
+    assert_eq!(
+        drops.load(Ordering::Relaxed),
+        50,
+        "removed elements are dropped after a grace period"
+    );
     list.clear();
     for _ in 0..10 {
         list.push_front(Counted(drops.clone()));
     }
     drop(list);
-    assert_eq!(drops.load(Ordering::Relaxed), 60, "dropping the list drops what it still holds");
+    assert_eq!(
+        drops.load(Ordering::Relaxed),
+        60,
+        "dropping the list drops what it still holds"
+    );
     drop(d);
-    assert_eq!(drops.load(Ordering::Relaxed), 110, "dropping the domain reclaims what was queued");
+    assert_eq!(
+        drops.load(Ordering::Relaxed),
+        110,
+        "dropping the domain reclaims what was queued"
+    );
 }
 
 #[test]

@@ -9,6 +9,8 @@
 
 mod config_cell;
 mod list;
+#[cfg(test)]
+mod tests;
 
 pub use config_cell::{ConfigCell, ConfigRef};
 pub use list::{Iter as ListIter, RcuList};
