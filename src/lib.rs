@@ -18,4 +18,4 @@
 
 pub use urcu_reclaim::*;
 pub use urcu_structures;
-pub use urcu_structures::{ConfigCell, ConfigRef, RcuList};
+pub use urcu_structures::{ConfigCell, ConfigRef, RcuHashMap, RcuList};

@@ -4,14 +4,18 @@
 //!
 //! - [`ConfigCell`]: copy-on-write configuration reload.
 //! - [`RcuList`]: a linked list with wait-free readers.
-//! - `RcuHashMap`: coming with issue #3.
+//! - [`RcuHashMap`]: a hash map whose lookups write nothing shared.
 #![deny(missing_docs)]
 
 mod config_cell;
 mod list;
+mod map;
 #[cfg(test)]
 mod tests;
 
 pub use config_cell::{ConfigCell, ConfigRef};
 pub use list::{Iter as ListIter, RcuList};
+#[cfg(feature = "rayon")]
+pub use map::ParIter as MapParIter;
+pub use map::{Iter as MapIter, MapBuilder, Pinned, RcuHashMap};
 pub use urcu_reclaim;

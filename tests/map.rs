@@ -1,0 +1,354 @@
+//! RcuHashMap: model check against std's HashMap, concurrent writers,
+//! lookups during growth and shrinkage, readers never seeing a dropped
+//! value, exact drop counts, and rayon bulk loads.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use urcu::{Domain, Flavor, RcuHashMap};
+
+fn stress() -> usize {
+    std::env::var("URCU_STRESS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+}
+
+/// xorshift64*: deterministic, so a failing seed replays.
+struct Rng(u64);
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+}
+
+#[test]
+fn random_operations_match_std_hashmap() {
+    for seed in 1..=(60 * stress() as u64) {
+        let mut rng = Rng::new(seed);
+        let map: RcuHashMap<u64, u64> = RcuHashMap::new();
+        let mut model = HashMap::new();
+        // Key spaces from tiny (collisions, one bucket) to large (resizes).
+        let space = [8, 64, 4096][seed as usize % 3];
+        for step in 0..1500 {
+            let k = rng.below(space);
+            let v = rng.below(1000);
+            let m = map.pin();
+            match rng.below(10) {
+                0..=3 => assert_eq!(
+                    m.insert(k, v).copied(),
+                    model.insert(k, v),
+                    "seed {seed} step {step}"
+                ),
+                4 | 5 => assert_eq!(
+                    m.remove(&k).copied(),
+                    model.remove(&k),
+                    "seed {seed} step {step}"
+                ),
+                6 => {
+                    let got = m.update(&k, |old| old + 1).copied();
+                    let want = model.get_mut(&k).map(|x| {
+                        *x += 1;
+                        *x
+                    });
+                    assert_eq!(got, want, "seed {seed} step {step}");
+                }
+                7 => {
+                    let got = *m.get_or_insert_with(k, || v);
+                    assert_eq!(got, *model.entry(k).or_insert(v));
+                }
+                8 => {
+                    let got = m.remove_if(&k, |_, x| x % 2 == 0).copied();
+                    let want = match model.get(&k) {
+                        Some(x) if x % 2 == 0 => model.remove(&k),
+                        _ => None,
+                    };
+                    assert_eq!(got, want, "seed {seed} step {step}");
+                }
+                _ => {
+                    if rng.below(50) == 0 {
+                        drop(m);
+                        map.clear();
+                        model.clear();
+                    } else {
+                        let keep = rng.below(3) + 2;
+                        m.retain(|k, _| k % keep != 0);
+                        model.retain(|k, _| k % keep != 0);
+                    }
+                }
+            }
+            let m = map.pin();
+            assert_eq!(
+                m.get(&k).copied(),
+                model.get(&k).copied(),
+                "seed {seed} step {step}"
+            );
+            assert_eq!(map.len(), model.len(), "seed {seed} step {step}");
+        }
+        let m = map.pin();
+        let mut seen: Vec<(u64, u64)> = m.iter().map(|(k, v)| (*k, *v)).collect();
+        seen.sort_unstable();
+        let mut want: Vec<(u64, u64)> = model.into_iter().collect();
+        want.sort_unstable();
+        assert_eq!(seen, want, "seed {seed}: iteration");
+    }
+}
+
+#[test]
+fn borrowed_lookups_and_traits() {
+    let map: RcuHashMap<String, usize> = ["a", "bb", "ccc"]
+        .iter()
+        .map(|s| (s.to_string(), s.len()))
+        .collect();
+    let m = map.pin();
+    assert_eq!(m.get("bb"), Some(&2));
+    assert!(map.contains_key("ccc"));
+    assert_eq!(map.get_cloned("a"), Some(1));
+    assert_eq!(m.get_key_value("a"), Some((&"a".to_string(), &1)));
+    let g = map.domain().read_lock();
+    assert_eq!(map.get("ccc", &g), Some(&3));
+    drop(g);
+    let dbg = format!("{map:?}");
+    assert!(dbg.contains("\"bb\": 2"), "{dbg}");
+    let mut more = RcuHashMap::default();
+    more.extend([(1u8, 'x')]);
+    assert_eq!(more.len(), 1);
+}
+
+#[test]
+fn concurrent_writers_lose_nothing_and_duplicate_nothing() {
+    let map: Arc<RcuHashMap<u64, u64>> = Arc::new(RcuHashMap::new());
+    let per = 5000 * stress() as u64;
+    std::thread::scope(|s| {
+        // Disjoint keys.
+        for t in 0..2u64 {
+            let map = &map;
+            s.spawn(move || {
+                let m = map.pin();
+                for i in 0..per {
+                    assert!(m.insert(t * per + i, i).is_none());
+                }
+            });
+        }
+        // Overlapping keys: both threads insert the same range.
+        for _ in 0..2 {
+            let map = &map;
+            s.spawn(move || {
+                for i in 0..per {
+                    map.pin().get_or_insert_with(1_000_000 + i, || i);
+                }
+            });
+        }
+    });
+    assert_eq!(map.len() as u64, 3 * per, "len is exact once quiet");
+    let m = map.pin();
+    let mut keys: Vec<u64> = m.iter().map(|(k, _)| *k).collect();
+    assert_eq!(keys.len() as u64, 3 * per, "iteration yields each key once");
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len() as u64, 3 * per, "no duplicate key");
+    for i in 0..per {
+        assert_eq!(m.get(&(1_000_000 + i)), Some(&i));
+    }
+}
+
+/// Keys that stay present must be found by every lookup while the table
+/// doubles many times and then shrinks back.
+#[test]
+fn lookups_find_stable_keys_during_growth_and_shrinkage() {
+    let d = Domain::new();
+    let map: RcuHashMap<u64, u64> = RcuHashMap::builder().domain(&d).build();
+    const STABLE: u64 = 200;
+    {
+        let m = map.pin();
+        for k in 0..STABLE {
+            m.insert(k, k * 3);
+        }
+    }
+    let stop = AtomicBool::new(false);
+    let lookups = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            let (map, stop, lookups) = (&map, &stop, &lookups);
+            s.spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let m = map.pin();
+                    for k in 0..STABLE {
+                        assert_eq!(
+                            m.get(&k),
+                            Some(&(k * 3)),
+                            "stable key {k} missed during a resize"
+                        );
+                    }
+                    lookups.fetch_add(STABLE, Ordering::Relaxed);
+                }
+            });
+        }
+        let small = map.capacity();
+        for _round in 0..(2 * stress()) {
+            // Grow: many transient keys; then shrink: remove them all.
+            let m = map.pin();
+            for k in 10_000..40_000 {
+                m.insert(k, k);
+            }
+            let grown = map.capacity();
+            assert!(grown >= 30_000, "the table grew ({small} -> {grown})");
+            for k in 10_000..40_000 {
+                assert_eq!(m.remove(&k), Some(&k));
+            }
+            assert!(map.capacity() < grown / 4, "the table shrank ({grown} -> {})", map.capacity());
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert!(lookups.load(Ordering::Relaxed) > 0);
+    assert_eq!(map.len() as u64, STABLE);
+    let m = map.pin();
+    assert_eq!(m.iter().count() as u64, STABLE);
+}
+
+const ALIVE: u64 = 0x5AFE_5AFE_5AFE_5AFE;
+const DEAD: u64 = 0xDEAD_BEEF_DEAD_BEEF;
+
+/// A value that poisons itself when dropped.
+struct Poisoned {
+    magic: AtomicU64,
+    key: u64,
+}
+impl Drop for Poisoned {
+    fn drop(&mut self) {
+        self.magic.store(DEAD, Ordering::Relaxed);
+    }
+}
+
+fn torture(flavor: Flavor) {
+    let d = Domain::builder().flavor(flavor).queue_capacity(64).build();
+    let map: RcuHashMap<u64, Poisoned> = RcuHashMap::builder().domain(&d).build();
+    let stop = AtomicBool::new(false);
+    let reads = AtomicU64::new(0);
+    let rounds = 20_000 * stress() as u64;
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            let (d, map, stop, reads) = (&d, &map, &stop, &reads);
+            s.spawn(move || {
+                let mut h = d.register_thread();
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let g = h.read_lock();
+                    for k in 0..64 {
+                        if let Some(v) = map.get(&((k + i) % 512), &g) {
+                            for _ in 0..3 {
+                                assert_eq!(
+                                    v.magic.load(Ordering::Relaxed),
+                                    ALIVE,
+                                    "reader saw a dropped value"
+                                );
+                                std::hint::spin_loop();
+                            }
+                            assert_eq!(v.key, (k + i) % 512);
+                        }
+                    }
+                    drop(g);
+                    h.quiescent_state();
+                    reads.fetch_add(64, Ordering::Relaxed);
+                    i += 1;
+                }
+            });
+        }
+        let m = map.pin();
+        for i in 0..rounds {
+            let k = i * 7 % 512;
+            match i % 3 {
+                0 | 1 => {
+                    m.insert(
+                        k,
+                        Poisoned {
+                            magic: AtomicU64::new(ALIVE),
+                            key: k,
+                        },
+                    );
+                }
+                _ => {
+                    m.remove(&k);
+                }
+            }
+        }
+        drop(m);
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert!(reads.load(Ordering::Relaxed) > 0);
+}
+
+#[test]
+fn torture_memb() {
+    torture(Flavor::Memb);
+}
+
+#[test]
+fn torture_qsbr() {
+    torture(Flavor::Qsbr);
+}
+
+struct Counted(Arc<AtomicUsize>);
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn every_value_is_dropped_exactly_once() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = Domain::new();
+    let map: RcuHashMap<u32, Counted> = RcuHashMap::builder().domain(&d).build();
+    {
+        let m = map.pin();
+        for k in 0..1000 {
+            m.insert(k, Counted(drops.clone()));
+        }
+        for k in 0..500 {
+            m.insert(k, Counted(drops.clone())); // replaces 500
+        }
+        for k in 500..700 {
+            m.remove(&k); // removes 200
+        }
+    }
+    d.rcu_barrier();
+    assert_eq!(
+        drops.load(Ordering::Relaxed),
+        700,
+        "replaced and removed values go after a grace period"
+    );
+    map.clear(); // 800 left
+    d.rcu_barrier();
+    assert_eq!(drops.load(Ordering::Relaxed), 1500);
+    map.pin().insert(1, Counted(drops.clone()));
+    drop(map);
+    assert_eq!(
+        drops.load(Ordering::Relaxed),
+        1501,
+        "dropping the map drops what it holds"
+    );
+}
+
+#[test]
+fn rayon_bulk_load_equals_sequential() {
+    use rayon::prelude::*;
+    let n = if cfg!(debug_assertions) {
+        200_000
+    } else {
+        1_000_000
+    } as u64;
+    let par: RcuHashMap<u64, u64> = (0..n).into_par_iter().map(|i| (i, i * 2)).collect();
+    let seq: RcuHashMap<u64, u64> = (0..n).map(|i| (i, i * 2)).collect();
+    assert_eq!(par.len(), seq.len());
+    let (p, s) = (par.pin(), seq.pin());
+    assert_eq!(p.par_iter().count() as u64, n);
+    assert!(s.iter().all(|(k, v)| p.get(k) == Some(v)));
+    assert_eq!(p.par_iter().map(|(_, v)| *v).sum::<u64>(), n * (n - 1));
+}
