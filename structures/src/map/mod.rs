@@ -448,9 +448,7 @@ where
                 return None;
             }
             let (t, lock) = self.lock_bucket(hash);
-            let Some((slot, now)) = lock.find_slot(hash, |k| k.borrow() == key) else {
-                return None;
-            };
+            let (slot, now) = lock.find_slot(hash, |k| k.borrow() == key)?;
             if !std::ptr::eq(now, seen) {
                 continue;
             }
@@ -479,9 +477,7 @@ where
             let seen = self.find(key)?;
             let value = f(&seen.value);
             let (_, lock) = self.lock_bucket(hash);
-            let Some((slot, now)) = lock.find_slot(hash, |k| k.borrow() == key) else {
-                return None;
-            };
+            let (slot, now) = lock.find_slot(hash, |k| k.borrow() == key)?;
             if !std::ptr::eq(now, seen) {
                 continue;
             }

@@ -131,11 +131,7 @@ impl<K, V> Bucket<K, V> {
 
     /// Finds the entry for `hash` whose key satisfies `eq`.
     #[inline]
-    pub(crate) fn find<'t>(
-        &'t self,
-        hash: u64,
-        mut eq: impl FnMut(&K) -> bool,
-    ) -> Option<&'t Entry<K, V>> {
+    pub(crate) fn find(&self, hash: u64, mut eq: impl FnMut(&K) -> bool) -> Option<&Entry<K, V>> {
         let tag = tag_of(hash);
         let mut b = self;
         loop {
@@ -178,6 +174,9 @@ pub(crate) struct BucketLock<'t, K, V> {
     head: &'t Bucket<K, V>,
 }
 
+/// A found key: where it sits, and its entry.
+pub(crate) type Found<'t, K, V> = (Slot<'t, K, V>, &'t Entry<K, V>);
+
 /// Where a key sits in a chain.
 pub(crate) struct Slot<'t, K, V> {
     bucket: &'t Bucket<K, V>,
@@ -202,7 +201,7 @@ impl<'t, K, V> BucketLock<'t, K, V> {
         &self,
         hash: u64,
         mut eq: impl FnMut(&K) -> bool,
-    ) -> Option<(Slot<'t, K, V>, &'t Entry<K, V>)> {
+    ) -> Option<Found<'t, K, V>> {
         let tag = tag_of(hash);
         let mut b = self.head;
         loop {
