@@ -202,7 +202,11 @@ fn lookups_find_stable_keys_during_growth_and_shrinkage() {
             for k in 10_000..40_000 {
                 assert_eq!(m.remove(&k), Some(&k));
             }
-            assert!(map.capacity() < grown / 4, "the table shrank ({grown} -> {})", map.capacity());
+            assert!(
+                map.capacity() < grown / 4,
+                "the table shrank ({grown} -> {})",
+                map.capacity()
+            );
         }
         stop.store(true, Ordering::Relaxed);
     });
