@@ -84,3 +84,42 @@ fn config_cell_readers_and_updaters() {
     drop(d);
     assert_eq!(drops.load(Ordering::Relaxed), 2 * N + 1);
 }
+
+#[test]
+fn map_reads_during_resizes_and_drops_everything_once() {
+    use crate::RcuHashMap;
+    let keys = if cfg!(miri) { 200 } else { 20_000 };
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = Domain::builder()
+        .flavor(Flavor::Mb)
+        .queue_capacity(16)
+        .build();
+    let map: RcuHashMap<usize, Counted> = RcuHashMap::builder().domain(&d).build();
+    map.pin().insert(usize::MAX, Counted(7, drops.clone()));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let m = map.pin();
+            for k in 0..keys {
+                m.insert(k, Counted(k, drops.clone()));
+            }
+            for k in 0..keys {
+                assert_eq!(m.remove(&k).map(|c| c.0), Some(k));
+            }
+        });
+        s.spawn(|| {
+            for _ in 0..(keys / 10) {
+                let m = map.pin();
+                assert_eq!(
+                    m.get(&usize::MAX).map(|c| c.0),
+                    Some(7),
+                    "a stable key was missed"
+                );
+                assert!(m.iter().count() <= keys + 1);
+            }
+        });
+    });
+    assert_eq!(map.len(), 1);
+    drop(map);
+    drop(d);
+    assert_eq!(drops.load(Ordering::Relaxed), keys + 1);
+}
