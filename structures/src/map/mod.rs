@@ -17,7 +17,7 @@ use crossbeam_utils::CachePadded;
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicIsize, AtomicPtr, Ordering};
-use table::{BucketLock, Entry, Table};
+use table::{BucketLock, Entry, Lookup, Table};
 use urcu_reclaim::{default_domain, Domain, ReadGuard};
 
 /// Buckets of a new, empty map.
@@ -265,11 +265,11 @@ where
         let hash = self.hash(key);
         let mut t = self.root();
         loop {
-            let b = t.bucket(hash);
-            if !b.is_moved() {
-                return b.find(hash, |k| k.borrow() == key);
+            match t.bucket(hash).find(hash, |k| k.borrow() == key) {
+                Lookup::Found(e) => return Some(e),
+                Lookup::Absent => return None,
+                Lookup::Moved => t = t.next().expect("a moved bucket has a next table"),
             }
-            t = t.next().expect("a moved bucket has a next table");
         }
     }
 

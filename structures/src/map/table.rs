@@ -69,6 +69,14 @@ fn with_tag(meta: u64, slot: usize, tag: u8) -> u64 {
     (meta & !(0xFF << (8 * slot))) | (u64::from(tag) << (8 * slot))
 }
 
+/// What a reader's scan of a bucket found.
+pub(crate) enum Lookup<'t, K, V> {
+    Found(&'t Entry<K, V>),
+    Absent,
+    /// The bucket moved: look in the next table.
+    Moved,
+}
+
 /// One cache line of a chain.
 #[repr(C, align(64))]
 pub(crate) struct Bucket<K, V> {
@@ -131,22 +139,32 @@ impl<K, V> Bucket<K, V> {
 
     /// Finds the entry for `hash` whose key satisfies `eq`.
     #[inline]
-    pub(crate) fn find(&self, hash: u64, mut eq: impl FnMut(&K) -> bool) -> Option<&Entry<K, V>> {
+    /// [`Lookup::Moved`] if this head bucket has moved to the next table
+    /// (checked with the same load of `meta` that the scan uses).
+    #[inline]
+    pub(crate) fn find(&self, hash: u64, mut eq: impl FnMut(&K) -> bool) -> Lookup<'_, K, V> {
         let tag = tag_of(hash);
         let mut b = self;
+        let mut meta = b.meta.load(Ordering::Acquire);
+        if meta & MOVED != 0 {
+            return Lookup::Moved;
+        }
         loop {
-            let meta = b.meta.load(Ordering::Acquire);
             for i in 0..SLOTS {
                 if tag_at(meta, i) == tag {
                     // SAFETY: as in `scan`.
                     if let Some(e) = unsafe { b.slots[i].load(Ordering::Acquire).as_ref() } {
                         if e.hash == hash && eq(&e.key) {
-                            return Some(e);
+                            return Lookup::Found(e);
                         }
                     }
                 }
             }
-            b = b.overflow()?;
+            match b.overflow() {
+                Some(next) => b = next,
+                None => return Lookup::Absent,
+            }
+            meta = b.meta.load(Ordering::Acquire);
         }
     }
 
