@@ -137,8 +137,7 @@ impl<K, V> Bucket<K, V> {
         }
     }
 
-    /// Finds the entry for `hash` whose key satisfies `eq`.
-    #[inline]
+    /// Finds the entry for `hash` whose key satisfies `eq`, or says
     /// [`Lookup::Moved`] if this head bucket has moved to the next table
     /// (checked with the same load of `meta` that the scan uses).
     #[inline]
