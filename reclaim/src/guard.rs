@@ -54,6 +54,32 @@ impl<'a> ReadGuard<'a> {
     }
 }
 
+impl ReadGuard<'_> {
+    /// Reports a quiescent state without leaving the section: nothing read
+    /// through this guard is referenced any more (`&mut self` proves it),
+    /// so grace periods need not wait for it. A no-op when an outer guard
+    /// of the same domain is alive on this thread (its references may be).
+    ///
+    /// This lets a long-lived guard (a worker loop, a cached reader) keep
+    /// reading without holding up reclamation. Cheap when no grace period is
+    /// waiting: a load and a compare.
+    ///
+    /// ```
+    /// let b = urcu_reclaim::RcuBox::new(1);
+    /// let mut g = urcu_reclaim::read_lock();
+    /// for i in 0..3 {
+    ///     let v = *b.load(&g);
+    ///     b.replace(v + 1);
+    ///     g.quiescent_state(); // the old values may now be reclaimed
+    /// }
+    /// assert_eq!(*b.load(&g), 4);
+    /// ```
+    #[inline]
+    pub fn quiescent_state(&mut self) {
+        self.record.guard_quiescent_state();
+    }
+}
+
 impl Drop for ReadGuard<'_> {
     #[inline(always)]
     fn drop(&mut self) {
@@ -146,6 +172,7 @@ impl ThreadHandle {
         ReadGuard::new(&self.record)
     }
 
+    #[cold]
     fn assert_no_guard(&self, what: &str) {
         assert!(
             self.record.nesting() == 0,
@@ -159,8 +186,10 @@ impl ThreadHandle {
     /// period is waiting: one load and a compare.
     #[inline]
     pub fn quiescent_state(&mut self) {
-        if self.domain.flavor() == Flavor::Qsbr {
-            self.assert_no_guard("quiescent_state");
+        if self.record.is_qsbr() {
+            if self.record.nesting() != 0 {
+                self.assert_no_guard("quiescent_state");
+            }
             self.record.qsbr_quiescent();
         }
     }

@@ -209,3 +209,36 @@ fn queued_object_outlives_reader() {
         );
     });
 }
+
+/// A reader that reports a quiescent state inside its section (a cached
+/// reader's `load`) is still protected for what it reads afterwards.
+#[test]
+fn reads_after_an_in_section_quiescent_state_stay_protected() {
+    for flavor in [Flavor::Memb, Flavor::Qsbr] {
+        model(move || {
+            let d = Domain::builder().flavor(flavor).build();
+            let rec = d.core().register(false);
+            let version = Arc::new(AtomicUsize::new(1));
+            let freed_v1 = Arc::new(AtomicBool::new(false));
+            let reader = {
+                let (version, freed_v1) = (version.clone(), freed_v1.clone());
+                thread::spawn(move || {
+                    rec.read_lock();
+                    rec.guard_quiescent_state();
+                    if version.load(Ordering::Acquire) == 1 {
+                        assert!(
+                            !freed_v1.load(Ordering::Relaxed),
+                            "reader saw a freed object"
+                        );
+                    }
+                    rec.read_unlock();
+                })
+            };
+            version.store(2, Ordering::Release);
+            let core = d.core();
+            core.wait_as(None, core.start_poll(), "model");
+            freed_v1.store(true, Ordering::Relaxed);
+            reader.join().unwrap();
+        });
+    }
+}

@@ -294,6 +294,27 @@ impl ThreadRecord {
         self.reader.flavor == Flavor::Qsbr
     }
 
+    /// A guard reports a quiescent state without ending its section (owner
+    /// only; the guard is borrowed mutably, so nothing read through it is
+    /// still referenced). Outer guards may still protect references: then
+    /// nothing happens.
+    #[inline(always)]
+    pub(crate) fn guard_quiescent_state(&self) {
+        let r = &*self.reader;
+        if r.nest.get() != 1 {
+            return;
+        }
+        let hot = self.hot();
+        let changed = match r.flavor {
+            Flavor::Memb => memb::refresh(&r.ctr, &hot.gp_ctr),
+            Flavor::Mb => mb::refresh(&r.ctr, &hot.gp_ctr),
+            Flavor::Qsbr => qsbr::quiescent_state(&r.ctr, &hot.gp_ctr),
+        };
+        if changed {
+            hot.wake_writer();
+        }
+    }
+
     /// QSBR: whether the thread is online through its handle.
     #[inline]
     pub(crate) fn handle_online(&self) -> bool {
@@ -301,7 +322,12 @@ impl ThreadRecord {
     }
 
     /// QSBR: a handle reports a quiescent state (owner only, no guard live).
+    #[inline(always)]
     pub(crate) fn qsbr_quiescent(&self) {
+        // Offline: nothing to report (and reporting would bring us online).
+        if !self.reader.handle_online.get() {
+            return;
+        }
         if qsbr::quiescent_state(&self.reader.ctr, &self.hot().gp_ctr) {
             self.hot().wake_writer();
         }

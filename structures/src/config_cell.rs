@@ -9,6 +9,8 @@ use crossbeam_utils::CachePadded;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+#[cfg(doc)]
+use urcu_reclaim::ThreadHandle;
 use urcu_reclaim::{default_domain, Domain, RcuBox, ReadGuard};
 
 /// A copy-on-write cell for configuration: wait-free reads, and writers
@@ -161,6 +163,67 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
             }
             Err((new, _)) => Err(new),
         }
+    }
+}
+
+/// The hottest read path: a per-thread reader that stays inside one
+/// read-side section and reports a quiescent state on every
+/// [`load`](Self::load). A load is about a compare and a load (like
+/// arc-swap's `Cache`, but without a reference count).
+///
+/// `load` takes `&mut self`, so the value it returned last time is no longer
+/// borrowed, which is exactly what a quiescent state says. At most one old
+/// value per reader is kept alive, until its next `load` — but a reader
+/// that stops loading holds up every grace period of its domain (as a QSBR
+/// thread would): drop it before blocking. While it lives, its thread is
+/// inside a read-side section (`synchronize_rcu` on that thread panics).
+///
+/// ```
+/// use urcu_structures::ConfigCell;
+///
+/// let cell = ConfigCell::new(1u32);
+/// let mut reader = cell.reader();
+/// assert_eq!(*reader.load(), 1);
+/// cell.store(2);
+/// assert_eq!(*reader.load(), 2);
+/// ```
+pub struct CachedReader<'a, T: Send + Sync + 'static> {
+    cell: &'a ConfigCell<T>,
+    guard: ReadGuard<'a>,
+}
+
+impl<'a, T: Send + Sync + 'static> CachedReader<'a, T> {
+    /// The current value, valid until the next `load` (or until the reader
+    /// is dropped).
+    #[inline]
+    pub fn load(&mut self) -> &T {
+        self.guard.quiescent_state();
+        self.cell.value.load(&self.guard)
+    }
+}
+
+impl<T: Send + Sync + 'static> ConfigCell<T> {
+    /// A [`CachedReader`] for this thread (in a QSBR domain, make it from a
+    /// [`ThreadHandle`] guard with [`reader_in`](Self::reader_in)).
+    pub fn reader(&self) -> CachedReader<'_, T> {
+        CachedReader {
+            cell: self,
+            guard: self.domain().read_lock(),
+        }
+    }
+
+    /// A [`CachedReader`] inside an existing guard's section, for example
+    /// one from a QSBR [`ThreadHandle`], where a load then costs one compare
+    /// and one load.
+    ///
+    /// # Panics
+    /// If `guard` belongs to another domain.
+    pub fn reader_in<'a>(&'a self, guard: ReadGuard<'a>) -> CachedReader<'a, T> {
+        assert!(
+            guard.belongs_to(self.domain()),
+            "ConfigCell::reader_in with a ReadGuard of another domain"
+        );
+        CachedReader { cell: self, guard }
     }
 }
 

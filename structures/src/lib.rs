@@ -13,7 +13,7 @@ mod map;
 #[cfg(test)]
 mod tests;
 
-pub use config_cell::{ConfigCell, ConfigRef};
+pub use config_cell::{CachedReader, ConfigCell, ConfigRef};
 pub use list::{Iter as ListIter, RcuList};
 #[cfg(feature = "rayon")]
 pub use map::ParIter as MapParIter;

@@ -24,3 +24,19 @@ pub(crate) fn exit(ctr: &AtomicUsize) {
     // as far as the compiler goes; membarrier covers the CPU.
     compiler_fence();
 }
+
+/// Moves an active reader to the current phase (a quiescent state inside a
+/// section); returns whether its word changed.
+#[inline(always)]
+pub(crate) fn refresh(ctr: &AtomicUsize, gp_ctr: &AtomicUsize) -> bool {
+    let now = gp_ctr.load(Ordering::Relaxed);
+    if ctr.load(Ordering::Relaxed) == now {
+        return false;
+    }
+    // Release: everything read so far completes before the detector sees
+    // the new phase (pairs with its acquire load of `ctr`).
+    ctr.store(now, Ordering::Release);
+    // As in `enter`: membarrier orders the CPU side.
+    compiler_fence();
+    true
+}

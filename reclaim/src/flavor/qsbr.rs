@@ -21,7 +21,7 @@ pub(crate) fn holds(ctr: usize, gp_ctr: usize) -> bool {
 
 /// Reports a quiescent state; returns whether the word changed (and so a
 /// sleeping writer may need a wake-up).
-#[inline]
+#[inline(always)]
 pub(crate) fn quiescent_state(ctr: &AtomicUsize, gp_ctr: &AtomicUsize) -> bool {
     let now = gp_ctr.load(Ordering::Relaxed);
     if ctr.load(Ordering::Relaxed) == now {

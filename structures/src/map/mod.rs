@@ -331,13 +331,15 @@ where
     /// root to the next table and retires `t`.
     fn finish_bucket_move(&self, t: &Table<K, V>) {
         if t.moved.fetch_add(1, Ordering::AcqRel) + 1 == t.len() {
-            let old = t as *const Table<K, V> as *mut Table<K, V>;
             let next = t.next.load(Ordering::Acquire);
-            // Release: the next table (filled by migration) is complete.
-            let switched =
-                self.root
-                    .compare_exchange(old, next, Ordering::AcqRel, Ordering::Acquire);
-            assert!(switched.is_ok(), "only the last migrator switches the root");
+            // Swap the root's own pointer (which carries the allocation's
+            // provenance) for the next table. Release: the next table, filled
+            // by migration, is complete for readers that load the root.
+            let old = self.root.swap(next, Ordering::AcqRel);
+            assert!(
+                std::ptr::eq(old, t),
+                "only the last migrator of the root table switches it"
+            );
             // SAFETY: `old` came from `Box::into_raw`, is no longer the root
             // (readers reach it only through sections that began before),
             // and only this thread saw the last bucket move.
