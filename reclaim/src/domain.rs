@@ -408,7 +408,7 @@ impl Domain {
     pub fn register_thread(&self) -> ThreadHandle {
         let rec = self.record();
         assert!(
-            !rec.handle_live.replace(true),
+            !rec.handle_live.get(),
             "register_thread: this thread already holds a ThreadHandle for this domain; \
              use that one (handles are per thread)"
         );
@@ -427,6 +427,7 @@ impl Domain {
             );
             rec.qsbr_online();
         }
+        rec.handle_live.set(true);
         ThreadHandle::new(self.clone(), arc)
     }
 

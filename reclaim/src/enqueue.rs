@@ -59,31 +59,36 @@ impl Core {
 
     #[cold]
     fn enqueue_full(&self, rec: &ThreadRecord, r: Retired) {
-        if self.free_elapsed(rec) && rec.try_push(r) {
-            return;
+        // Each round frees the whole ring; it loops only if the destructors
+        // that ran refilled it (they may queue more objects).
+        loop {
+            if self.free_elapsed(rec) && rec.try_push(r) {
+                return;
+            }
+            if rec.nesting() > 0 || rec.draining.get() || in_callback() {
+                // Waiting here would deadlock (on our own section, or on a
+                // drain lock we hold): spill to the overflow list instead.
+                Counters::bump(&self.counters.overflow_spills);
+                rec.queued
+                    .store(rec.queued.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                lock(&self.overflow).push(r);
+                self.request_grace_period();
+                return;
+            }
+            Counters::bump(&self.counters.caller_fallbacks);
+            let upto = rec.ring.owner_head();
+            self.wait_as(Some(rec), self.start_poll(), "rcu_reclaim_queue");
+            {
+                let mut st = lock(&rec.drain);
+                rec.draining.set(true);
+                self.drain_record(rec, &mut st, upto);
+                rec.draining.set(false);
+            }
+            rec.with_checkpoints(|c| c.forget_upto(upto));
+            if rec.try_push(r) {
+                return;
+            }
         }
-        if rec.nesting() > 0 || rec.draining.get() || in_callback() {
-            // Waiting here would deadlock (on our own section, or on a drain
-            // lock we hold): spill to the overflow list instead.
-            Counters::bump(&self.counters.overflow_spills);
-            rec.queued
-                .store(rec.queued.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-            lock(&self.overflow).push(r);
-            self.request_grace_period();
-            return;
-        }
-        Counters::bump(&self.counters.caller_fallbacks);
-        let upto = rec.ring.owner_head();
-        self.wait_as(Some(rec), self.start_poll(), "rcu_reclaim_queue");
-        {
-            let mut st = lock(&rec.drain);
-            rec.draining.set(true);
-            self.drain_record(rec, &mut st, upto);
-            rec.draining.set(false);
-        }
-        rec.with_checkpoints(|c| c.forget_upto(upto));
-        let pushed = rec.try_push(r);
-        assert!(pushed, "the ring was drained to its head, so it has room");
     }
 
     /// Waits for `target` on behalf of the thread owning `rec` (if it has

@@ -146,9 +146,12 @@ pub(crate) struct ThreadRecord {
     pub(crate) reclaimed: AtomicU64,
     /// Cleared (release) as the owner's last act at thread exit.
     pub(crate) alive: AtomicBool,
-    /// Never removed from the registry: a cached pointer to it may outlive
-    /// the thread's registration (see `domain::register`).
+    /// Registered after the thread's registrations were destroyed (from
+    /// another thread-local's destructor): a cached pointer to it lives as
+    /// long as the OS thread, so it is removed only once that has exited.
     pub(crate) pinned: bool,
+    /// The OS thread that owns the record (for `pinned`).
+    os_thread: i64,
     /// The reclaimer's head snapshot from its previous pass.
     pub(crate) reclaimer_seen: AtomicUsize,
     /// For stall reports.
@@ -197,6 +200,7 @@ impl ThreadRecord {
             reclaimed: AtomicU64::new(0),
             alive: AtomicBool::new(true),
             pinned,
+            os_thread: crate::sys::current_os_thread(),
             reclaimer_seen: AtomicUsize::new(0),
             name,
         }
@@ -356,9 +360,18 @@ impl ThreadRecord {
 
     /// QSBR: the handle comes online (owner only, no guard live).
     pub(crate) fn qsbr_online(&self) {
-        if !self.reader.handle_online.replace(true) {
-            qsbr::online(&self.reader.ctr, &self.hot().gp_ctr);
+        let r = &*self.reader;
+        if r.handle_online.replace(true) {
+            return;
         }
+        if r.guard_online.replace(false) {
+            // A guard from `Domain::read_lock` already holds the thread
+            // online, mid-section: the handle takes that over as it is.
+            // Storing the counter now would report a quiescent state inside
+            // the guard's section.
+            return;
+        }
+        qsbr::online(&r.ctr, &self.hot().gp_ctr);
     }
 
     /// Appends to the ring (owner only); `false` when it is full.
@@ -410,9 +423,9 @@ impl ThreadRecord {
     /// Whether the reclaimer may drop this record: the owner has exited, it
     /// is not in a section, and its ring is empty.
     pub(crate) fn removable(&self) -> bool {
-        !self.pinned
-            && !self.alive.load(Ordering::Acquire)
+        !self.alive.load(Ordering::Acquire)
             && self.reader_word() == 0
             && self.ring.len() == 0
+            && (!self.pinned || !crate::sys::os_thread_exists(self.os_thread))
     }
 }

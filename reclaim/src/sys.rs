@@ -141,3 +141,34 @@ pub(crate) fn futex_wake_all(word: &AtomicI32) {
     #[cfg(not(all(target_os = "linux", not(miri), not(loom))))]
     let _ = word;
 }
+
+/// An id of the calling OS thread, for [`os_thread_exists`].
+pub(crate) fn current_os_thread() -> i64 {
+    #[cfg(all(target_os = "linux", not(miri), not(loom)))]
+    {
+        // SAFETY: gettid takes no arguments and cannot fail.
+        i64::from(unsafe { libc::gettid() })
+    }
+    #[cfg(not(all(target_os = "linux", not(miri), not(loom))))]
+    {
+        0
+    }
+}
+
+/// Whether the OS thread `id` (from [`current_os_thread`]) still runs. Where
+/// this cannot be told, says `true` (the caller then keeps what it holds).
+/// A reused id also says `true`: the safe direction.
+pub(crate) fn os_thread_exists(id: i64) -> bool {
+    #[cfg(all(target_os = "linux", not(miri), not(loom)))]
+    {
+        // SAFETY: signal 0 only checks that the thread exists; no signal is
+        // sent. Arguments are plain integers.
+        let r = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), id, 0) };
+        r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    }
+    #[cfg(not(all(target_os = "linux", not(miri), not(loom))))]
+    {
+        let _ = id;
+        true
+    }
+}

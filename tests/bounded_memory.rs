@@ -1,0 +1,367 @@
+//! Bounded memory: with a reader that stalls, queueing threads stop (they
+//! wait for the grace period in their caller fallback) instead of letting
+//! pending objects grow; inside their own section they spill instead of
+//! deadlocking.
+//!
+//! # The bound
+//!
+//! A ring of `C` words (a power of two; 64 here) refuses a push when more
+//! than `C - 3` words are in use (3 words are held back so the longest,
+//! escaped entry always fits). A stream of one type costs one function word
+//! for its first entry, then one word per object, so a thread holds at most
+//! `1 + (C - 3 - 2) + 1 = C - 3` objects (61 for `C = 64`): the 3-word
+//! reserve and the one function word. A stalled reader queues nothing, so
+//! with `W` writers `pending <= W × (C - 3) <= threads × C`.
+
+mod common;
+
+use common::{scaled, within, DropCount};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+use urcu::{Domain, Flavor};
+
+const C: usize = 64;
+
+/// An object that counts itself alive from creation to drop.
+struct Live(Arc<AtomicUsize>, #[allow(dead_code)] common::Counted);
+
+impl Live {
+    fn new(live: &Arc<AtomicUsize>, drops: &DropCount) -> Self {
+        live.fetch_add(1, Ordering::SeqCst);
+        Live(live.clone(), drops.obj())
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+/// Objects of one type a `C`-word ring holds (see the module docs).
+const FIT: usize = C - 3;
+
+/// Starts a reader that enters a section (through a `ThreadHandle`, so QSBR
+/// readers are online) and stays in it until `release` is sent or dropped.
+fn stalled_reader(d: &Domain) -> (mpsc::Sender<()>, thread::JoinHandle<()>) {
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let d = d.clone();
+    let h = thread::Builder::new()
+        .name("stalled-reader".into())
+        .spawn(move || {
+            let handle = d.register_thread();
+            let g = handle.read_lock();
+            entered_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+            drop(g);
+        })
+        .unwrap();
+    entered_rx.recv().unwrap();
+    (release_tx, h)
+}
+
+/// Samples `stats().pending()` every millisecond until every writer has
+/// made at least `FIT` steps and then none has moved for `quiet` (or
+/// `limit` passes); returns the largest pending seen. Waiting for `FIT`
+/// first keeps a writer that a loaded machine merely descheduled from
+/// looking blocked; the callers then check that no writer went past it.
+fn sample_until_stuck(
+    d: &Domain,
+    progress: &[Arc<AtomicUsize>],
+    quiet: Duration,
+    limit: Duration,
+) -> u64 {
+    let start = Instant::now();
+    let mut last: Vec<usize> = progress.iter().map(|p| p.load(Ordering::SeqCst)).collect();
+    let mut since = Instant::now();
+    let mut max_pending = 0;
+    while start.elapsed() < limit {
+        max_pending = max_pending.max(d.stats().pending());
+        let now: Vec<usize> = progress.iter().map(|p| p.load(Ordering::SeqCst)).collect();
+        if now != last {
+            last = now;
+            since = Instant::now();
+        } else if since.elapsed() >= quiet && last.iter().all(|&p| p >= FIT) {
+            break;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    max_pending
+}
+
+fn stalled_reader_bounds_pending(flavor: Flavor) {
+    let d = Domain::builder().flavor(flavor).queue_capacity(C).build();
+    assert_eq!(d.queue_capacity(), C);
+    let (release, reader) = stalled_reader(&d);
+
+    let writers = 2;
+    let per_writer = scaled(12 * C);
+    let drops = DropCount::new();
+    let live = Arc::new(AtomicUsize::new(0));
+    let progress: Vec<Arc<AtomicUsize>> = (0..writers).map(|_| Arc::default()).collect();
+    let handles: Vec<_> = progress
+        .iter()
+        .map(|p| {
+            let (d, drops, p, live) = (d.clone(), drops.clone(), p.clone(), live.clone());
+            thread::spawn(move || {
+                for i in 0..per_writer {
+                    d.rcu_reclaim_queue(Box::new(Live::new(&live, &drops)));
+                    p.store(i + 1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+
+    // Phase 1: the reader stalls. Each writer fills its ring and then waits.
+    let max_pending = sample_until_stuck(
+        &d,
+        &progress,
+        Duration::from_millis(150),
+        Duration::from_secs(20),
+    );
+    let s = d.stats();
+    let stuck: Vec<usize> = progress.iter().map(|p| p.load(Ordering::SeqCst)).collect();
+    assert!(
+        stuck.iter().all(|&p| p == FIT),
+        "{flavor:?}: each writer queues exactly C-3 = {FIT} objects and then blocks; progress {stuck:?}, {s:?}"
+    );
+    assert_eq!(s.pending(), (writers * FIT) as u64, "{flavor:?}: {s:?}");
+    assert!(
+        max_pending <= (writers * FIT) as u64,
+        "{flavor:?}: max pending {max_pending}"
+    );
+    assert!(
+        max_pending <= (s.threads * C) as u64,
+        "{flavor:?}: pending {max_pending} > threads {} × capacity {C}",
+        s.threads
+    );
+    assert_eq!(
+        s.caller_fallbacks, writers as u64,
+        "{flavor:?}: each blocked writer fell back once: {s:?}"
+    );
+    assert_eq!(s.overflow_spills, 0, "{flavor:?}: {s:?}");
+    assert_eq!(
+        drops.get(),
+        0,
+        "{flavor:?}: nothing may be freed while the reader stalls"
+    );
+    assert_eq!(
+        live.load(Ordering::SeqCst),
+        writers * (FIT + 1),
+        "{flavor:?}: alive: the full rings plus the object each writer is waiting to queue"
+    );
+    assert_eq!(
+        s.grace_periods, 0,
+        "{flavor:?}: no grace period can end while the reader stalls"
+    );
+    // Still blocked a while later: not merely slow.
+    thread::sleep(Duration::from_millis(100));
+    let later: Vec<usize> = progress.iter().map(|p| p.load(Ordering::SeqCst)).collect();
+    assert_eq!(
+        later, stuck,
+        "{flavor:?}: writers must stay blocked while the reader stalls"
+    );
+
+    // Phase 2: release the reader; the writers finish.
+    release.send(()).unwrap();
+    let mut max_after = 0;
+    let mut max_live = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while progress
+        .iter()
+        .any(|p| p.load(Ordering::SeqCst) < per_writer)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{flavor:?}: writers did not finish after the reader left"
+        );
+        max_after = max_after.max(d.stats().pending());
+        max_live = max_live.max(live.load(Ordering::SeqCst));
+        thread::sleep(Duration::from_micros(200));
+    }
+    for h in handles {
+        h.join().unwrap();
+    }
+    reader.join().unwrap();
+    let threads_then = d.stats().threads.max(writers + 1);
+    // Objects really alive: per writer, a full ring, the one it is queueing,
+    // and the one a drainer has taken off the ring and is dropping.
+    assert!(
+        max_live <= writers * (FIT + 2),
+        "{flavor:?}: {max_live} objects alive at once, more than writers × (C-3+2)"
+    );
+    // `pending()` may count a drained object a little longer (a drain adds
+    // its count when it ends), but stays under threads × capacity.
+    assert!(
+        max_after <= (threads_then * C) as u64,
+        "{flavor:?}: pending {max_after} exceeded threads × capacity after the release"
+    );
+    d.rcu_barrier();
+    let s = d.stats();
+    assert_eq!(s.pending(), 0, "{flavor:?}: {s:?}");
+    assert_eq!(s.queued, (writers * per_writer) as u64);
+    assert_eq!(s.reclaimed, s.queued);
+    assert_eq!(drops.get(), writers * per_writer, "{flavor:?}");
+    assert!(s.caller_fallbacks >= writers as u64);
+}
+
+#[test]
+fn stalled_reader_bounds_pending_memb() {
+    stalled_reader_bounds_pending(Flavor::Memb);
+}
+
+#[test]
+fn stalled_reader_bounds_pending_mb() {
+    stalled_reader_bounds_pending(Flavor::Mb);
+}
+
+#[test]
+fn stalled_reader_bounds_pending_qsbr() {
+    stalled_reader_bounds_pending(Flavor::Qsbr);
+}
+
+/// QSBR's own way to stall: a thread that is online and never reports a
+/// quiescent state (no guard at all). Writers still block at the bound,
+/// and go on once it reports one.
+#[test]
+fn qsbr_thread_without_quiescent_states_bounds_pending() {
+    let d = Domain::builder()
+        .flavor(Flavor::Qsbr)
+        .queue_capacity(C)
+        .build();
+    let (online_tx, online_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let reader = {
+        let d = d.clone();
+        thread::spawn(move || {
+            let mut h = d.register_thread();
+            online_tx.send(()).unwrap();
+            let _ = go_rx.recv();
+            h.quiescent_state();
+            // Stay online but quiescent from here on, reporting regularly.
+            for _ in 0..2000 {
+                h.quiescent_state();
+                thread::sleep(Duration::from_micros(100));
+                if go_rx.try_recv().is_ok() {
+                    break;
+                }
+            }
+        })
+    };
+    online_rx.recv().unwrap();
+    let drops = DropCount::new();
+    let progress = Arc::new(AtomicUsize::new(0));
+    let total = scaled(4 * C);
+    let writer = {
+        let (d, drops, p) = (d.clone(), drops.clone(), progress.clone());
+        thread::spawn(move || {
+            for i in 0..total {
+                d.rcu_reclaim_queue(Box::new(drops.obj()));
+                p.store(i + 1, Ordering::SeqCst);
+            }
+        })
+    };
+    let max_pending = sample_until_stuck(
+        &d,
+        std::slice::from_ref(&progress),
+        Duration::from_millis(150),
+        Duration::from_secs(20),
+    );
+    assert_eq!(progress.load(Ordering::SeqCst), FIT);
+    assert_eq!(max_pending, FIT as u64);
+    assert_eq!(drops.get(), 0);
+    go_tx.send(()).unwrap();
+    within(
+        Duration::from_secs(30),
+        "writer after the quiescent state",
+        move || writer.join().unwrap(),
+    );
+    go_tx.send(()).unwrap();
+    reader.join().unwrap();
+    d.rcu_barrier();
+    assert_eq!(drops.get(), total);
+    assert_eq!(d.stats().pending(), 0);
+}
+
+/// The writer queues from inside its own read-side section while its ring
+/// is full: it cannot wait for a grace period (it would wait for itself),
+/// so the overflow list takes the extra objects.
+#[test]
+fn queueing_inside_own_section_with_a_full_ring_spills_instead_of_deadlocking() {
+    for flavor in [Flavor::Memb, Flavor::Mb, Flavor::Qsbr] {
+        let d = Domain::builder().flavor(flavor).queue_capacity(C).build();
+        let drops = DropCount::new();
+        let total = scaled(8 * C);
+        let (d2, drops2) = (d.clone(), drops.clone());
+        let (queued, dropped_inside) = within(
+            Duration::from_secs(20),
+            "queueing inside a section",
+            move || {
+                let h = d2.register_thread();
+                let g = h.read_lock();
+                for _ in 0..total {
+                    d2.rcu_reclaim_queue(Box::new(drops2.obj()));
+                }
+                let s = d2.stats();
+                let dropped = drops2.get();
+                drop(g);
+                (s, dropped)
+            },
+        );
+        assert_eq!(
+            dropped_inside, 0,
+            "{flavor:?}: nothing is freed while the queueing thread is in its section"
+        );
+        assert_eq!(queued.queued, total as u64, "{flavor:?}: {queued:?}");
+        assert_eq!(
+            queued.overflow_spills,
+            (total - FIT) as u64,
+            "{flavor:?}: everything past the ring's C-3 objects spills: {queued:?}"
+        );
+        assert_eq!(
+            queued.caller_fallbacks, 0,
+            "{flavor:?}: it never waited: {queued:?}"
+        );
+        d.rcu_barrier();
+        assert_eq!(
+            drops.get(),
+            total,
+            "{flavor:?}: spilled objects are dropped too"
+        );
+        let s = d.stats();
+        assert_eq!(
+            (s.pending(), s.reclaimed),
+            (0, total as u64),
+            "{flavor:?}: {s:?}"
+        );
+    }
+}
+
+/// Same, through `RcuBox::replace` inside the writer's own section.
+#[test]
+fn rcubox_replace_inside_own_section_with_a_full_ring_does_not_deadlock() {
+    let d = Domain::builder().queue_capacity(C).build();
+    let drops = DropCount::new();
+    let total = scaled(4 * C);
+    let b = Arc::new(urcu::RcuBox::new_in(drops.obj(), &d));
+    let (b2, d2, drops2) = (b.clone(), d.clone(), drops.clone());
+    within(
+        Duration::from_secs(20),
+        "RcuBox::replace inside a section",
+        move || {
+            let g = d2.read_lock();
+            let first: *const common::Counted = b2.load(&g);
+            for _ in 0..total {
+                b2.replace(drops2.obj());
+            }
+            // The value loaded before the replacements is still alive.
+            assert_eq!(drops2.get(), 0);
+            assert!(!std::ptr::eq(first, b2.load(&g)));
+        },
+    );
+    d.rcu_barrier();
+    assert_eq!(drops.get(), total);
+    assert!(d.stats().overflow_spills >= (total - FIT) as u64);
+}

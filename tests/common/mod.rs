@@ -1,0 +1,113 @@
+//! Helpers shared by the integration tests: the `URCU_STRESS` scale, a
+//! watchdog that turns a deadlock into a failure, and drop counters.
+#![allow(dead_code)]
+
+use std::any::Any;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+/// `URCU_STRESS` (default 1): every loop count is multiplied by it.
+pub fn stress() -> usize {
+    std::env::var("URCU_STRESS")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1)
+}
+
+/// `n × URCU_STRESS`.
+pub fn scaled(n: usize) -> usize {
+    n * stress()
+}
+
+/// Runs `f` on a fresh thread and returns its result; fails the test if it
+/// has not finished within `limit` (a deadlock, or a wait that never ends).
+/// A panic inside `f` is re-raised here with its message.
+pub fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = mpsc::channel();
+    let h = std::thread::Builder::new()
+        .name(format!("watchdog: {what}"))
+        .spawn(move || {
+            let r = f();
+            let _ = tx.send(());
+            r
+        })
+        .expect("spawn");
+    match rx.recv_timeout(limit) {
+        Ok(()) => h.join().expect("sent before returning"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => match h.join() {
+            Ok(_) => unreachable!("the thread sends before it returns"),
+            Err(e) => std::panic::resume_unwind(e),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what}: did not finish within {limit:?} (deadlock or lost wake-up?)")
+        }
+    }
+}
+
+/// Polls `cond` every millisecond until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return cond();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The text of a panic payload (`&str` or `String`).
+pub fn panic_message(p: &(dyn Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_string()
+    }
+}
+
+/// Runs `f`, expects it to panic, and returns the panic message.
+pub fn expect_panic(what: &str, f: impl FnOnce()) -> String {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(()) => panic!("{what}: expected a panic, but it returned normally"),
+        Err(p) => panic_message(&*p),
+    }
+}
+
+/// A shared drop counter.
+#[derive(Clone, Default, Debug)]
+pub struct DropCount(pub Arc<AtomicUsize>);
+
+impl DropCount {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// A new object whose drop bumps this counter.
+    pub fn obj(&self) -> Counted {
+        Counted(self.0.clone())
+    }
+}
+
+/// Bumps its counter when dropped.
+#[derive(Debug)]
+pub struct Counted(pub Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
