@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo bench --bench scaling -- --threads 1,2,4 --secs 1 --workloads read,reclaim,gp
+//! cargo bench --bench scaling -- --threads 1,2 --secs 1 --workloads config,list
 //! ```
 //!
 //! Workloads (every case runs for `--secs`, its threads started together):
@@ -15,6 +16,23 @@
 //!   its own slot and retiring the old one (as in `benches/reclaim.rs`).
 //! - `gp`: one thread calls `synchronize_rcu` in a loop while N-1 threads spin
 //!   on read-side sections; reports latency mean and p99.
+//! - `config`: N readers each read a 256-byte config and touch two of its
+//!   fields (add `a + b` to a `black_box`ed accumulator) per read, while one
+//!   extra writer thread stores a new config every 1 ms. urcu through
+//!   `ConfigCell::read()` (default domain) and through a QSBR-domain
+//!   `ConfigCell` read with a per-thread `ThreadHandle` (a quiescent state
+//!   every 1024 reads); peers `ArcSwap::load`, a per-thread `arc_swap::Cache`,
+//!   and `RwLock<Arc<_>>` / `Mutex<Arc<_>>` read under the lock (no clone).
+//! - `list`: N readers each traverse a 1,000-element list of `u64`, summing
+//!   it, while one extra writer thread inserts an element at the front and
+//!   removes it again, sleeping 10 µs (in practice the timer's resolution,
+//!   often ~60 µs) after each of the two operations. One op is one traversal:
+//!   multiply Mops/s by 1,000 for millions of elements per second. urcu's
+//!   `RcuList` (default domain, `read_lock()` per traversal) against
+//!   `RwLock<Vec<u64>>` and `RwLock<LinkedList<u64>>` (the writer inserts and
+//!   removes at index 0 / the front).
+//!
+//! `--workloads all` runs all five (also the default).
 //!
 //! Each case runs in a fresh child process (this binary re-executed with a
 //! hidden `--case WORKLOAD:IMPL --threads N --secs S`), so one case's garbage,
@@ -35,17 +53,54 @@
 
 use arc_swap::ArcSwap;
 use seize::Guard as _;
+use std::collections::LinkedList;
 use std::hint::black_box;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::{Arc, Barrier, Mutex, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
-use urcu::{Domain, Flavor, RcuBox};
+use urcu::{ConfigCell, Domain, Flavor, RcuBox, RcuList};
 
 /// The published object: 64 bytes, one cache line.
 type Obj = [u64; 8];
 const OBJ: Obj = [1; 8];
+
+/// The `config` workload's value: 256 bytes, of which a read touches `a`
+/// and `b`.
+struct Config {
+    a: u64,
+    b: u64,
+    _pad: [u64; 30],
+}
+const _: () = assert!(std::mem::size_of::<Config>() == 256);
+
+impl Config {
+    /// The `version`th config the writer publishes.
+    fn new(version: u64) -> Config {
+        Config {
+            a: version,
+            b: version.wrapping_mul(3),
+            _pad: [version; 30],
+        }
+    }
+}
+
+/// What a `config` reader does with a config: add two of its fields to a
+/// `black_box`ed accumulator.
+#[inline(always)]
+fn touch(acc: &mut u64, c: &Config) {
+    *acc = black_box(acc.wrapping_add(c.a).wrapping_add(c.b));
+}
+
+/// Elements of the `list` workload's list (the values `0..LIST_LEN`).
+const LIST_LEN: u64 = 1000;
+/// What the `list` writer inserts and removes again (not in `0..LIST_LEN`).
+const LIST_EXTRA: u64 = LIST_LEN;
+/// How long the `list` writer sleeps after each insert and each remove.
+const LIST_WRITER_PAUSE: Duration = Duration::from_micros(10);
+/// Traversals between two checks of the stop flag (`list` readers).
+const LIST_BATCH: u64 = 16;
 
 /// Reads between two checks of the stop flag (and, under QSBR, between two
 /// quiescent states).
@@ -75,13 +130,31 @@ const RECLAIM_IMPLS: &[&str] = &[
     "box-drop",
 ];
 const GP_IMPLS: &[&str] = &["urcu-memb", "urcu-mb", "urcu-qsbr"];
+const CONFIG_IMPLS: &[&str] = &[
+    "urcu-config-read",
+    "urcu-config-cached",
+    "urcu-config-qsbr",
+    "arc-swap-load",
+    "arc-swap-cache",
+    "rwlock-arc",
+    "mutex-arc",
+];
+const LIST_IMPLS: &[&str] = &["urcu-list", "rwlock-vec", "rwlock-linkedlist"];
+
+/// Every workload, in the order `--workloads all` runs them.
+const WORKLOADS: &[&str] = &["read", "reclaim", "gp", "config", "list"];
 
 fn impls_of(workload: &str) -> &'static [&'static str] {
     match workload {
         "read" => READ_IMPLS,
         "reclaim" => RECLAIM_IMPLS,
         "gp" => GP_IMPLS,
-        other => panic!("unknown workload {other:?} (expected read, reclaim or gp)"),
+        "config" => CONFIG_IMPLS,
+        "list" => LIST_IMPLS,
+        other => panic!(
+            "unknown workload {other:?} (expected all or some of {})",
+            WORKLOADS.join(",")
+        ),
     }
 }
 
@@ -111,7 +184,7 @@ fn parse_args() -> Args {
     let mut args = Args {
         threads: default_threads(),
         secs: 1.0,
-        workloads: vec!["read".into(), "reclaim".into(), "gp".into()],
+        workloads: WORKLOADS.iter().map(|w| w.to_string()).collect(),
         case: None,
         bench: false,
     };
@@ -141,14 +214,20 @@ fn parse_args() -> Args {
             "--workloads" => {
                 args.workloads = value("--workloads")
                     .split(',')
-                    .map(|w| w.trim().to_string())
+                    .map(str::trim)
+                    .flat_map(|w| match w {
+                        "all" => WORKLOADS.to_vec(),
+                        w => vec![w],
+                    })
+                    .map(String::from)
                     .collect()
             }
             "--case" => args.case = Some(value("--case")),
             "--bench" => args.bench = true,
             "--help" | "-h" => {
                 println!(
-                    "usage: scaling [--threads 1,2,4] [--secs 1] [--workloads read,reclaim,gp]"
+                    "usage: scaling [--threads 1,2,4] [--secs 1] \
+                     [--workloads all | read,reclaim,gp,config,list]"
                 );
                 std::process::exit(0);
             }
@@ -511,6 +590,217 @@ fn reclaim_case(name: &str, n: usize, secs: f64) -> Outcome {
     }
 }
 
+/// The `config` workload's writer: stores config 1, 2, 3, ... once per
+/// millisecond until stopped.
+fn config_writer(ctl: &Ctl, mut store: impl FnMut(Config)) -> u64 {
+    let mut version = 0;
+    every_ms(ctl, || {
+        version += 1;
+        store(Config::new(version));
+    })
+}
+
+fn config_case(name: &str, n: usize, secs: f64) -> Outcome {
+    // Workers 0..n read; worker n is the writer.
+    let writer = n;
+    match name {
+        // `ConfigCell::read()`: the default (memb) domain's free read_lock.
+        "urcu-config-read" => {
+            let cell = ConfigCell::new(Config::new(0));
+            let r = timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return config_writer(ctl, |c| cell.store(c));
+                }
+                let mut acc = 0;
+                run_batches(ctl, READ_BATCH, || {
+                    for _ in 0..READ_BATCH {
+                        touch(&mut acc, &cell.read());
+                    }
+                })
+            });
+            urcu_outcome(r, urcu::default_domain())
+        }
+        // `ConfigCell::reader()` in the default (memb) domain: one section
+        // per reader thread, a quiescent state per load.
+        "urcu-config-cached" => {
+            let cell = ConfigCell::new(Config::new(0));
+            let r = timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return config_writer(ctl, |c| cell.store(c));
+                }
+                let mut reader = cell.reader();
+                let mut acc = 0;
+                run_batches(ctl, READ_BATCH, || {
+                    for _ in 0..READ_BATCH {
+                        touch(&mut acc, reader.load());
+                    }
+                })
+            });
+            urcu_outcome(r, urcu::default_domain())
+        }
+        // A QSBR domain: each reader's `CachedReader` over its own
+        // ThreadHandle's guard (a quiescent state per load).
+        "urcu-config-qsbr" => {
+            let d = Domain::builder().flavor(Flavor::Qsbr).build();
+            let cell = ConfigCell::new_in(Config::new(0), &d);
+            let r = timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return config_writer(ctl, |c| cell.store(c));
+                }
+                let h = d.register_thread();
+                let mut reader = cell.reader_in(h.read_lock());
+                let mut acc = 0;
+                run_batches(ctl, READ_BATCH, || {
+                    for _ in 0..READ_BATCH {
+                        touch(&mut acc, reader.load());
+                    }
+                })
+            });
+            urcu_outcome(r, &d)
+        }
+        "arc-swap-load" | "arc-swap-cache" => {
+            let s = ArcSwap::from_pointee(Config::new(0));
+            let cached = name == "arc-swap-cache";
+            let r = timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return config_writer(ctl, |c| s.store(Arc::new(c)));
+                }
+                let mut acc = 0;
+                if cached {
+                    let mut cache = arc_swap::Cache::new(&s);
+                    run_batches(ctl, READ_BATCH, || {
+                        for _ in 0..READ_BATCH {
+                            touch(&mut acc, cache.load());
+                        }
+                    })
+                } else {
+                    run_batches(ctl, READ_BATCH, || {
+                        for _ in 0..READ_BATCH {
+                            touch(&mut acc, &s.load());
+                        }
+                    })
+                }
+            });
+            r.into()
+        }
+        // Both read the fields under the lock, without cloning the Arc.
+        "rwlock-arc" => {
+            let l = RwLock::new(Arc::new(Config::new(0)));
+            let r = timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return config_writer(ctl, |c| {
+                        *l.write().expect("not poisoned") = Arc::new(c);
+                    });
+                }
+                let mut acc = 0;
+                run_batches(ctl, READ_BATCH, || {
+                    for _ in 0..READ_BATCH {
+                        touch(&mut acc, &l.read().expect("not poisoned"));
+                    }
+                })
+            });
+            r.into()
+        }
+        "mutex-arc" => {
+            let m = Mutex::new(Arc::new(Config::new(0)));
+            let r = timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return config_writer(ctl, |c| {
+                        *m.lock().expect("not poisoned") = Arc::new(c);
+                    });
+                }
+                let mut acc = 0;
+                run_batches(ctl, READ_BATCH, || {
+                    for _ in 0..READ_BATCH {
+                        touch(&mut acc, &m.lock().expect("not poisoned"));
+                    }
+                })
+            });
+            r.into()
+        }
+        other => panic!("unknown config implementation {other:?}"),
+    }
+}
+
+/// The `list` workload's writer: `insert` the extra element, pause,
+/// `remove` it, pause, until stopped.
+fn list_writer(ctl: &Ctl, mut insert: impl FnMut(), mut remove: impl FnMut()) -> u64 {
+    ctl.go();
+    while ctl.running() {
+        insert();
+        thread::sleep(LIST_WRITER_PAUSE);
+        remove();
+        thread::sleep(LIST_WRITER_PAUSE);
+    }
+    0 // the writer's updates are not the measured operations
+}
+
+fn list_case(name: &str, n: usize, secs: f64) -> Outcome {
+    // Workers 0..n traverse; worker n is the writer.
+    let writer = n;
+    match name {
+        "urcu-list" => {
+            let list: RcuList<u64> = (0..LIST_LEN).collect();
+            let r = timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return list_writer(
+                        ctl,
+                        || list.push_front(LIST_EXTRA),
+                        || assert!(list.remove_first(|&v| v == LIST_EXTRA)),
+                    );
+                }
+                run_batches(ctl, LIST_BATCH, || {
+                    for _ in 0..LIST_BATCH {
+                        let g = urcu::read_lock();
+                        black_box(list.iter(&g).sum::<u64>());
+                    }
+                })
+            });
+            urcu_outcome(r, urcu::default_domain())
+        }
+        "rwlock-vec" => {
+            let l = RwLock::new((0..LIST_LEN).collect::<Vec<u64>>());
+            let r = timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return list_writer(
+                        ctl,
+                        || l.write().expect("not poisoned").insert(0, LIST_EXTRA),
+                        || assert_eq!(l.write().expect("not poisoned").remove(0), LIST_EXTRA),
+                    );
+                }
+                run_batches(ctl, LIST_BATCH, || {
+                    for _ in 0..LIST_BATCH {
+                        black_box(l.read().expect("not poisoned").iter().sum::<u64>());
+                    }
+                })
+            });
+            r.into()
+        }
+        "rwlock-linkedlist" => {
+            let l = RwLock::new((0..LIST_LEN).collect::<LinkedList<u64>>());
+            let r = timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return list_writer(
+                        ctl,
+                        || l.write().expect("not poisoned").push_front(LIST_EXTRA),
+                        || {
+                            let front = l.write().expect("not poisoned").pop_front();
+                            assert_eq!(front, Some(LIST_EXTRA));
+                        },
+                    );
+                }
+                run_batches(ctl, LIST_BATCH, || {
+                    for _ in 0..LIST_BATCH {
+                        black_box(l.read().expect("not poisoned").iter().sum::<u64>());
+                    }
+                })
+            });
+            r.into()
+        }
+        other => panic!("unknown list implementation {other:?}"),
+    }
+}
+
 /// Worker 0 calls `synchronize_rcu` in a loop; workers 1..n are busy readers.
 fn gp_case(name: &str, n: usize, secs: f64) -> Outcome {
     let d = domain_of(name);
@@ -573,6 +863,8 @@ fn run_child(case: &str, threads: usize, secs: f64) {
         "read" => read_case(name, threads, secs),
         "reclaim" => reclaim_case(name, threads, secs),
         "gp" => gp_case(name, threads, secs),
+        "config" => config_case(name, threads, secs),
+        "list" => list_case(name, threads, secs),
         other => panic!("unknown workload {other:?}"),
     };
     // The gp case's own latency samples would dominate its peak RSS.
