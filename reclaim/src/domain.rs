@@ -88,6 +88,9 @@ pub struct Domain {
     /// thread-local cache check its id, without an extra indirection.
     core: Arc<Core>,
     id: u64,
+    /// The process-wide domain: its records are found through a dedicated
+    /// thread-local, one load.
+    is_default: bool,
     _owner: Arc<Owner>,
 }
 
@@ -208,6 +211,7 @@ impl DomainBuilder {
         });
         Domain {
             id: core.id,
+            is_default: false,
             _owner: Arc::new(Owner { core: core.clone() }),
             core,
         }
@@ -263,7 +267,8 @@ static DEFAULT_DOMAIN: OnceLock<Domain> = OnceLock::new();
 /// default capacity). It is never dropped.
 pub fn default_domain() -> &'static Domain {
     DEFAULT_DOMAIN.get_or_init(|| {
-        let d = Domain::builder().build();
+        let mut d = Domain::builder().build();
+        d.is_default = true;
         d.core.signal.mark_default();
         d
     })
@@ -309,6 +314,15 @@ impl Domain {
     /// registrations are dropped, and those caches are cleared first.
     #[inline]
     pub(crate) fn record(&self) -> &ThreadRecord {
+        if self.is_default {
+            return default_record();
+        }
+        self.registered_record()
+    }
+
+    /// [`record`](Self::record) through the per-thread registrations.
+    #[inline]
+    fn registered_record(&self) -> &ThreadRecord {
         let p = LAST_RECORD.with(|c| {
             let (id, p) = c.get();
             if id == self.id {
@@ -639,7 +653,7 @@ pub(crate) fn default_record() -> &'static ThreadRecord {
 
 #[cold]
 fn default_record_slow() -> &'static ThreadRecord {
-    let rec: &'static ThreadRecord = default_domain().record();
+    let rec: &'static ThreadRecord = default_domain().registered_record();
     let registered = REGISTRATIONS.try_with(|_| ()).is_ok() && !rec.pinned;
     if registered {
         DEFAULT_RECORD.with(|c| c.set(rec));

@@ -78,6 +78,16 @@ impl<T: Send + 'static> RcuBox<T> {
         unsafe { &*self.ptr.load(Ordering::Acquire) }
     }
 
+    /// The current pointer (never null), without a guard check: for
+    /// structures that checked their guard's domain once, up front.
+    /// Dereferencing it is sound only inside a read-side section of
+    /// [`domain`](Self::domain).
+    #[inline]
+    pub fn as_ptr(&self) -> *const T {
+        // Acquire pairs with the release stores that publish values.
+        self.ptr.load(Ordering::Acquire)
+    }
+
     /// Publishes `value`; the old value is dropped after a grace period.
     pub fn replace(&self, value: T) {
         let old = self
