@@ -1,0 +1,1300 @@
+//! Concurrent hash maps: urcu's `RcuHashMap` against its peers.
+//!
+//! ```text
+//! cargo bench --bench map -- --threads 1,2 --secs 1 \
+//!     --workloads read_heavy,exchange,rapid_grow,own_loop,memory,resize_latency
+//! # the published configuration (16 cores):
+//! cargo bench --bench map -- --threads 1,2,4,8,16 --capacity-log2 21 --ops-factor 3
+//! ```
+//!
+//! Keys and values are `u64`; every implementation hashes with
+//! `ahash::RandomState`. Implementations:
+//!
+//! - `urcu`: `urcu::RcuHashMap` (default domain), used through a pinned
+//!   handle (`map.pin()`, one read-side section) that each thread drops and
+//!   takes again every `--pin-batch` operations (default 128), so grace
+//!   periods can end.
+//! - `urcu-pin-per-op`: the same map, `map.pin()` around every single
+//!   operation (what a caller without a batch pays; not a peer).
+//! - `dashmap`: `dashmap::DashMap`; every operation takes its shard's
+//!   `RwLock` (read for gets, write otherwise). Nothing to amortize.
+//! - `papaya`: `papaya::HashMap` (default collector), used through
+//!   `map.guard()`, a `LocalGuard` each thread holds and `refresh()`es every
+//!   `--pin-batch` operations, as `urcu` re-pins.
+//! - `scc-hashmap`: `scc::HashMap`; every operation is self-contained
+//!   (`read_sync`, `upsert_sync`, `remove_sync`, `update_sync`: each takes
+//!   its own epoch guard and bucket lock; its API has no caller-held guard
+//!   for these).
+//! - `scc-hashindex`: `scc::HashIndex`; gets are `peek(&k, &guard)` with an
+//!   `scc::Guard` each thread holds and renews every `--pin-batch`
+//!   operations; writes (`entry_sync`, `remove_sync`, `get_sync` + update)
+//!   lock their bucket per operation.
+//! - `rwlock-std`: `RwLock<std::collections::HashMap>`, one lock per
+//!   operation.
+//!
+//! "insert" is insert-or-replace everywhere (it returns whether the key was
+//! new); "update" replaces the value of a present key with `old + 1` (in
+//! place for dashmap, scc-hashmap and rwlock-std; a new entry for urcu,
+//! papaya and scc-hashindex, whose readers never see a value change).
+//!
+//! Workloads:
+//!
+//! - `read_heavy`, `exchange`, `rapid_grow`: the three conc-map-bench
+//!   workloads, run by the `bustle` harness. Mixes (read/insert/remove/
+//!   update %): read_heavy 98/1/1/0 and exchange 10/40/40/10, both
+//!   prefilled to 75% of the initial capacity; rapid_grow 5/80/5/10,
+//!   starting empty. The map is created with the initial capacity
+//!   `2^--capacity-log2` and the threads run `--ops-factor` × that many
+//!   operations in all (bustle's `operations`). Defaults here: 2^18 and 1×
+//!   (a 2-core machine; such short runs are noisy); the published
+//!   configuration is `--capacity-log2 21 --ops-factor 3` on 16 cores. At
+//!   1× rapid_grow inserts 0.8 × capacity keys and so never outgrows a map
+//!   that honours its capacity; use 3× to see it grow.
+//! - `own_loop`: 2^20 keys prefilled (the even keys of a 2^21 key space, in
+//!   a map created for 2^21 entries, so that none resizes while measured:
+//!   the fill wanders around 2^20 and an `RcuHashMap` created for 2^20
+//!   would grow at 2^20 + 1), then N threads for `--secs` seconds, each with
+//!   its own xorshift generator, do 98% get / 1% insert / 1% remove of
+//!   uniformly random keys of the key space (about half of them present).
+//! - `memory`: one thread inserts 2^20 entries into a map created empty;
+//!   bytes per entry = (VmRSS after − VmRSS before) / 2^20, and the peak
+//!   (VmHWM − VmRSS before) / 2^20, which includes resize transients. urcu
+//!   waits for its deferred frees (`rcu_barrier`) before the measurement;
+//!   freed memory that malloc keeps still counts, for every implementation.
+//!   Mops/s is the loading rate.
+//! - `resize_latency`: a map created for 2^16 entries holding 2^16 keys; one
+//!   writer inserts keys until there are 2^20 (four doublings) while one
+//!   reader gets random present keys (a miss fails the case) in batches of
+//!   64, timing the first get of each batch alone with `Instant` (the timer's
+//!   own cost, measured at start, is subtracted). Reports p50/p99/p99.9/max
+//!   of those gets in ns, and as Mops/s the reader's gets per second while
+//!   the writer ran.
+//!
+//! Each (workload, implementation, threads) case runs in a fresh child
+//! process (this binary re-executed with a hidden `--case WORKLOAD:IMPL`),
+//! so one case's memory, threads and garbage do not pollute the next. Maps
+//! given to bustle are leaked (bustle needs `'static` handles); the child
+//! exits right after. After each urcu case the child prints the default
+//! domain's reclamation statistics to stderr (grace periods, longest one,
+//! pending objects, overflow spills).
+//!
+//! The table goes to stdout and, as CSV, to `target/map/results.csv`
+//! (`$CARGO_TARGET_DIR/map/` when that is set); progress goes to stderr.
+//! "vs best peer" compares with the best non-urcu implementation of the same
+//! workload and thread count, on the metric named in "ratio of": Mops/s
+//! (higher is better) for the throughput workloads, bytes per entry for
+//! `memory` and p99 ns for `resize_latency` (lower is better for both).
+//!
+//! Without `--bench` (which `cargo bench` passes, and `cargo test
+//! --all-targets` does not) it only runs a small smoke pass and writes no
+//! CSV; pass `--bench` to run the binary directly.
+
+use bustle::{Collection, CollectionHandle, Mix, Workload};
+use papaya::Guard as _;
+use std::hint::black_box;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Barrier, RwLock};
+use std::thread;
+use std::time::{Duration, Instant};
+use urcu::urcu_structures::Pinned;
+use urcu::RcuHashMap;
+
+/// Operations between two re-pins (urcu), guard refreshes (papaya) or guard
+/// renewals (scc-hashindex) of one thread; also the batch between two
+/// checks of the stop flag in `own_loop`. Set by `--pin-batch`.
+static PIN_BATCH: AtomicU32 = AtomicU32::new(DEFAULT_PIN_BATCH);
+const DEFAULT_PIN_BATCH: u32 = 128;
+
+fn pin_batch() -> u32 {
+    PIN_BATCH.load(Ordering::Relaxed)
+}
+
+/// `own_loop`: the key space; its even keys (half of it) are prefilled.
+const OWN_KEYS: u64 = 1 << 21;
+const _: () = assert!(OWN_KEYS.is_power_of_two() && RESIZE_FROM.is_power_of_two());
+
+/// `memory`: entries loaded.
+const MEMORY_ENTRIES: u64 = 1 << 20;
+
+/// `resize_latency`: entries before and after the writer's inserts, and the
+/// reader's batch (one timed get per batch).
+const RESIZE_FROM: u64 = 1 << 16;
+const RESIZE_TO: u64 = 1 << 20;
+const RESIZE_BATCH: u32 = 64;
+
+/// Sizes for the smoke pass (no `--bench`).
+const SMOKE_CAPACITY_LOG2: u8 = 12;
+const SMOKE_SCALE_DOWN: u32 = 6;
+
+const IMPLS: &[&str] = &[
+    "urcu",
+    "urcu-pin-per-op",
+    "dashmap",
+    "papaya",
+    "scc-hashmap",
+    "scc-hashindex",
+    "rwlock-std",
+];
+
+/// Every workload, in the order `--workloads all` runs them.
+const WORKLOADS: &[&str] = &[
+    "read_heavy",
+    "exchange",
+    "rapid_grow",
+    "own_loop",
+    "memory",
+    "resize_latency",
+];
+
+fn is_urcu(name: &str) -> bool {
+    name.starts_with("urcu")
+}
+
+// ---------------------------------------------------------------------------
+// One interface over the implementations
+// ---------------------------------------------------------------------------
+
+/// A map under test.
+trait Map: Send + Sync + Sized + 'static {
+    /// What one thread works through (a pinned handle, a guard, or just a
+    /// reference).
+    type Session<'a>: Session
+    where
+        Self: 'a;
+
+    fn with_capacity(capacity: usize) -> Self;
+
+    /// A session for the calling thread.
+    fn session(&self) -> Self::Session<'_>;
+
+    /// Lets deferred frees happen before a memory measurement.
+    fn settle(&self) {}
+}
+
+/// One thread's operations on a map.
+trait Session {
+    /// Whether `k` is present.
+    fn get(&mut self, k: u64) -> bool;
+    /// Inserts or replaces; whether `k` was new.
+    fn insert(&mut self, k: u64, v: u64) -> bool;
+    /// Whether `k` was present (and is now removed).
+    fn remove(&mut self, k: u64) -> bool;
+    /// Replaces the value of `k` with `old + 1` if present.
+    fn update(&mut self, k: u64) -> bool;
+    /// Called every `--pin-batch` operations: leave and re-enter the
+    /// read-side section (or epoch), where the session holds one.
+    fn repin(&mut self) {}
+}
+
+// urcu, pinned per batch ----------------------------------------------------
+
+struct Urcu(RcuHashMap<u64, u64>);
+
+struct UrcuSession<'a> {
+    map: &'a RcuHashMap<u64, u64>,
+    /// Always `Some` between calls; `None` only inside `repin`.
+    pinned: Option<Pinned<'a, u64, u64>>,
+}
+
+impl UrcuSession<'_> {
+    #[inline(always)]
+    fn pinned(&self) -> &Pinned<'_, u64, u64> {
+        self.pinned.as_ref().expect("pinned between re-pins")
+    }
+}
+
+impl Map for Urcu {
+    type Session<'a> = UrcuSession<'a>;
+    fn with_capacity(capacity: usize) -> Self {
+        Urcu(RcuHashMap::with_capacity(capacity))
+    }
+    fn session(&self) -> UrcuSession<'_> {
+        UrcuSession {
+            map: &self.0,
+            pinned: Some(self.0.pin()),
+        }
+    }
+    fn settle(&self) {
+        self.0.domain().rcu_barrier();
+    }
+}
+
+impl Session for UrcuSession<'_> {
+    #[inline]
+    fn get(&mut self, k: u64) -> bool {
+        self.pinned().get(&k).is_some()
+    }
+    #[inline]
+    fn insert(&mut self, k: u64, v: u64) -> bool {
+        self.pinned().insert(k, v).is_none()
+    }
+    #[inline]
+    fn remove(&mut self, k: u64) -> bool {
+        self.pinned().remove(&k).is_some()
+    }
+    #[inline]
+    fn update(&mut self, k: u64) -> bool {
+        self.pinned().update(&k, |v| v + 1).is_some()
+    }
+    fn repin(&mut self) {
+        // Leave the section before entering the next one: pinning first
+        // would only nest, and the thread would never leave its section.
+        self.pinned = None;
+        self.pinned = Some(self.map.pin());
+    }
+}
+
+// urcu, pinned per operation --------------------------------------------------
+
+struct UrcuPinPerOp(RcuHashMap<u64, u64>);
+
+impl Map for UrcuPinPerOp {
+    type Session<'a> = &'a RcuHashMap<u64, u64>;
+    fn with_capacity(capacity: usize) -> Self {
+        UrcuPinPerOp(RcuHashMap::with_capacity(capacity))
+    }
+    fn session(&self) -> &RcuHashMap<u64, u64> {
+        &self.0
+    }
+    fn settle(&self) {
+        self.0.domain().rcu_barrier();
+    }
+}
+
+impl Session for &RcuHashMap<u64, u64> {
+    #[inline]
+    fn get(&mut self, k: u64) -> bool {
+        self.pin().get(&k).is_some()
+    }
+    #[inline]
+    fn insert(&mut self, k: u64, v: u64) -> bool {
+        self.pin().insert(k, v).is_none()
+    }
+    #[inline]
+    fn remove(&mut self, k: u64) -> bool {
+        self.pin().remove(&k).is_some()
+    }
+    #[inline]
+    fn update(&mut self, k: u64) -> bool {
+        self.pin().update(&k, |v| v + 1).is_some()
+    }
+}
+
+// dashmap ---------------------------------------------------------------------
+
+type DashMap = dashmap::DashMap<u64, u64, ahash::RandomState>;
+
+impl Map for DashMap {
+    type Session<'a> = &'a DashMap;
+    fn with_capacity(capacity: usize) -> Self {
+        DashMap::with_capacity_and_hasher(capacity, ahash::RandomState::new())
+    }
+    fn session(&self) -> &DashMap {
+        self
+    }
+}
+
+impl Session for &DashMap {
+    #[inline]
+    fn get(&mut self, k: u64) -> bool {
+        DashMap::get(self, &k).is_some()
+    }
+    #[inline]
+    fn insert(&mut self, k: u64, v: u64) -> bool {
+        DashMap::insert(self, k, v).is_none()
+    }
+    #[inline]
+    fn remove(&mut self, k: u64) -> bool {
+        DashMap::remove(self, &k).is_some()
+    }
+    #[inline]
+    fn update(&mut self, k: u64) -> bool {
+        self.get_mut(&k).map(|mut v| *v += 1).is_some()
+    }
+}
+
+// papaya ----------------------------------------------------------------------
+
+type Papaya = papaya::HashMap<u64, u64, ahash::RandomState>;
+
+struct PapayaSession<'a> {
+    map: &'a Papaya,
+    guard: papaya::LocalGuard<'a>,
+}
+
+impl Map for Papaya {
+    type Session<'a> = PapayaSession<'a>;
+    fn with_capacity(capacity: usize) -> Self {
+        Papaya::with_capacity_and_hasher(capacity, ahash::RandomState::new())
+    }
+    fn session(&self) -> PapayaSession<'_> {
+        PapayaSession {
+            map: self,
+            guard: self.guard(),
+        }
+    }
+}
+
+impl Session for PapayaSession<'_> {
+    #[inline]
+    fn get(&mut self, k: u64) -> bool {
+        self.map.get(&k, &self.guard).is_some()
+    }
+    #[inline]
+    fn insert(&mut self, k: u64, v: u64) -> bool {
+        self.map.insert(k, v, &self.guard).is_none()
+    }
+    #[inline]
+    fn remove(&mut self, k: u64) -> bool {
+        self.map.remove(&k, &self.guard).is_some()
+    }
+    #[inline]
+    fn update(&mut self, k: u64) -> bool {
+        self.map.update(k, |v| v + 1, &self.guard).is_some()
+    }
+    fn repin(&mut self) {
+        self.guard.refresh();
+    }
+}
+
+// scc::HashMap ----------------------------------------------------------------
+
+type SccMap = scc::HashMap<u64, u64, ahash::RandomState>;
+
+impl Map for SccMap {
+    type Session<'a> = &'a SccMap;
+    fn with_capacity(capacity: usize) -> Self {
+        SccMap::with_capacity_and_hasher(capacity, ahash::RandomState::new())
+    }
+    fn session(&self) -> &SccMap {
+        self
+    }
+}
+
+impl Session for &SccMap {
+    #[inline]
+    fn get(&mut self, k: u64) -> bool {
+        self.read_sync(&k, |_, _| ()).is_some()
+    }
+    #[inline]
+    fn insert(&mut self, k: u64, v: u64) -> bool {
+        self.upsert_sync(k, v).is_none()
+    }
+    #[inline]
+    fn remove(&mut self, k: u64) -> bool {
+        self.remove_sync(&k).is_some()
+    }
+    #[inline]
+    fn update(&mut self, k: u64) -> bool {
+        self.update_sync(&k, |_, v| *v += 1).is_some()
+    }
+}
+
+// scc::HashIndex --------------------------------------------------------------
+
+type SccIndex = scc::HashIndex<u64, u64, ahash::RandomState>;
+
+struct SccIndexSession<'a> {
+    map: &'a SccIndex,
+    /// Always `Some` between calls; `None` only inside `repin`.
+    guard: Option<scc::Guard>,
+}
+
+impl Map for SccIndex {
+    type Session<'a> = SccIndexSession<'a>;
+    fn with_capacity(capacity: usize) -> Self {
+        SccIndex::with_capacity_and_hasher(capacity, ahash::RandomState::new())
+    }
+    fn session(&self) -> SccIndexSession<'_> {
+        SccIndexSession {
+            map: self,
+            guard: Some(scc::Guard::new()),
+        }
+    }
+}
+
+impl Session for SccIndexSession<'_> {
+    #[inline]
+    fn get(&mut self, k: u64) -> bool {
+        let guard = self.guard.as_ref().expect("a guard between renewals");
+        self.map.peek(&k, guard).is_some()
+    }
+    #[inline]
+    fn insert(&mut self, k: u64, v: u64) -> bool {
+        match self.map.entry_sync(k) {
+            scc::hash_index::Entry::Occupied(mut o) => {
+                o.update(v);
+                false
+            }
+            scc::hash_index::Entry::Vacant(e) => {
+                e.insert_entry(v);
+                true
+            }
+        }
+    }
+    #[inline]
+    fn remove(&mut self, k: u64) -> bool {
+        self.map.remove_sync(&k)
+    }
+    #[inline]
+    fn update(&mut self, k: u64) -> bool {
+        self.map
+            .get_sync(&k)
+            .map(|mut o| {
+                let v = *o.get();
+                o.update(v + 1);
+            })
+            .is_some()
+    }
+    fn repin(&mut self) {
+        // Drop the old guard first (a new one would only nest inside it).
+        self.guard = None;
+        self.guard = Some(scc::Guard::new());
+    }
+}
+
+// RwLock<std HashMap> ---------------------------------------------------------
+
+type StdMap = RwLock<std::collections::HashMap<u64, u64, ahash::RandomState>>;
+
+impl Map for StdMap {
+    type Session<'a> = &'a StdMap;
+    fn with_capacity(capacity: usize) -> Self {
+        RwLock::new(std::collections::HashMap::with_capacity_and_hasher(
+            capacity,
+            ahash::RandomState::new(),
+        ))
+    }
+    fn session(&self) -> &StdMap {
+        self
+    }
+}
+
+impl Session for &StdMap {
+    #[inline]
+    fn get(&mut self, k: u64) -> bool {
+        self.read().expect("not poisoned").contains_key(&k)
+    }
+    #[inline]
+    fn insert(&mut self, k: u64, v: u64) -> bool {
+        self.write().expect("not poisoned").insert(k, v).is_none()
+    }
+    #[inline]
+    fn remove(&mut self, k: u64) -> bool {
+        self.write().expect("not poisoned").remove(&k).is_some()
+    }
+    #[inline]
+    fn update(&mut self, k: u64) -> bool {
+        self.write()
+            .expect("not poisoned")
+            .get_mut(&k)
+            .map(|v| *v += 1)
+            .is_some()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// bustle adapter
+// ---------------------------------------------------------------------------
+
+/// A leaked map: bustle wants `'static` thread handles, and each case is
+/// its own process anyway.
+struct Bustled<M: 'static>(&'static M);
+
+struct BustleHandle<M: Map> {
+    session: M::Session<'static>,
+    /// Operations left before the next re-pin.
+    left: u32,
+    batch: u32,
+}
+
+impl<M: Map> BustleHandle<M> {
+    #[inline(always)]
+    fn op(&mut self, f: impl FnOnce(&mut M::Session<'static>) -> bool) -> bool {
+        let r = f(&mut self.session);
+        self.left -= 1;
+        if self.left == 0 {
+            self.left = self.batch;
+            self.session.repin();
+        }
+        r
+    }
+}
+
+impl<M: Map> Collection for Bustled<M> {
+    type Handle = BustleHandle<M>;
+    fn with_capacity(capacity: usize) -> Self {
+        Bustled(Box::leak(Box::new(M::with_capacity(capacity))))
+    }
+    fn pin(&self) -> BustleHandle<M> {
+        BustleHandle {
+            session: self.0.session(),
+            left: pin_batch(),
+            batch: pin_batch(),
+        }
+    }
+}
+
+impl<M: Map> CollectionHandle for BustleHandle<M> {
+    type Key = u64;
+    fn get(&mut self, key: &u64) -> bool {
+        self.op(|s| s.get(*key))
+    }
+    fn insert(&mut self, key: &u64) -> bool {
+        self.op(|s| s.insert(*key, *key))
+    }
+    fn remove(&mut self, key: &u64) -> bool {
+        self.op(|s| s.remove(*key))
+    }
+    fn update(&mut self, key: &u64) -> bool {
+        self.op(|s| s.update(*key))
+    }
+}
+
+/// The mix and prefill fraction of a bustle workload (conc-map-bench's).
+fn bustle_mix(workload: &str) -> (Mix, f64) {
+    let mix = |read, insert, remove, update| Mix {
+        read,
+        insert,
+        remove,
+        update,
+        upsert: 0,
+    };
+    match workload {
+        "read_heavy" => (mix(98, 1, 1, 0), 0.75),
+        "exchange" => (mix(10, 40, 40, 10), 0.75),
+        "rapid_grow" => (mix(5, 80, 5, 10), 0.0),
+        other => panic!("{other} is not a bustle workload"),
+    }
+}
+
+fn bustle_case<M: Map>(workload: &str, threads: usize, cfg: &Config) -> Outcome {
+    let (mix, prefill) = bustle_mix(workload);
+    let m = Workload::new(threads, mix)
+        .initial_capacity_log2(cfg.capacity_log2)
+        .prefill_fraction(prefill)
+        .operations(cfg.ops_factor)
+        .run_silently::<Bustled<M>>();
+    Outcome {
+        ops: m.total_ops,
+        secs: m.spent.as_secs_f64(),
+        ..Outcome::default()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// own_loop
+// ---------------------------------------------------------------------------
+
+/// xorshift64* (Marsaglia's xorshift with Vigna's multiplier).
+struct XorShift(u64);
+
+impl XorShift {
+    fn new(stream: u64) -> Self {
+        XorShift((stream + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    #[inline(always)]
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+fn own_loop_case<M: Map>(threads: usize, secs: f64, smoke: bool) -> Outcome {
+    let batch = pin_batch();
+    let keys = if smoke {
+        OWN_KEYS >> SMOKE_SCALE_DOWN
+    } else {
+        OWN_KEYS
+    };
+    // Sized for the whole key space, so that no implementation resizes
+    // while it is measured (the fill wanders around half the key space).
+    let map = M::with_capacity(keys as usize);
+    {
+        let mut s = map.session();
+        for (i, k) in (0..keys).step_by(2).enumerate() {
+            s.insert(k, k);
+            if i as u32 % batch == 0 {
+                s.repin();
+            }
+        }
+    }
+    let start = Barrier::new(threads + 1);
+    let stop = AtomicBool::new(false);
+    thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|i| {
+                let (map, start, stop) = (&map, &start, &stop);
+                scope.spawn(move || {
+                    let mut s = map.session();
+                    let mut rng = XorShift::new(i as u64);
+                    let mut ops = 0u64;
+                    let mut found = 0u64;
+                    start.wait();
+                    while !stop.load(Ordering::Relaxed) {
+                        for _ in 0..batch {
+                            let r = rng.next();
+                            // Key from the high bits (`keys` is a power of
+                            // two), operation (0..100) from the low 32 bits
+                            // by multiply-shift: no division in the loop.
+                            let key = (r >> 32) & (keys - 1);
+                            match ((r & 0xFFFF_FFFF) * 100) >> 32 {
+                                0 => found += u64::from(s.insert(key, r)),
+                                1 => found += u64::from(s.remove(key)),
+                                _ => found += u64::from(s.get(key)),
+                            }
+                        }
+                        s.repin();
+                        ops += u64::from(batch);
+                    }
+                    black_box(found);
+                    ops
+                })
+            })
+            .collect();
+        start.wait();
+        let t0 = Instant::now();
+        thread::sleep(Duration::from_secs_f64(secs));
+        stop.store(true, Ordering::Relaxed);
+        let elapsed = t0.elapsed().as_secs_f64();
+        let ops = workers
+            .into_iter()
+            .map(|w| w.join().expect("worker thread panicked"))
+            .sum();
+        Outcome {
+            ops,
+            secs: elapsed,
+            ..Outcome::default()
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------
+// memory
+// ---------------------------------------------------------------------------
+
+/// A `/proc/self/status` field in KiB (`VmRSS:`, `VmHWM:`).
+fn status_kib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(f64::NAN)
+}
+
+fn memory_case<M: Map>(smoke: bool) -> Outcome {
+    let batch = pin_batch();
+    let entries = if smoke {
+        MEMORY_ENTRIES >> SMOKE_SCALE_DOWN
+    } else {
+        MEMORY_ENTRIES
+    };
+    let before = status_kib("VmRSS:");
+    let t0 = Instant::now();
+    let map = M::with_capacity(0);
+    {
+        let mut s = map.session();
+        for k in 0..entries {
+            s.insert(k, k);
+            if k as u32 % batch == 0 {
+                s.repin();
+            }
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    map.settle();
+    let after = status_kib("VmRSS:");
+    let peak = status_kib("VmHWM:");
+    black_box(&map);
+    let per_entry = |kib: f64| (kib - before) * 1024.0 / entries as f64;
+    Outcome {
+        ops: entries,
+        secs,
+        bytes_per_entry: Some(per_entry(after)),
+        peak_bytes_per_entry: Some(per_entry(peak)),
+        ..Outcome::default()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// resize_latency
+// ---------------------------------------------------------------------------
+
+/// The median cost of timing nothing with two `Instant::now()` calls.
+fn timer_overhead_ns() -> u64 {
+    let mut v: Vec<u64> = (0..10_001)
+        .map(|_| {
+            let t = Instant::now();
+            black_box(());
+            t.elapsed().as_nanos() as u64
+        })
+        .collect();
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+fn resize_latency_case<M: Map>(smoke: bool) -> Outcome {
+    let batch = pin_batch();
+    let (from, to) = if smoke {
+        (RESIZE_FROM >> 4, RESIZE_TO >> SMOKE_SCALE_DOWN)
+    } else {
+        (RESIZE_FROM, RESIZE_TO)
+    };
+    let overhead = timer_overhead_ns();
+    let map = M::with_capacity(from as usize);
+    {
+        let mut s = map.session();
+        for k in 0..from {
+            s.insert(k, k);
+            if k as u32 % batch == 0 {
+                s.repin();
+            }
+        }
+    }
+    let start = Barrier::new(2);
+    let done = AtomicBool::new(false);
+    let (samples, gets, reader_secs, writer_secs) = thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut s = map.session();
+            start.wait();
+            let t0 = Instant::now();
+            for k in from..to {
+                s.insert(k, k);
+                if k as u32 % batch == 0 {
+                    s.repin();
+                }
+            }
+            let secs = t0.elapsed().as_secs_f64();
+            done.store(true, Ordering::Release);
+            secs
+        });
+        let mut s = map.session();
+        let mut rng = XorShift::new(7);
+        let mut samples: Vec<u32> = Vec::with_capacity(1 << 20);
+        let mut gets = 0u64;
+        let mut misses = 0u64;
+        start.wait();
+        let t0 = Instant::now();
+        while !done.load(Ordering::Acquire) {
+            let key = rng.next() & (from - 1);
+            let t = Instant::now();
+            let hit = s.get(key);
+            let ns = t.elapsed().as_nanos() as u64;
+            samples.push(ns.saturating_sub(overhead).min(u64::from(u32::MAX)) as u32);
+            misses += u64::from(!hit);
+            for _ in 1..RESIZE_BATCH {
+                misses += u64::from(!s.get(rng.next() & (from - 1)));
+            }
+            s.repin();
+            gets += u64::from(RESIZE_BATCH);
+        }
+        let reader_secs = t0.elapsed().as_secs_f64();
+        assert_eq!(misses, 0, "a present key was not found during the resize");
+        let writer_secs = writer.join().expect("writer panicked");
+        (samples, gets, reader_secs, writer_secs)
+    });
+    let mut samples = samples;
+    samples.sort_unstable();
+    let q = |p: f64| {
+        samples
+            .get(((samples.len().saturating_sub(1)) as f64 * p).round() as usize)
+            .map(|&v| f64::from(v))
+    };
+    eprintln!(
+        "  timer overhead {overhead} ns (subtracted), {} samples, writer took {:.1} ms",
+        samples.len(),
+        writer_secs * 1e3
+    );
+    Outcome {
+        ops: gets,
+        secs: reader_secs,
+        p50_ns: q(0.5),
+        p99_ns: q(0.99),
+        p999_ns: q(0.999),
+        max_ns: q(1.0),
+        writer_secs: Some(writer_secs),
+        ..Outcome::default()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------
+
+struct Config {
+    capacity_log2: u8,
+    ops_factor: f64,
+    secs: f64,
+    smoke: bool,
+}
+
+struct Args {
+    threads: Vec<usize>,
+    workloads: Vec<String>,
+    cfg: Config,
+    /// Hidden: run one case in this process and print its `RESULT` line.
+    case: Option<String>,
+    /// `cargo bench` passes `--bench`; without it we only smoke-test.
+    bench: bool,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        threads: vec![1, 2],
+        workloads: WORKLOADS.iter().map(|w| w.to_string()).collect(),
+        cfg: Config {
+            capacity_log2: 18,
+            ops_factor: 1.0,
+            secs: 1.0,
+            smoke: false,
+        },
+        case: None,
+        bench: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().unwrap_or_else(|| panic!("{name} needs a value"));
+        match arg.as_str() {
+            "--threads" => {
+                args.threads = value("--threads")
+                    .split(',')
+                    .map(|t| {
+                        t.trim()
+                            .parse()
+                            .expect("--threads takes a comma-separated list of counts")
+                    })
+                    .collect();
+                assert!(
+                    args.threads.iter().all(|&t| t > 0),
+                    "--threads: counts must be positive"
+                );
+            }
+            "--secs" => {
+                args.cfg.secs = value("--secs")
+                    .parse()
+                    .expect("--secs takes a number of seconds")
+            }
+            "--capacity-log2" => {
+                args.cfg.capacity_log2 = value("--capacity-log2")
+                    .parse()
+                    .expect("--capacity-log2 takes a small integer")
+            }
+            "--ops-factor" => {
+                args.cfg.ops_factor = value("--ops-factor")
+                    .parse()
+                    .expect("--ops-factor takes a number")
+            }
+            "--workloads" => {
+                args.workloads = value("--workloads")
+                    .split(',')
+                    .map(str::trim)
+                    .flat_map(|w| match w {
+                        "all" => WORKLOADS.to_vec(),
+                        w => vec![w],
+                    })
+                    .map(String::from)
+                    .collect()
+            }
+            "--pin-batch" => {
+                let n: u32 = value("--pin-batch")
+                    .parse()
+                    .expect("--pin-batch takes a positive count");
+                assert!(n > 0, "--pin-batch must be positive");
+                PIN_BATCH.store(n, Ordering::Relaxed);
+            }
+            "--case" => args.case = Some(value("--case")),
+            "--smoke" => args.cfg.smoke = true,
+            "--bench" => args.bench = true,
+            "--help" | "-h" => {
+                println!(
+                    "usage: map [--threads 1,2] [--secs 1] [--capacity-log2 18] [--ops-factor 1] \
+                     [--pin-batch 128] [--workloads all | {}]",
+                    WORKLOADS.join(",")
+                );
+                std::process::exit(0);
+            }
+            // Anything else (cargo's flags, filters) is ignored.
+            _ => {}
+        }
+    }
+    for w in &args.workloads {
+        assert!(
+            WORKLOADS.contains(&w.as_str()),
+            "unknown workload {w:?} (expected all or some of {})",
+            WORKLOADS.join(",")
+        );
+    }
+    args
+}
+
+// ---------------------------------------------------------------------------
+// Child side
+// ---------------------------------------------------------------------------
+
+#[derive(Default)]
+struct Outcome {
+    ops: u64,
+    secs: f64,
+    bytes_per_entry: Option<f64>,
+    peak_bytes_per_entry: Option<f64>,
+    p50_ns: Option<f64>,
+    p99_ns: Option<f64>,
+    p999_ns: Option<f64>,
+    max_ns: Option<f64>,
+    writer_secs: Option<f64>,
+}
+
+fn run_workload<M: Map>(workload: &str, threads: usize, cfg: &Config) -> Outcome {
+    match workload {
+        "read_heavy" | "exchange" | "rapid_grow" => bustle_case::<M>(workload, threads, cfg),
+        "own_loop" => own_loop_case::<M>(threads, cfg.secs, cfg.smoke),
+        "memory" => memory_case::<M>(cfg.smoke),
+        "resize_latency" => resize_latency_case::<M>(cfg.smoke),
+        other => panic!("unknown workload {other:?}"),
+    }
+}
+
+/// Child side: run one case and print its `RESULT` line on stdout.
+fn run_child(case: &str, threads: usize, cfg: &Config) {
+    let (workload, name) = case.split_once(':').expect("--case takes WORKLOAD:IMPL");
+    let out = match name {
+        "urcu" => run_workload::<Urcu>(workload, threads, cfg),
+        "urcu-pin-per-op" => run_workload::<UrcuPinPerOp>(workload, threads, cfg),
+        "dashmap" => run_workload::<DashMap>(workload, threads, cfg),
+        "papaya" => run_workload::<Papaya>(workload, threads, cfg),
+        "scc-hashmap" => run_workload::<SccMap>(workload, threads, cfg),
+        "scc-hashindex" => run_workload::<SccIndex>(workload, threads, cfg),
+        "rwlock-std" => run_workload::<StdMap>(workload, threads, cfg),
+        other => panic!("unknown implementation {other:?}"),
+    };
+    if is_urcu(name) {
+        // Diagnostics: how the default domain's reclamation kept up.
+        let st = urcu::stats();
+        eprintln!(
+            "  urcu: {} grace periods (longest {:?}), {} queued, {} pending, \
+             {} caller waits, {} overflow spills",
+            st.grace_periods,
+            st.longest_grace_period,
+            st.queued,
+            st.pending(),
+            st.caller_fallbacks,
+            st.overflow_spills
+        );
+    }
+    let opt = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| v.to_string());
+    println!(
+        "RESULT ops={} secs={} bytes_per_entry={} peak_bytes_per_entry={} p50_ns={} \
+         p99_ns={} p999_ns={} max_ns={} writer_secs={}",
+        out.ops,
+        out.secs,
+        opt(out.bytes_per_entry),
+        opt(out.peak_bytes_per_entry),
+        opt(out.p50_ns),
+        opt(out.p99_ns),
+        opt(out.p999_ns),
+        opt(out.max_ns),
+        opt(out.writer_secs),
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Parent side: run every case in a child, then print the table and CSV
+// ---------------------------------------------------------------------------
+
+struct Row {
+    workload: String,
+    /// Thread count as shown ("1r+1w" for resize_latency).
+    threads: String,
+    name: &'static str,
+    /// `None` when the child failed.
+    outcome: Option<Outcome>,
+}
+
+impl Row {
+    fn mops(&self) -> Option<f64> {
+        self.outcome
+            .as_ref()
+            .filter(|o| o.secs > 0.0)
+            .map(|o| o.ops as f64 / o.secs / 1e6)
+    }
+
+    /// The metric "vs best peer" compares, and whether higher is better.
+    fn metric(&self) -> (&'static str, Option<f64>, bool) {
+        let o = self.outcome.as_ref();
+        match self.workload.as_str() {
+            "memory" => ("bytes/entry", o.and_then(|o| o.bytes_per_entry), false),
+            "resize_latency" => ("p99 ns", o.and_then(|o| o.p99_ns), false),
+            _ => ("Mops/s", self.mops(), true),
+        }
+    }
+}
+
+fn parse_result(stdout: &str) -> Option<Outcome> {
+    let line = stdout.lines().find_map(|l| l.strip_prefix("RESULT "))?;
+    let mut o = Outcome::default();
+    for field in line.split_whitespace() {
+        let (k, v) = field.split_once('=')?;
+        let num = || v.parse::<f64>().ok();
+        match k {
+            "ops" => o.ops = v.parse().ok()?,
+            "secs" => o.secs = num()?,
+            "bytes_per_entry" => o.bytes_per_entry = num(),
+            "peak_bytes_per_entry" => o.peak_bytes_per_entry = num(),
+            "p50_ns" => o.p50_ns = num(),
+            "p99_ns" => o.p99_ns = num(),
+            "p999_ns" => o.p999_ns = num(),
+            "max_ns" => o.max_ns = num(),
+            "writer_secs" => o.writer_secs = num(),
+            _ => {}
+        }
+    }
+    Some(o)
+}
+
+fn run_in_child(
+    exe: &std::path::Path,
+    workload: &str,
+    name: &str,
+    threads: usize,
+    cfg: &Config,
+) -> Option<Outcome> {
+    let mut cmd = Command::new(exe);
+    cmd.args(["--case", &format!("{workload}:{name}")])
+        .args(["--threads", &threads.to_string()])
+        .args(["--secs", &cfg.secs.to_string()])
+        .args(["--capacity-log2", &cfg.capacity_log2.to_string()])
+        .args(["--ops-factor", &cfg.ops_factor.to_string()])
+        .args(["--pin-batch", &pin_batch().to_string()])
+        .stderr(std::process::Stdio::inherit());
+    if cfg.smoke {
+        cmd.arg("--smoke");
+    }
+    match cmd.output() {
+        Ok(out) if out.status.success() => parse_result(&String::from_utf8_lossy(&out.stdout)),
+        Ok(out) => {
+            eprintln!(
+                "  case {workload}:{name} threads={threads} failed: {}",
+                out.status
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!("  could not start {}: {e}", exe.display());
+            None
+        }
+    }
+}
+
+/// Four significant digits or so.
+fn num(x: f64) -> String {
+    match x.abs() {
+        v if v.is_nan() => "-".into(),
+        v if v >= 100.0 => format!("{x:.1}"),
+        v if v >= 10.0 => format!("{x:.2}"),
+        v if v >= 1.0 => format!("{x:.3}"),
+        _ => format!("{x:.4}"),
+    }
+}
+
+fn main() {
+    let mut args = parse_args();
+    if let Some(case) = &args.case {
+        let threads = args.threads.first().copied().unwrap_or(1);
+        run_child(case, threads, &args.cfg);
+        return;
+    }
+
+    let threads = if args.bench {
+        args.threads.clone()
+    } else {
+        eprintln!("map: no --bench flag (e.g. under `cargo test`): short smoke run, no CSV");
+        args.cfg = Config {
+            capacity_log2: SMOKE_CAPACITY_LOG2,
+            ops_factor: 1.0,
+            secs: 0.05,
+            smoke: true,
+        };
+        vec![1, 2]
+    };
+    let cfg = &args.cfg;
+    eprintln!(
+        "map: capacity 2^{}, ops factor {}, {} s per own_loop case, pin batch {}",
+        cfg.capacity_log2,
+        cfg.ops_factor,
+        cfg.secs,
+        pin_batch()
+    );
+    let exe = std::env::current_exe().expect("path of this benchmark binary");
+    // (workload, threads passed to the child, threads as shown, implementation)
+    let mut cases: Vec<(String, usize, String, &'static str)> = Vec::new();
+    for w in &args.workloads {
+        let counts: Vec<(usize, String)> = match w.as_str() {
+            "memory" => vec![(1, "1".into())],
+            "resize_latency" => vec![(1, "1r+1w".into())],
+            _ => threads.iter().map(|&t| (t, t.to_string())).collect(),
+        };
+        for (t, shown) in counts {
+            for &name in IMPLS {
+                cases.push((w.clone(), t, shown.clone(), name));
+            }
+        }
+    }
+
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    for (k, (workload, t, shown, name)) in cases.iter().enumerate() {
+        eprintln!(
+            "[{}/{}] {workload} threads={shown} {name} (elapsed {:.1} s)",
+            k + 1,
+            cases.len(),
+            started.elapsed().as_secs_f64()
+        );
+        let outcome = run_in_child(&exe, workload, name, *t, cfg);
+        rows.push(Row {
+            workload: workload.clone(),
+            threads: shown.clone(),
+            name,
+            outcome,
+        });
+    }
+    eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());
+
+    // Ratio to the best peer of the same workload and thread count.
+    let best_peer = |w: &str, t: &str| {
+        rows.iter()
+            .filter(|r| r.workload == w && r.threads == t && !is_urcu(r.name))
+            .filter_map(|r| {
+                let (_, v, higher) = r.metric();
+                v.map(|v| (v, higher))
+            })
+            .fold(None, |best: Option<f64>, (v, higher)| {
+                Some(best.map_or(v, |b| if higher { b.max(v) } else { b.min(v) }))
+            })
+    };
+    let ratios: Vec<Option<f64>> = rows
+        .iter()
+        .map(|r| {
+            r.metric()
+                .1
+                .zip(best_peer(&r.workload, &r.threads))
+                .map(|(m, b)| m / b)
+        })
+        .collect();
+    let dash = || "-".to_string();
+    let opt = |v: Option<f64>| v.filter(|v| v.is_finite()).map_or_else(dash, num);
+    let table: Vec<[String; 12]> = rows
+        .iter()
+        .zip(&ratios)
+        .map(|(r, ratio)| {
+            let o = r.outcome.as_ref();
+            [
+                r.workload.clone(),
+                r.threads.clone(),
+                r.name.to_string(),
+                r.mops().map_or("failed".into(), num),
+                ratio.map_or_else(dash, |x| format!("{x:.3}")),
+                r.metric().0.to_string(),
+                opt(o.and_then(|o| o.bytes_per_entry)),
+                opt(o.and_then(|o| o.peak_bytes_per_entry)),
+                opt(o.and_then(|o| o.p50_ns)),
+                opt(o.and_then(|o| o.p99_ns)),
+                opt(o.and_then(|o| o.p999_ns)),
+                opt(o.and_then(|o| o.max_ns)),
+            ]
+        })
+        .collect();
+
+    let header = [
+        "workload",
+        "threads",
+        "implementation",
+        "Mops/s",
+        "vs best peer",
+        "ratio of",
+        "B/entry",
+        "peak B/entry",
+        "p50 ns",
+        "p99 ns",
+        "p99.9 ns",
+        "max ns",
+    ];
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            table
+                .iter()
+                .map(|r| r[c].len())
+                .chain([header[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        let cols: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (s, &w))| {
+                if c < 3 || c == 5 {
+                    format!("{s:<w$}")
+                } else {
+                    format!("{s:>w$}")
+                }
+            })
+            .collect();
+        println!("{}", cols.join("  ").trim_end());
+    };
+    line(&header.map(String::from));
+    for r in &table {
+        line(r);
+    }
+
+    if args.bench {
+        let dir = std::path::PathBuf::from(
+            std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()),
+        )
+        .join("map");
+        std::fs::create_dir_all(&dir).expect("create the results directory");
+        let mut csv = format!(
+            "# capacity_log2={} ops_factor={} secs={} pin_batch={}\n\
+             workload,threads,implementation,mops,ratio_to_best_peer,ratio_of,\
+             bytes_per_entry,peak_bytes_per_entry,p50_ns,p99_ns,p999_ns,max_ns,writer_secs\n",
+            cfg.capacity_log2,
+            cfg.ops_factor,
+            cfg.secs,
+            pin_batch()
+        );
+        let field = |v: Option<f64>| {
+            v.filter(|v| v.is_finite())
+                .map_or(String::new(), |v| format!("{v:.6}"))
+        };
+        for (r, ratio) in rows.iter().zip(&ratios) {
+            let o = r.outcome.as_ref();
+            csv.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                r.workload,
+                r.threads,
+                r.name,
+                field(r.mops()),
+                field(*ratio),
+                r.metric().0,
+                field(o.and_then(|o| o.bytes_per_entry)),
+                field(o.and_then(|o| o.peak_bytes_per_entry)),
+                field(o.and_then(|o| o.p50_ns)),
+                field(o.and_then(|o| o.p99_ns)),
+                field(o.and_then(|o| o.p999_ns)),
+                field(o.and_then(|o| o.max_ns)),
+                field(o.and_then(|o| o.writer_secs)),
+            ));
+        }
+        let path = dir.join("results.csv");
+        std::fs::write(&path, csv).expect("write results.csv");
+        eprintln!("wrote {}", path.display());
+    }
+}
