@@ -10,7 +10,7 @@ use crate::reclaimer::Signal;
 use crate::record::{Hot, ThreadRecord};
 use crate::stall::{default_hook, StallHook, StallReport};
 use crate::stats::{Counters, Stats};
-use crate::sync::{Arc, AtomicU64, Mutex, Ordering};
+use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 use crossbeam_utils::CachePadded;
 use std::cell::{Cell, RefCell};
 use std::sync::{OnceLock, Weak};
@@ -241,6 +241,12 @@ impl Drop for Registrations {
         LAST_RECORD.with(|c| c.set((0, std::ptr::null())));
         for reg in self.0.borrow_mut().drain(..) {
             let rec = &reg.record;
+            // Spilled entries of a section that never ended (a leaked
+            // guard): the reclaimer frees them once that is safe.
+            let spilled = rec.take_local_spill();
+            if let (false, Some(core)) = (spilled.is_empty(), reg.core.upgrade()) {
+                lock(&core.overflow).extend(spilled);
+            }
             // Release: our last writes to the record (ring, counters) are
             // visible to the reclaimer once it sees `alive == false`.
             rec.alive.store(false, Ordering::Release);

@@ -2,7 +2,7 @@
 //! checkpoints through which a thread frees its own entries once their
 //! grace period has elapsed, and what happens when the ring is full.
 
-use crate::domain::{in_callback, in_section_panic, Core};
+use crate::domain::{in_callback, in_section_panic, with_callbacks, Core};
 use crate::flavor::Flavor;
 use crate::queue::Retired;
 use crate::record::{Checkpoint, ThreadRecord};
@@ -67,12 +67,21 @@ impl Core {
             }
             if rec.nesting() > 0 || rec.draining.get() || in_callback() {
                 // Waiting here would deadlock (on our own section, or on a
-                // drain lock we hold): spill to the overflow list instead.
+                // drain lock we hold): spill instead.
                 Counters::bump(&self.counters.overflow_spills);
                 rec.queued
                     .store(rec.queued.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-                lock(&self.overflow).push(r);
-                self.request_grace_period();
+                if rec.draining.get() || in_callback() {
+                    // A reclamation callback: the domain's list, freed by
+                    // the reclaimer after a later grace period.
+                    lock(&self.overflow).push(r);
+                    self.request_grace_period();
+                } else {
+                    // Inside our own section: a list of our own, which we
+                    // free ourselves when the section ends, so pending
+                    // memory stays bounded by what one section queues.
+                    rec.spill_locally(r);
+                }
                 return;
             }
             Counters::bump(&self.counters.caller_fallbacks);
@@ -89,6 +98,34 @@ impl Core {
                 return;
             }
         }
+    }
+
+    /// The section in which `rec`'s thread spilled has ended: wait for a
+    /// grace period and free the spilled entries and the ring, as a full
+    /// queue outside a section would have. (Inside a reclamation callback,
+    /// hand them to the reclaimer instead: we must not wait there.)
+    #[cold]
+    pub(crate) fn settle_spill(&self, rec: &ThreadRecord) {
+        let spilled = rec.take_local_spill();
+        if rec.draining.get() || in_callback() {
+            lock(&self.overflow).extend(spilled);
+            self.request_grace_period();
+            return;
+        }
+        Counters::bump(&self.counters.caller_fallbacks);
+        let upto = rec.ring.owner_head();
+        self.wait_as(Some(rec), self.start_poll(), "a read-side section's end");
+        let n = spilled.len() as u64;
+        with_callbacks(self, |run| spilled.into_iter().for_each(run));
+        self.counters
+            .overflow_reclaimed
+            .fetch_add(n, Ordering::Relaxed);
+        let mut st = lock(&rec.drain);
+        rec.draining.set(true);
+        self.drain_record(rec, &mut st, upto);
+        rec.draining.set(false);
+        drop(st);
+        rec.with_checkpoints(|c| c.forget_upto(upto));
     }
 
     /// Waits for `target` on behalf of the thread owning `rec` (if it has

@@ -121,6 +121,8 @@ pub(crate) struct ReaderLine {
     /// QSBR: a domain-level guard brought the thread online; go offline
     /// when the outermost guard drops.
     guard_online: Cell<bool>,
+    /// Entries were spilled to `local_spill` during the current section.
+    spill_pending: Cell<bool>,
     flavor: Flavor,
     /// The domain's core. Valid while the domain lives, which every path
     /// that reaches it (a guard, a handle, a domain call) guarantees.
@@ -133,6 +135,8 @@ pub(crate) struct ThreadRecord {
     pub(crate) ring: Ring,
     producer: UnsafeCell<ProducerState>,
     checkpoints: UnsafeCell<Checkpoints>,
+    /// Entries queued while the ring was full inside a section (owner only).
+    local_spill: UnsafeCell<Vec<Retired>>,
     /// Objects this thread queued (owner stores, anyone loads).
     pub(crate) queued: AtomicU64,
     /// Whether the owner is inside one of its own drains (a destructor that
@@ -159,7 +163,7 @@ pub(crate) struct ThreadRecord {
 }
 
 // SAFETY: the `Cell`/`UnsafeCell` fields (`reader.nest`, `reader.*_online`,
-// `producer`, `checkpoints`, `draining`, `handle_live`) are touched only by
+// `reader.spill_pending`, `producer`, `checkpoints`, `local_spill`, `draining`, `handle_live`) are touched only by
 // the owning thread: through the thread-local registration or a
 // `ThreadHandle`, which are `!Send`. Other threads reach the record through
 // the registry and read only atomics and the `drain` mutex. `core` points
@@ -184,11 +188,13 @@ impl ThreadRecord {
                 nest: Cell::new(0),
                 handle_online: Cell::new(false),
                 guard_online: Cell::new(false),
+                spill_pending: Cell::new(false),
                 flavor,
                 core,
             }),
             ring,
             producer: UnsafeCell::new(ProducerState::default()),
+            local_spill: UnsafeCell::new(Vec::new()),
             checkpoints: UnsafeCell::new(Checkpoints {
                 next_at: interval,
                 ..Default::default()
@@ -260,22 +266,41 @@ impl ThreadRecord {
         let n = r.nest.get() - 1;
         r.nest.set(n);
         if n == 0 {
-            // Read `hot` before our word goes quiescent: after that, a dead
-            // thread's record may be freed by the reclaimer.
+            // Read `hot` (and the spill flag) before our word goes quiescent:
+            // after that, a dead thread's record may be freed by the
+            // reclaimer.
             let hot = self.hot();
+            let spilled = r.spill_pending.get();
             match r.flavor {
                 Flavor::Memb => memb::exit(&r.ctr),
                 Flavor::Mb => mb::exit(&r.ctr),
                 Flavor::Qsbr => {
-                    if !r.guard_online.get() {
-                        return;
+                    if r.guard_online.get() {
+                        r.guard_online.set(false);
+                        qsbr::offline(&r.ctr);
                     }
-                    r.guard_online.set(false);
-                    qsbr::offline(&r.ctr);
                 }
             }
             hot.wake_writer();
+            if spilled {
+                self.core().settle_spill(self);
+            }
         }
+    }
+
+    /// Keeps an entry that could not be queued inside a section (owner
+    /// only); it is freed when the section ends (see `settle_spill`).
+    pub(crate) fn spill_locally(&self, r: Retired) {
+        // SAFETY: owner only; no callback runs while the vector is borrowed.
+        unsafe { (*self.local_spill.get()).push(r) };
+        self.reader.spill_pending.set(true);
+    }
+
+    /// Takes the entries spilled during the section that just ended.
+    pub(crate) fn take_local_spill(&self) -> Vec<Retired> {
+        self.reader.spill_pending.set(false);
+        // SAFETY: owner only; the vector is not borrowed elsewhere.
+        std::mem::take(unsafe { &mut *self.local_spill.get() })
     }
 
     /// Enters a section through a QSBR `ThreadHandle` (owner only): the
