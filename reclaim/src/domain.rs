@@ -243,9 +243,8 @@ impl Drop for Registrations {
             let rec = &reg.record;
             // Spilled entries of a section that never ended (a leaked
             // guard): the reclaimer frees them once that is safe.
-            let spilled = rec.take_local_spill();
-            if let (false, Some(core)) = (spilled.is_empty(), reg.core.upgrade()) {
-                lock(&core.overflow).extend(spilled);
+            if let Some(core) = reg.core.upgrade() {
+                core.collect_spill(rec, true, &mut lock(&core.overflow));
             }
             // Release: our last writes to the record (ring, counters) are
             // visible to the reclaimer once it sees `alive == false`.

@@ -29,6 +29,7 @@ impl Core {
     #[cold]
     fn checkpoint(&self, rec: &ThreadRecord) {
         self.free_elapsed(rec);
+        self.free_spilled(rec);
         let pos = rec.ring.owner_head();
         let ticket = self.start_poll();
         let interval = (rec.ring.capacity() / 4).max(1);
@@ -100,32 +101,45 @@ impl Core {
         }
     }
 
-    /// The section in which `rec`'s thread spilled has ended: wait for a
-    /// grace period and free the spilled entries and the ring, as a full
-    /// queue outside a section would have. (Inside a reclamation callback,
-    /// hand them to the reclaimer instead: we must not wait there.)
+    /// The section in which `rec`'s thread spilled has ended: close its
+    /// batch with a grace-period ticket, ask for a grace period, and free
+    /// the batches whose ticket has elapsed. Never waits: a guard's drop
+    /// must not block (another thread's section may be waiting on this one).
     #[cold]
-    pub(crate) fn settle_spill(&self, rec: &ThreadRecord) {
-        let spilled = rec.take_local_spill();
-        if rec.draining.get() || in_callback() {
-            lock(&self.overflow).extend(spilled);
-            self.request_grace_period();
+    pub(crate) fn close_spill(&self, rec: &ThreadRecord) {
+        rec.spill_closed();
+        let ticket = self.start_poll();
+        {
+            let mut s = lock(&rec.spill);
+            let open = std::mem::take(&mut s.open);
+            s.waiting.push_back((ticket, open));
+            rec.spill_waiting.store(true, Ordering::Relaxed);
+        }
+        self.request_grace_period();
+        self.free_spilled(rec);
+    }
+
+    /// Frees `rec`'s spilled batches whose grace period has elapsed.
+    pub(crate) fn free_spilled(&self, rec: &ThreadRecord) {
+        if !rec.spill_waiting.load(Ordering::Relaxed) || rec.draining.get() || in_callback() {
             return;
         }
-        Counters::bump(&self.counters.caller_fallbacks);
-        let upto = rec.ring.owner_head();
-        self.wait_as(Some(rec), self.start_poll(), "a read-side section's end");
-        let n = spilled.len() as u64;
-        with_callbacks(self, |run| spilled.into_iter().for_each(run));
-        self.counters
-            .overflow_reclaimed
-            .fetch_add(n, Ordering::Relaxed);
-        let mut st = lock(&rec.drain);
-        rec.draining.set(true);
-        self.drain_record(rec, &mut st, upto);
-        rec.draining.set(false);
-        drop(st);
-        rec.with_checkpoints(|c| c.forget_upto(upto));
+        let mut ready = Vec::new();
+        {
+            let mut s = lock(&rec.spill);
+            while s.waiting.front().is_some_and(|(t, _)| self.poll(*t)) {
+                ready.extend(s.waiting.pop_front().map(|(_, b)| b).into_iter().flatten());
+            }
+            rec.spill_waiting
+                .store(!s.waiting.is_empty(), Ordering::Relaxed);
+        }
+        if !ready.is_empty() {
+            let n = ready.len() as u64;
+            with_callbacks(self, |run| ready.into_iter().for_each(run));
+            self.counters
+                .overflow_reclaimed
+                .fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     /// Waits for `target` on behalf of the thread owning `rec` (if it has

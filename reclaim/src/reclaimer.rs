@@ -150,7 +150,10 @@ impl Core {
     }
 
     fn anything_pending(&self) -> bool {
-        !lock(&self.overflow).is_empty() || lock(&self.registry).iter().any(|r| r.ring.len() > 0)
+        !lock(&self.overflow).is_empty()
+            || lock(&self.registry)
+                .iter()
+                .any(|r| r.ring.len() > 0 || r.spill_waiting.load(Ordering::Relaxed))
     }
 
     /// Drains `rec` up to `upto` (the caller holds its drain lock as `st`,
@@ -170,7 +173,13 @@ impl Core {
         // `head`: the entries before it are fully written, and were
         // unpublished before they were queued.
         let snaps: Vec<usize> = records.iter().map(|r| r.ring.snapshot_head()).collect();
-        let spilled: Vec<Retired> = std::mem::take(&mut *lock(&self.overflow));
+        let mut spilled: Vec<Retired> = std::mem::take(&mut *lock(&self.overflow));
+        // Batches spilled inside sections: the closed ones always; during a
+        // barrier also the open ones (their sections started before the
+        // grace period below, which waits for them).
+        for rec in &records {
+            self.collect_spill(rec, flush, &mut spilled);
+        }
         let busy = records.iter().zip(&snaps).any(|(r, &s)| s != r.ring.tail());
         if busy || !spilled.is_empty() {
             let target = self.start_poll();
@@ -200,6 +209,22 @@ impl Core {
                 .fetch_add(n, Ordering::Relaxed);
         }
         self.forget_exited();
+    }
+
+    /// Moves `rec`'s spilled batches (closed ones; open ones too if
+    /// `with_open`) into `out`.
+    pub(crate) fn collect_spill(
+        &self,
+        rec: &ThreadRecord,
+        with_open: bool,
+        out: &mut Vec<Retired>,
+    ) {
+        let mut s = lock(&rec.spill);
+        out.extend(s.waiting.drain(..).flat_map(|(_, b)| b));
+        if with_open {
+            out.append(&mut s.open);
+        }
+        rec.spill_waiting.store(false, Ordering::Relaxed);
     }
 
     /// Removes records of exited threads once nothing is left in them.

@@ -110,6 +110,14 @@ impl Checkpoints {
     }
 }
 
+/// Entries spilled inside read-side sections: the batch of the section in
+/// progress, and closed batches waiting for their grace-period ticket.
+#[derive(Default)]
+pub(crate) struct Spill {
+    pub(crate) open: Vec<Retired>,
+    pub(crate) waiting: std::collections::VecDeque<(u64, Vec<Retired>)>,
+}
+
 /// The owner's cache line: its reader word and nesting.
 pub(crate) struct ReaderLine {
     /// The reader word the detector reads; zero when quiescent.
@@ -121,7 +129,7 @@ pub(crate) struct ReaderLine {
     /// QSBR: a domain-level guard brought the thread online; go offline
     /// when the outermost guard drops.
     guard_online: Cell<bool>,
-    /// Entries were spilled to `local_spill` during the current section.
+    /// Entries were spilled during the current section.
     spill_pending: Cell<bool>,
     flavor: Flavor,
     /// The domain's core. Valid while the domain lives, which every path
@@ -135,8 +143,12 @@ pub(crate) struct ThreadRecord {
     pub(crate) ring: Ring,
     producer: UnsafeCell<ProducerState>,
     checkpoints: UnsafeCell<Checkpoints>,
-    /// Entries queued while the ring was full inside a section (owner only).
-    local_spill: UnsafeCell<Vec<Retired>>,
+    /// Entries queued while the ring was full inside a section. Locked by
+    /// the owner when it spills or frees, by the reclaimer when it collects.
+    pub(crate) spill: Mutex<Spill>,
+    /// Whether `spill.waiting` may be non-empty (set and cleared under the
+    /// lock; read without it as a hint).
+    pub(crate) spill_waiting: AtomicBool,
     /// Objects this thread queued (owner stores, anyone loads).
     pub(crate) queued: AtomicU64,
     /// Whether the owner is inside one of its own drains (a destructor that
@@ -163,7 +175,7 @@ pub(crate) struct ThreadRecord {
 }
 
 // SAFETY: the `Cell`/`UnsafeCell` fields (`reader.nest`, `reader.*_online`,
-// `reader.spill_pending`, `producer`, `checkpoints`, `local_spill`, `draining`, `handle_live`) are touched only by
+// `reader.spill_pending`, `producer`, `checkpoints`, `draining`, `handle_live`) are touched only by
 // the owning thread: through the thread-local registration or a
 // `ThreadHandle`, which are `!Send`. Other threads reach the record through
 // the registry and read only atomics and the `drain` mutex. `core` points
@@ -194,7 +206,8 @@ impl ThreadRecord {
             }),
             ring,
             producer: UnsafeCell::new(ProducerState::default()),
-            local_spill: UnsafeCell::new(Vec::new()),
+            spill: Mutex::new(Spill::default()),
+            spill_waiting: AtomicBool::new(false),
             checkpoints: UnsafeCell::new(Checkpoints {
                 next_at: interval,
                 ..Default::default()
@@ -283,24 +296,21 @@ impl ThreadRecord {
             }
             hot.wake_writer();
             if spilled {
-                self.core().settle_spill(self);
+                self.core().close_spill(self);
             }
         }
     }
 
     /// Keeps an entry that could not be queued inside a section (owner
-    /// only); it is freed when the section ends (see `settle_spill`).
+    /// only); the section's end closes the batch (see `close_spill`).
     pub(crate) fn spill_locally(&self, r: Retired) {
-        // SAFETY: owner only; no callback runs while the vector is borrowed.
-        unsafe { (*self.local_spill.get()).push(r) };
+        crate::sync::lock(&self.spill).open.push(r);
         self.reader.spill_pending.set(true);
     }
 
-    /// Takes the entries spilled during the section that just ended.
-    pub(crate) fn take_local_spill(&self) -> Vec<Retired> {
+    /// The section that spilled has ended (owner only).
+    pub(crate) fn spill_closed(&self) {
         self.reader.spill_pending.set(false);
-        // SAFETY: owner only; the vector is not borrowed elsewhere.
-        std::mem::take(unsafe { &mut *self.local_spill.get() })
     }
 
     /// Enters a section through a QSBR `ThreadHandle` (owner only): the
@@ -451,6 +461,7 @@ impl ThreadRecord {
         !self.alive.load(Ordering::Acquire)
             && self.reader_word() == 0
             && self.ring.len() == 0
+            && !self.spill_waiting.load(Ordering::Relaxed)
             && (!self.pinned || !crate::sys::os_thread_exists(self.os_thread))
     }
 }
