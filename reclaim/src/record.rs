@@ -123,7 +123,7 @@ pub(crate) struct ReaderLine {
     /// The reader word the detector reads; zero when quiescent.
     pub(crate) ctr: AtomicUsize,
     /// Depth of read-side sections on this thread, in this domain.
-    nest: Cell<u32>,
+    nest: Cell<u64>,
     /// QSBR: online because a `ThreadHandle` is (not just for one guard).
     handle_online: Cell<bool>,
     /// QSBR: a domain-level guard brought the thread online; go offline
@@ -245,7 +245,7 @@ impl ThreadRecord {
 
     /// Depth of this thread's read-side sections in this domain (owner only).
     #[inline(always)]
-    pub(crate) fn nesting(&self) -> u32 {
+    pub(crate) fn nesting(&self) -> u64 {
         self.reader.nest.get()
     }
 
@@ -266,10 +266,8 @@ impl ThreadRecord {
                 }
             }
         }
-        r.nest.set(
-            n.checked_add(1)
-                .expect("read-side sections nested more than u32::MAX deep"),
-        );
+        // u64: 2^64 live (or forgotten) guards cannot exist, so no check.
+        r.nest.set(n + 1);
     }
 
     /// Leaves a read-side section (owner only).

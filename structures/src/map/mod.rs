@@ -321,6 +321,9 @@ where
                     lock.migrate_to(next);
                     drop(lock);
                     self.finish_bucket_move(t);
+                    // Share the resize: every writer that meets it moves a
+                    // chunk, so growth is not one thread's job.
+                    self.migrate_chunk(t, next);
                     t = next;
                 }
             }
@@ -350,20 +353,25 @@ where
     /// Migrates buckets of `t` in chunks until none is left to claim.
     fn help_migrate(&self, t: &Table<K, V>) {
         let Some(next) = t.next() else { return };
-        loop {
-            let start = t.claimed.fetch_add(MIGRATE_CHUNK, Ordering::Relaxed);
-            if start >= t.len() {
-                return;
-            }
-            for i in start..(start + MIGRATE_CHUNK).min(t.len()) {
-                let lock = t.bucket_at(i).lock();
-                if !lock.is_moved() {
-                    lock.migrate_to(next);
-                    drop(lock);
-                    self.finish_bucket_move(t);
-                }
+        while self.migrate_chunk(t, next) {}
+    }
+
+    /// Claims and migrates one chunk of `t`'s buckets; `false` when none
+    /// was left to claim.
+    fn migrate_chunk(&self, t: &Table<K, V>, next: &Table<K, V>) -> bool {
+        let start = t.claimed.fetch_add(MIGRATE_CHUNK, Ordering::Relaxed);
+        if start >= t.len() {
+            return false;
+        }
+        for i in start..(start + MIGRATE_CHUNK).min(t.len()) {
+            let lock = t.bucket_at(i).lock();
+            if !lock.is_moved() {
+                lock.migrate_to(next);
+                drop(lock);
+                self.finish_bucket_move(t);
             }
         }
+        true
     }
 
     /// Starts a resize of the root table to `buckets` (unless one is

@@ -313,33 +313,50 @@ impl<'t, K, V> BucketLock<'t, K, V> {
         }
     }
 
-    /// Entries of the chain (the lock holder's view).
-    fn entries(&self) -> Vec<*mut Entry<K, V>> {
-        let mut out = Vec::new();
+    /// Calls `f` on every entry of the chain (the lock holder's view).
+    fn for_each_entry(&self, mut f: impl FnMut(*mut Entry<K, V>)) {
         let mut b = self.head;
         loop {
             for s in &b.slots {
                 let e = s.load(Ordering::Relaxed);
                 if !e.is_null() {
-                    out.push(e);
+                    f(e);
                 }
             }
             match b.overflow() {
                 Some(next) => b = next,
-                None => return out,
+                None => return,
             }
         }
     }
 
     /// Copies this chain's entries into `next` and marks the bucket moved.
-    /// The chain itself stays intact for readers already in it.
+    /// The chain itself stays intact for readers already in it. Each
+    /// target bucket is locked once (a doubling has two targets).
     pub(crate) fn migrate_to(&self, next: &Table<K, V>) {
         debug_assert!(!self.is_moved());
-        for e in self.entries() {
-            // SAFETY: the entry is live (we hold the lock of its chain).
-            let hash = unsafe { (*e).hash };
-            let target = next.bucket(hash).lock();
-            target.insert_new(e, hash);
+        // SAFETY (closures below): entries of a chain whose lock we hold are
+        // live.
+        let hash_of = |e: *mut Entry<K, V>| unsafe { (*e).hash };
+        // Tables grow and shrink by factors of two: at most two targets.
+        let mut done = [usize::MAX; 2];
+        for round in 0..done.len() {
+            let mut target = None;
+            self.for_each_entry(|e| {
+                let t = next.index(hash_of(e));
+                if target.is_none() && !done.contains(&t) {
+                    target = Some(t);
+                }
+            });
+            let Some(t) = target else { break };
+            let lock = next.bucket_at(t).lock();
+            self.for_each_entry(|e| {
+                let h = hash_of(e);
+                if next.index(h) == t {
+                    lock.insert_new(e, h);
+                }
+            });
+            done[round] = t;
         }
         let m = self.head.meta.load(Ordering::Relaxed);
         // Release: the copies are visible before anyone sees "moved".
