@@ -438,6 +438,32 @@ where
         None
     }
 
+    /// Removes the entry for `key`; returns it (retired). One lookup,
+    /// under the bucket lock.
+    fn remove_entry<Q>(&self, key: &Q) -> Option<&Entry<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let (t, lock) = self.lock_bucket(hash);
+        let (slot, _) = lock.find_slot(hash, |k| k.borrow() == key)?;
+        let old = lock.remove(&slot);
+        drop(lock);
+        self.removed(t, hash, old);
+        // SAFETY: retired just now: valid until the caller's section ends.
+        Some(unsafe { &*old })
+    }
+
+    /// Bookkeeping after `old` was unlinked from `t`.
+    fn removed(&self, t: &Table<K, V>, hash: u64, old: *mut Entry<K, V>) {
+        self.retire(old);
+        self.count(hash, -1);
+        if t.index(hash) % 64 == 0 {
+            self.maybe_shrink(t);
+        }
+    }
+
     /// Removes the entry for `key` if `pred` accepts it (at the moment of
     /// removal); returns it (retired).
     fn remove_entry_if<Q>(
@@ -464,11 +490,7 @@ where
             }
             let old = lock.remove(&slot);
             drop(lock);
-            self.retire(old);
-            self.count(hash, -1);
-            if t.index(hash) % 64 == 0 {
-                self.maybe_shrink(t);
-            }
+            self.removed(t, hash, old);
             // SAFETY: retired just now: valid until the caller's section ends.
             return Some(unsafe { &*old });
         }
@@ -722,7 +744,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.map.remove_entry_if(key, |_, _| true).map(|e| &e.value)
+        self.map.remove_entry(key).map(|e| &e.value)
     }
 
     /// Removes `key` if `pred` accepts its current entry. `pred` runs

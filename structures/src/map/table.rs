@@ -204,7 +204,10 @@ impl<K, V> Drop for BucketLock<'_, K, V> {
     fn drop(&mut self) {
         // Release: our changes to the chain happen before the next holder's
         // (pairs with the acquire in `lock`).
-        self.head.meta.fetch_and(!LOCK, Ordering::Release);
+        // Only the lock holder writes a head bucket's meta word (readers
+        // never do), so a plain store clears the bit without an RMW.
+        let m = self.head.meta.load(Ordering::Relaxed);
+        self.head.meta.store(m & !LOCK, Ordering::Release);
     }
 }
 
