@@ -254,20 +254,28 @@ impl ThreadRecord {
     pub(crate) fn read_lock(&self) {
         let r = &*self.reader;
         let n = r.nest.get();
-        if n == 0 {
-            match r.flavor {
-                Flavor::Memb => memb::enter(&r.ctr, &self.hot().gp_ctr),
-                Flavor::Mb => mb::enter(&r.ctr, &self.hot().gp_ctr),
-                Flavor::Qsbr => {
-                    if !r.handle_online.get() {
-                        qsbr::online(&r.ctr, &self.hot().gp_ctr);
-                        r.guard_online.set(true);
-                    }
+        if n != 0 {
+            // Nested: only the count changes. Kept out of line so that the
+            // outermost lock, the common case, runs straight through.
+            return self.read_lock_nested(n);
+        }
+        match r.flavor {
+            Flavor::Memb => memb::enter(&r.ctr, &self.hot().gp_ctr),
+            Flavor::Mb => mb::enter(&r.ctr, &self.hot().gp_ctr),
+            Flavor::Qsbr => {
+                if !r.handle_online.get() {
+                    qsbr::online(&r.ctr, &self.hot().gp_ctr);
+                    r.guard_online.set(true);
                 }
             }
         }
+        r.nest.set(1);
+    }
+
+    #[cold]
+    fn read_lock_nested(&self, n: u64) {
         // u64: 2^64 live (or forgotten) guards cannot exist, so no check.
-        r.nest.set(n + 1);
+        self.reader.nest.set(n + 1);
     }
 
     /// Leaves a read-side section (owner only).
@@ -283,16 +291,24 @@ impl ThreadRecord {
             let hot = self.hot();
             let spilled = r.spill_pending.get();
             match r.flavor {
-                Flavor::Memb => memb::exit(&r.ctr),
-                Flavor::Mb => mb::exit(&r.ctr),
+                Flavor::Memb => {
+                    memb::exit(&r.ctr);
+                    hot.wake_writer();
+                }
+                Flavor::Mb => {
+                    mb::exit(&r.ctr);
+                    hot.wake_writer();
+                }
+                // A handle's section changes nothing shared: no writer to
+                // wake unless this guard had brought the thread online.
                 Flavor::Qsbr => {
                     if r.guard_online.get() {
                         r.guard_online.set(false);
                         qsbr::offline(&r.ctr);
+                        hot.wake_writer();
                     }
                 }
             }
-            hot.wake_writer();
             if spilled {
                 self.core().close_spill(self);
             }
