@@ -115,6 +115,7 @@ const READ_IMPLS: &[&str] = &[
     "urcu-memb-handle",
     "urcu-mb",
     "urcu-qsbr",
+    "urcu-qsbr-held",
     "crossbeam-epoch",
     "seize",
     "arc-swap",
@@ -440,6 +441,27 @@ fn read_case(name: &str, n: usize, secs: f64) -> Outcome {
                         black_box(b.load(&g));
                     }
                     h.quiescent_state(); // no-op except under QSBR
+                })
+            });
+            urcu_outcome(r, &d)
+        }
+        // QSBR as it is meant to be used in a loop: one guard held across
+        // reads, a quiescent state (`ReadGuard::quiescent_state`) every
+        // READ_BATCH reads; each read is then a domain check and a load.
+        "urcu-qsbr-held" => {
+            let d = Domain::builder().flavor(Flavor::Qsbr).build();
+            let b = RcuBox::new_in(OBJ, &d);
+            let r = timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return every_ms(ctl, || b.replace(OBJ));
+                }
+                let h = d.register_thread();
+                let mut g = h.read_lock();
+                run_batches(ctl, READ_BATCH, || {
+                    for _ in 0..READ_BATCH {
+                        black_box(b.load(&g));
+                    }
+                    g.quiescent_state();
                 })
             });
             urcu_outcome(r, &d)
