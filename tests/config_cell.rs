@@ -5,12 +5,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use urcu::{ConfigCell, Domain, Flavor};
 
-fn stress() -> usize {
-    std::env::var("URCU_STRESS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
-}
+mod common;
+use common::{stress, Counted};
 
 /// Fields that must agree with each other in every published config.
 #[derive(Clone, Debug)]
@@ -140,13 +136,6 @@ fn compare_and_set_publishes_only_over_the_value_read() {
     drop(g);
     assert_eq!(&*cell.read(), "d");
     assert_eq!(cell.version(), 2);
-}
-
-struct Counted(Arc<AtomicUsize>);
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
 }
 
 #[test]

@@ -6,31 +6,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use urcu::{read_lock, Domain, Flavor, RcuList};
 
-fn stress() -> usize {
-    std::env::var("URCU_STRESS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
-}
-
-/// A small deterministic generator (xorshift64*), so failures replay.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+mod common;
+use common::{stress, Counted, Rng};
 
 #[test]
 fn random_operations_match_a_vecdeque() {
     for seed in 1..=(200 * stress() as u64) {
-        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut rng = Rng::new(seed);
         let list = RcuList::new();
         let mut model: VecDeque<u64> = VecDeque::new();
         for step in 0..200 {
@@ -199,13 +181,6 @@ fn walks_under_writers_mb() {
 #[test]
 fn walks_under_writers_qsbr() {
     walks_under_writers(Flavor::Qsbr);
-}
-
-struct Counted(Arc<AtomicUsize>);
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
 }
 
 #[test]

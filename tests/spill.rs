@@ -7,12 +7,8 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::time::Duration;
 use urcu::Domain;
 
-struct Counted(Arc<AtomicUsize>);
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-}
+mod common;
+use common::Counted;
 
 /// Thread X holds a section while it waits for thread Y at a barrier; Y
 /// fills its queue inside its own section and then drops its guard before

@@ -24,7 +24,7 @@
 
 mod common;
 
-use common::scaled;
+use common::{scaled, Rng};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::ptr::{self, addr_of};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
@@ -274,24 +274,6 @@ impl Shared {
                      while a reader still held it"
                 ));
             }
-        }
-    }
-}
-
-/// xorshift64*: cheap per-thread randomness.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn spin(&mut self) {
-        for _ in 0..self.next() % 48 {
-            std::hint::spin_loop();
         }
     }
 }

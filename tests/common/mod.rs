@@ -111,3 +111,33 @@ impl Drop for Counted {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
+
+/// xorshift64*: cheap, deterministic per-thread randomness, so that a
+/// failing seed replays.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A generator from any seed (zero included).
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// Spins for a random short while (up to 47 pause instructions).
+    pub fn spin(&mut self) {
+        for _ in 0..self.next() % 48 {
+            std::hint::spin_loop();
+        }
+    }
+}
