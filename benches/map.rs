@@ -89,10 +89,11 @@
 //! --all-targets` does not) it only runs a small smoke pass and writes no
 //! CSV; pass `--bench` to run the binary directly.
 
+mod common;
 use bustle::{Collection, CollectionHandle, Mix, Workload};
+use common::{num, status_kib};
 use papaya::Guard as _;
 use std::hint::black_box;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Barrier, RwLock};
 use std::thread;
@@ -679,16 +680,6 @@ fn own_loop_case<M: Map>(threads: usize, secs: f64, smoke: bool) -> Outcome {
 // memory
 // ---------------------------------------------------------------------------
 
-/// A `/proc/self/status` field in KiB (`VmRSS:`, `VmHWM:`).
-fn status_kib(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap_or(f64::NAN)
-}
-
 fn memory_case<M: Map>(smoke: bool) -> Outcome {
     let batch = pin_batch();
     let entries = if smoke {
@@ -1036,13 +1027,11 @@ impl Row {
     }
 }
 
-fn parse_result(stdout: &str) -> Option<Outcome> {
-    let line = stdout.lines().find_map(|l| l.strip_prefix("RESULT "))?;
+fn parse_result(fields: Vec<(String, String)>) -> Option<Outcome> {
     let mut o = Outcome::default();
-    for field in line.split_whitespace() {
-        let (k, v) = field.split_once('=')?;
+    for (k, v) in &fields {
         let num = || v.parse::<f64>().ok();
-        match k {
+        match k.as_str() {
             "ops" => o.ops = v.parse().ok()?,
             "secs" => o.secs = num()?,
             "bytes_per_entry" => o.bytes_per_entry = num(),
@@ -1065,42 +1054,20 @@ fn run_in_child(
     threads: usize,
     cfg: &Config,
 ) -> Option<Outcome> {
-    let mut cmd = Command::new(exe);
-    cmd.args(["--case", &format!("{workload}:{name}")])
-        .args(["--threads", &threads.to_string()])
-        .args(["--secs", &cfg.secs.to_string()])
-        .args(["--capacity-log2", &cfg.capacity_log2.to_string()])
-        .args(["--ops-factor", &cfg.ops_factor.to_string()])
-        .args(["--pin-batch", &pin_batch().to_string()])
-        .stderr(std::process::Stdio::inherit());
+    let mut args = vec![
+        "--secs".to_string(),
+        cfg.secs.to_string(),
+        "--capacity-log2".to_string(),
+        cfg.capacity_log2.to_string(),
+        "--ops-factor".to_string(),
+        cfg.ops_factor.to_string(),
+        "--pin-batch".to_string(),
+        pin_batch().to_string(),
+    ];
     if cfg.smoke {
-        cmd.arg("--smoke");
+        args.push("--smoke".to_string());
     }
-    match cmd.output() {
-        Ok(out) if out.status.success() => parse_result(&String::from_utf8_lossy(&out.stdout)),
-        Ok(out) => {
-            eprintln!(
-                "  case {workload}:{name} threads={threads} failed: {}",
-                out.status
-            );
-            None
-        }
-        Err(e) => {
-            eprintln!("  could not start {}: {e}", exe.display());
-            None
-        }
-    }
-}
-
-/// Four significant digits or so.
-fn num(x: f64) -> String {
-    match x.abs() {
-        v if v.is_nan() => "-".into(),
-        v if v >= 100.0 => format!("{x:.1}"),
-        v if v >= 10.0 => format!("{x:.2}"),
-        v if v >= 1.0 => format!("{x:.3}"),
-        _ => format!("{x:.4}"),
-    }
+    common::run_case(exe, workload, name, threads, &args).and_then(parse_result)
 }
 
 fn main() {
@@ -1256,11 +1223,7 @@ fn main() {
     }
 
     if args.bench {
-        let dir = std::path::PathBuf::from(
-            std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()),
-        )
-        .join("map");
-        std::fs::create_dir_all(&dir).expect("create the results directory");
+        let dir = common::output_dir("map");
         let mut csv = format!(
             "# capacity_log2={} ops_factor={} secs={} pin_batch={}\n\
              workload,threads,implementation,mops,ratio_to_best_peer,ratio_of,\

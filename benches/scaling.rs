@@ -51,11 +51,12 @@
 //! --all-targets` does not) it only runs a short smoke pass and writes no CSV;
 //! pass `--bench` to run the binary directly.
 
+mod common;
 use arc_swap::ArcSwap;
+use common::num;
 use seize::Guard as _;
 use std::collections::LinkedList;
 use std::hint::black_box;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::{Arc, Barrier, Mutex, RwLock};
 use std::thread;
@@ -870,12 +871,7 @@ fn gp_case(name: &str, n: usize, secs: f64) -> Outcome {
 
 /// Peak resident set size of this process, in MiB.
 fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
+    common::status_kib("VmHWM:") / 1024.0
 }
 
 /// Child side: run one case and print its `RESULT` line on stdout.
@@ -926,13 +922,11 @@ impl Row {
     }
 }
 
-fn parse_result(stdout: &str) -> Option<Outcome> {
-    let line = stdout.lines().find_map(|l| l.strip_prefix("RESULT "))?;
+fn parse_result(fields: Vec<(String, String)>) -> Option<Outcome> {
     let mut o = Outcome::default();
-    for field in line.split_whitespace() {
-        let (k, v) = field.split_once('=')?;
+    for (k, v) in &fields {
         let num = || v.parse::<f64>().ok();
-        match k {
+        match k.as_str() {
             "ops" => o.ops = v.parse().ok()?,
             "secs" => o.secs = num()?,
             "rss_mib" => o.rss_mib = num().unwrap_or(f64::NAN),
@@ -953,37 +947,8 @@ fn run_in_child(
     threads: usize,
     secs: f64,
 ) -> Option<Outcome> {
-    let output = Command::new(exe)
-        .args(["--case", &format!("{workload}:{name}")])
-        .args(["--threads", &threads.to_string()])
-        .args(["--secs", &secs.to_string()])
-        .stderr(std::process::Stdio::inherit())
-        .output();
-    match output {
-        Ok(out) if out.status.success() => parse_result(&String::from_utf8_lossy(&out.stdout)),
-        Ok(out) => {
-            eprintln!(
-                "  case {workload}:{name} threads={threads} failed: {}",
-                out.status
-            );
-            None
-        }
-        Err(e) => {
-            eprintln!("  could not start {}: {e}", exe.display());
-            None
-        }
-    }
-}
-
-/// Four significant digits or so, for throughput and latency columns.
-fn num(x: f64) -> String {
-    match x.abs() {
-        v if v.is_nan() => "-".into(),
-        v if v >= 100.0 => format!("{x:.1}"),
-        v if v >= 10.0 => format!("{x:.2}"),
-        v if v >= 1.0 => format!("{x:.3}"),
-        _ => format!("{x:.4}"),
-    }
+    let args = ["--secs".to_string(), secs.to_string()];
+    common::run_case(exe, workload, name, threads, &args).and_then(parse_result)
 }
 
 fn main() {
@@ -1120,11 +1085,7 @@ fn main() {
     }
 
     if args.bench {
-        let dir = std::path::PathBuf::from(
-            std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()),
-        )
-        .join("scaling");
-        std::fs::create_dir_all(&dir).expect("create the results directory");
+        let dir = common::output_dir("scaling");
         let mut csv = String::from(
             "workload,threads,implementation,mops,ratio_to_best_peer,peak_rss_mib,\
              gp_mean_us,gp_p99_us,urcu_grace_periods,urcu_pending\n",

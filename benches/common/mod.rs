@@ -1,0 +1,79 @@
+//! What the two harness-free drivers (`scaling`, `map`) share: running a
+//! case in a fresh child process, reading its `RESULT key=value ...` line,
+//! `/proc/self/status` figures, number formatting, where the CSV goes.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Runs `exe --case WORKLOAD:NAME --threads N ARGS...` and returns the
+/// `key=value` fields of the `RESULT` line it prints, or `None` (with a
+/// line on stderr) if it failed.
+pub fn run_case(
+    exe: &Path,
+    workload: &str,
+    name: &str,
+    threads: usize,
+    args: &[String],
+) -> Option<Vec<(String, String)>> {
+    let output = Command::new(exe)
+        .args(["--case", &format!("{workload}:{name}")])
+        .args(["--threads", &threads.to_string()])
+        .args(args)
+        .stderr(std::process::Stdio::inherit())
+        .output();
+    match output {
+        Ok(out) if out.status.success() => result_fields(&String::from_utf8_lossy(&out.stdout)),
+        Ok(out) => {
+            eprintln!(
+                "  case {workload}:{name} threads={threads} failed: {}",
+                out.status
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!("  could not start {}: {e}", exe.display());
+            None
+        }
+    }
+}
+
+/// The `key=value` fields of the first `RESULT` line of `stdout`.
+pub fn result_fields(stdout: &str) -> Option<Vec<(String, String)>> {
+    let line = stdout.lines().find_map(|l| l.strip_prefix("RESULT "))?;
+    line.split_whitespace()
+        .map(|f| {
+            f.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// A `/proc/self/status` field in KiB (`VmRSS:`, `VmHWM:`); NaN if absent.
+pub fn status_kib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// Four significant digits or so, for throughput and latency columns.
+pub fn num(x: f64) -> String {
+    match x.abs() {
+        v if v.is_nan() => "-".into(),
+        v if v >= 100.0 => format!("{x:.1}"),
+        v if v >= 10.0 => format!("{x:.2}"),
+        v if v >= 1.0 => format!("{x:.3}"),
+        _ => format!("{x:.4}"),
+    }
+}
+
+/// `$CARGO_TARGET_DIR/<name>` (or `target/<name>`), created.
+pub fn output_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
+        .join(name);
+    std::fs::create_dir_all(&dir).expect("create the output directory");
+    dir
+}
