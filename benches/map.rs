@@ -853,20 +853,7 @@ fn parse_args() -> Args {
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().unwrap_or_else(|| panic!("{name} needs a value"));
         match arg.as_str() {
-            "--threads" => {
-                args.threads = value("--threads")
-                    .split(',')
-                    .map(|t| {
-                        t.trim()
-                            .parse()
-                            .expect("--threads takes a comma-separated list of counts")
-                    })
-                    .collect();
-                assert!(
-                    args.threads.iter().all(|&t| t > 0),
-                    "--threads: counts must be positive"
-                );
-            }
+            "--threads" => args.threads = common::parse_threads(&value("--threads")),
             "--secs" => {
                 args.cfg.secs = value("--secs")
                     .parse()
@@ -883,15 +870,7 @@ fn parse_args() -> Args {
                     .expect("--ops-factor takes a number")
             }
             "--workloads" => {
-                args.workloads = value("--workloads")
-                    .split(',')
-                    .map(str::trim)
-                    .flat_map(|w| match w {
-                        "all" => WORKLOADS.to_vec(),
-                        w => vec![w],
-                    })
-                    .map(String::from)
-                    .collect()
+                args.workloads = common::parse_workloads(&value("--workloads"), WORKLOADS)
             }
             "--pin-batch" => {
                 let n: u32 = value("--pin-batch")
@@ -914,13 +893,6 @@ fn parse_args() -> Args {
             // Anything else (cargo's flags, filters) is ignored.
             _ => {}
         }
-    }
-    for w in &args.workloads {
-        assert!(
-            WORKLOADS.contains(&w.as_str()),
-            "unknown workload {w:?} (expected all or some of {})",
-            WORKLOADS.join(",")
-        );
     }
     args
 }

@@ -194,35 +194,14 @@ fn parse_args() -> Args {
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().unwrap_or_else(|| panic!("{name} needs a value"));
         match arg.as_str() {
-            "--threads" => {
-                args.threads = value("--threads")
-                    .split(',')
-                    .map(|t| {
-                        t.trim()
-                            .parse()
-                            .expect("--threads takes a comma-separated list of counts")
-                    })
-                    .collect();
-                assert!(
-                    args.threads.iter().all(|&t| t > 0),
-                    "--threads: counts must be positive"
-                );
-            }
+            "--threads" => args.threads = common::parse_threads(&value("--threads")),
             "--secs" => {
                 args.secs = value("--secs")
                     .parse()
                     .expect("--secs takes a number of seconds")
             }
             "--workloads" => {
-                args.workloads = value("--workloads")
-                    .split(',')
-                    .map(str::trim)
-                    .flat_map(|w| match w {
-                        "all" => WORKLOADS.to_vec(),
-                        w => vec![w],
-                    })
-                    .map(String::from)
-                    .collect()
+                args.workloads = common::parse_workloads(&value("--workloads"), WORKLOADS)
             }
             "--case" => args.case = Some(value("--case")),
             "--bench" => args.bench = true,
@@ -236,9 +215,6 @@ fn parse_args() -> Args {
             // Anything else (cargo's and criterion-style flags, filters) is ignored.
             _ => {}
         }
-    }
-    for w in &args.workloads {
-        impls_of(w); // validates the name
     }
     args
 }

@@ -77,3 +77,38 @@ pub fn output_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("create the output directory");
     dir
 }
+
+/// `--threads 1,2,4`: positive counts.
+pub fn parse_threads(list: &str) -> Vec<usize> {
+    let threads: Vec<usize> = list
+        .split(',')
+        .map(|t| {
+            t.trim()
+                .parse()
+                .expect("--threads takes a comma-separated list of counts")
+        })
+        .collect();
+    assert!(
+        threads.iter().all(|&t| t > 0),
+        "--threads: counts must be positive"
+    );
+    threads
+}
+
+/// `--workloads a,b` or `all`, checked against `known`.
+pub fn parse_workloads(list: &str, known: &[&str]) -> Vec<String> {
+    let workloads: Vec<String> = list
+        .split(',')
+        .map(str::trim)
+        .flat_map(|w| if w == "all" { known.to_vec() } else { vec![w] })
+        .map(String::from)
+        .collect();
+    for w in &workloads {
+        assert!(
+            known.contains(&w.as_str()),
+            "unknown workload {w:?} (expected all or some of {})",
+            known.join(",")
+        );
+    }
+    workloads
+}
