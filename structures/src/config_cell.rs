@@ -85,10 +85,12 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
     #[inline]
     pub fn read(&self) -> ConfigRef<'_, T> {
         let guard = self.domain().read_lock();
-        let value: *const T = self.value.load(&guard);
-        // SAFETY: the value is protected by `guard`'s section, which lasts as
-        // long as the returned `ConfigRef` (it owns the guard; moving a guard
-        // does not end its section), and the cell outlives `'_`.
+        // No guard check: the guard was just made from the cell's own domain.
+        let value: *const T = self.value.as_ptr();
+        // SAFETY: the value is protected by `guard`'s section (a section of
+        // the cell's domain), which lasts as long as the returned `ConfigRef`
+        // (it owns the guard; moving a guard does not end its section), and
+        // the cell outlives `'_`.
         ConfigRef {
             value: unsafe { &*value },
             _guard: guard,
