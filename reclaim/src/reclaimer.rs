@@ -3,10 +3,11 @@
 //! A pass snapshots every ring's head, runs **one** grace period for all of
 //! them, then drains. To leave freeing to the threads that allocate (which
 //! scales, and keeps frees on the allocating thread's heap), a pass drains a
-//! live, busy thread's ring only up to the *previous* pass's snapshot: what
-//! its owner has not freed in a whole interval. Rings of exited or idle
-//! threads, and every ring during a barrier or at shutdown, drain to the new
-//! snapshot.
+//! live, busy thread's ring only up to the *previous* pass's snapshot (what
+//! its owner has not freed in a whole interval), and not at all while the
+//! owner is freeing its own entries (its tail moved since the last pass).
+//! Rings of exited or idle threads, and every ring during a barrier or at
+//! shutdown, drain to the new snapshot.
 //!
 //! The thread starts on first use and sleeps on a condition variable: for
 //! `reclaim_interval` while anything is pending, for a second otherwise
@@ -188,8 +189,13 @@ impl Core {
         for (rec, &snap) in records.iter().zip(&snaps) {
             let seen = rec.reclaimer_seen.swap(snap, Ordering::Relaxed);
             let owner_gone = !rec.alive.load(Ordering::Acquire);
+            // The owner freed some of its own entries since our last pass:
+            // it is keeping up, and frees on its own heap are cheaper.
+            let owner_draining = rec.ring.tail() != rec.reclaimer_seen_tail.load(Ordering::Relaxed);
             let upto = if flush || owner_gone || seen == snap {
                 snap
+            } else if owner_draining {
+                rec.ring.tail()
             } else {
                 seen
             };
@@ -200,6 +206,8 @@ impl Core {
                 let mut st = lock(&rec.drain);
                 self.drain_record(rec, &mut st, upto);
             }
+            // After our own drain, so that it does not count as the owner's.
+            rec.reclaimer_seen_tail.store(rec.ring.tail(), Ordering::Relaxed);
         }
         let n = spilled.len() as u64;
         with_callbacks(self, |run| spilled.into_iter().for_each(run));

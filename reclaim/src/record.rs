@@ -170,6 +170,8 @@ pub(crate) struct ThreadRecord {
     os_thread: i64,
     /// The reclaimer's head snapshot from its previous pass.
     pub(crate) reclaimer_seen: AtomicUsize,
+    /// The ring's tail after the reclaimer's previous pass.
+    pub(crate) reclaimer_seen_tail: AtomicUsize,
     /// For stall reports.
     pub(crate) name: String,
 }
@@ -221,6 +223,7 @@ impl ThreadRecord {
             pinned,
             os_thread: crate::sys::current_os_thread(),
             reclaimer_seen: AtomicUsize::new(0),
+            reclaimer_seen_tail: AtomicUsize::new(0),
             name,
         }
     }
