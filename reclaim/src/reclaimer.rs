@@ -207,7 +207,8 @@ impl Core {
                 self.drain_record(rec, &mut st, upto);
             }
             // After our own drain, so that it does not count as the owner's.
-            rec.reclaimer_seen_tail.store(rec.ring.tail(), Ordering::Relaxed);
+            rec.reclaimer_seen_tail
+                .store(rec.ring.tail(), Ordering::Relaxed);
         }
         let n = spilled.len() as u64;
         with_callbacks(self, |run| spilled.into_iter().for_each(run));
