@@ -87,12 +87,12 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
         let guard = self.domain().read_lock();
         // No guard check: the guard was just made from the cell's own domain.
         let value: *const T = self.value.as_ptr();
-        // SAFETY: the value is protected by `guard`'s section (a section of
-        // the cell's domain), which lasts as long as the returned `ConfigRef`
-        // (it owns the guard; moving a guard does not end its section), and
-        // the cell outlives `'_`.
+        // SAFETY: protected by `guard`'s section (of the cell's domain), which
+        // lasts as long as the `ConfigRef` that owns the guard (moving a
+        // guard does not end its section); the cell outlives `'_`.
+        let value = unsafe { &*value };
         ConfigRef {
-            value: unsafe { &*value },
+            value,
             _guard: guard,
         }
     }
