@@ -1030,35 +1030,7 @@ fn main() {
         "urcu GPs",
         "urcu pending",
     ];
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| {
-            table
-                .iter()
-                .map(|r| r[c].len())
-                .chain([header[c].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: &[String]| {
-        let cols: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(c, (s, &w))| {
-                if c < 3 {
-                    format!("{s:<w$}")
-                } else {
-                    format!("{s:>w$}")
-                }
-            })
-            .collect();
-        println!("{}", cols.join("  "));
-    };
-    line(&header.map(String::from));
-    for r in &table {
-        line(r);
-    }
+    common::print_table(&header, &table, |c| c < 3);
 
     if args.bench {
         let dir = common::output_dir("scaling");

@@ -112,3 +112,36 @@ pub fn parse_workloads(list: &str, known: &[&str]) -> Vec<String> {
     }
     workloads
 }
+
+/// Prints `rows` under `header` in aligned columns: left-aligned where
+/// `left(column)` says so, right-aligned otherwise.
+pub fn print_table<R: AsRef<[String]>>(header: &[&str], rows: &[R], left: impl Fn(usize) -> bool) {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.as_ref()[c].len())
+                .chain([header[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        let cols: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (s, &w))| {
+                if left(c) {
+                    format!("{s:<w$}")
+                } else {
+                    format!("{s:>w$}")
+                }
+            })
+            .collect();
+        println!("{}", cols.join("  ").trim_end());
+    };
+    line(&header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+    for r in rows {
+        line(r.as_ref());
+    }
+}
