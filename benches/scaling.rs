@@ -19,9 +19,9 @@
 //! - `config`: N readers each read a 256-byte config and touch two of its
 //!   fields (add `a + b` to a `black_box`ed accumulator) per read, while one
 //!   extra writer thread stores a new config every 1 ms. urcu through
-//!   `ConfigCell::read()` (default domain) and through a QSBR-domain
-//!   `ConfigCell` read with a per-thread `ThreadHandle` (a quiescent state
-//!   every 1024 reads); peers `ArcSwap::load`, a per-thread `arc_swap::Cache`,
+//!   `ConfigCell::read()` (default domain) and a per-thread
+//!   `ConfigCell::reader()` (one section, a quiescent state per load) in the
+//!   default domain and in a QSBR domain; peers `ArcSwap::load`, a per-thread `arc_swap::Cache`,
 //!   and `RwLock<Arc<_>>` / `Mutex<Arc<_>>` read under the lock (no clone).
 //! - `list`: N readers each traverse a 1,000-element list of `u64`, summing
 //!   it, while one extra writer thread inserts an element at the front and
@@ -619,35 +619,21 @@ fn config_case(name: &str, n: usize, secs: f64) -> Outcome {
             });
             urcu_outcome(r, urcu::default_domain())
         }
-        // `ConfigCell::reader()` in the default (memb) domain: one section
-        // per reader thread, a quiescent state per load.
-        "urcu-config-cached" => {
-            let cell = ConfigCell::new(Config::new(0));
-            let r = timed(n + 1, secs, |i, ctl| {
-                if i == writer {
-                    return config_writer(ctl, |c| cell.store(c));
-                }
-                let mut reader = cell.reader();
-                let mut acc = 0;
-                run_batches(ctl, READ_BATCH, || {
-                    for _ in 0..READ_BATCH {
-                        touch(&mut acc, reader.load());
-                    }
-                })
-            });
-            urcu_outcome(r, urcu::default_domain())
-        }
-        // A QSBR domain: each reader's `CachedReader` over its own
-        // ThreadHandle's guard (a quiescent state per load).
-        "urcu-config-qsbr" => {
-            let d = Domain::builder().flavor(Flavor::Qsbr).build();
+        // `ConfigCell::reader()`: one section per reader thread, a
+        // quiescent state per load; in the default (memb) domain, or in a
+        // QSBR domain (where the reader's guard keeps the thread online).
+        "urcu-config-cached" | "urcu-config-qsbr" => {
+            let d = if name == "urcu-config-qsbr" {
+                Domain::builder().flavor(Flavor::Qsbr).build()
+            } else {
+                urcu::default_domain().clone()
+            };
             let cell = ConfigCell::new_in(Config::new(0), &d);
             let r = timed(n + 1, secs, |i, ctl| {
                 if i == writer {
                     return config_writer(ctl, |c| cell.store(c));
                 }
-                let h = d.register_thread();
-                let mut reader = cell.reader_in(h.read_lock());
+                let mut reader = cell.reader();
                 let mut acc = 0;
                 run_batches(ctl, READ_BATCH, || {
                     for _ in 0..READ_BATCH {
