@@ -1,20 +1,48 @@
-//! urcu-rs: userspace RCU for Rust.
-//!
-//! This facade re-exports [`urcu_reclaim`] (grace periods, read guards, the
-//! reclamation queue) and [`urcu_structures`] (RCU data structures).
+//! Userspace RCU for Rust: readers that never wait and write nothing
+//! shared, writers that publish new versions, and a bounded queue that
+//! frees old versions once no reader can see them.
 //!
 //! ```
 //! use urcu::{read_lock, RcuBox};
 //!
-//! let routes = RcuBox::new(vec!["10.0.0.0/8"]);
-//! let g = read_lock();
-//! let current = routes.load(&g);
-//! routes.replace(vec!["10.0.0.0/8", "192.168.0.0/16"]);
-//! assert_eq!(current.len(), 1); // readers keep what they loaded
-//! drop(g);
-//! urcu::rcu_barrier();
+//! let config = RcuBox::new(String::from("v1")); // publish a value
+//!
+//! let guard = read_lock();             // a reader: no lock, no shared write
+//! let seen = config.load(&guard);      // a reference, valid while `guard` lives
+//! config.replace(String::from("v2"));  // a writer publishes; "v1" is queued
+//! assert_eq!(seen, "v1");              // the reader still sees its version
+//! drop(guard);                         // the reader is done
+//!
+//! assert_eq!(config.load(&read_lock()), "v2");
+//! urcu::rcu_barrier();                 // "v1" has been freed after a grace period
 //! ```
+//!
+//! # Where to start
+//!
+//! - **The guide**, [`guide`]: what RCU is and when to use it, grace
+//!   periods on a timeline, the three flavors, freeing old objects,
+//!   QSBR, patterns, pitfalls, and a comparison with other crates.
+//! - **The examples** in the repository, read in the order of
+//!   `examples/README.md`, starting with `cargo run --release --example tour`.
+//! - **`BENCHMARKS.md`**: every measured figure, with its command and
+//!   machine. **`RELIABILITY.md`**: what the library promises, how each
+//!   promise is tested, and what each misuse does.
+//!
+//! # What is here
+//!
+//! This facade re-exports [`urcu_reclaim`] (grace periods, read guards,
+//! the reclamation queue) and the data structures of [`urcu_structures`]:
+//!
+//! - reading: [`read_lock`] and [`ReadGuard`]; [`Domain::register_thread`]
+//!   and [`ThreadHandle`] for QSBR;
+//! - publishing: [`RcuBox`], [`ConfigCell`], [`RcuList`], [`RcuHashMap`];
+//! - freeing: [`rcu_reclaim_queue`], [`defer`], [`synchronize_rcu`],
+//!   [`rcu_barrier`]; watching: [`stats`];
+//! - configuring: [`Domain::builder`] ([`Flavor`], queue capacity, stall
+//!   reports).
 #![deny(missing_docs)]
+
+pub mod guide;
 
 pub use urcu_reclaim::*;
 pub use urcu_structures;

@@ -1,0 +1,107 @@
+//! # 8. Compared with the alternatives
+//!
+//! What people use instead, what each one is, and how this crate measures
+//! against it — including where it loses. Every figure is from
+//! `BENCHMARKS.md` (section named in each table), on the **16-core**
+//! machine (16 vCPU Xeon, Linux 6.18) unless marked **2-core** (2 vCPU
+//! development VM); raw output is in `docs/bench/`. These are shared VMs:
+//! runs differ by 10–30 % (up to 1.5× for some map cases).
+//!
+//! # What each one is
+//!
+//! | | kind | read side | a stalled reader | wait for a grace period | everything queued is freed |
+//! |---|---|---|---|---|---|
+//! | **urcu** (this crate) | RCU: 3 flavors, reclamation queue, map, list, config cell | memb: stores on the thread's own line; qsbr: nothing | pending memory bounded (threads × capacity); writers wait; stall reported by thread name | [`synchronize_rcu`](crate::synchronize_rcu), polling, [`rcu_barrier`](crate::rcu_barrier) | yes: `rcu_barrier`, at domain drop, for exited threads |
+//! | **crossbeam-epoch** | epoch-based reclamation | an atomic read-modify-write per `pin` | garbage grows without bound | no | not guaranteed (the global collector is never dropped) |
+//! | **seize** (papaya's reclaimer) | reference-counted batches | a store and a compiler fence (writers use membarrier) | holds what was retired during the stall | no | once a batch fills and is released |
+//! | **arc-swap** | an atomically swappable `Arc` | `load`: a debt slot and a re-check; `Cache`: a compare | keeps only the values it holds | n/a | yes (reference counts) |
+//! | **papaya** | lock-free hash map on seize | pinned guard | as seize | no | as seize |
+//! | **dashmap** | sharded `RwLock<HashMap>` | two atomic read-modify-writes on a shard | n/a (locks); a held `Ref` can deadlock a writer | n/a | yes |
+//! | **scc** `HashMap`/`HashIndex` | bucketed maps on its own epoch scheme (sdd) | `HashIndex`: lock-free, writes nothing | a thread that stops entering keeps its garbage | no | as its epochs advance |
+//! | **liburcu** (C) | the original userspace RCU | same flavors as here | `defer_rcu`: bounded, the caller waits (a deadlock inside a section); `call_rcu`: grows without bound | yes | not a queue whose thread exits without unregistering |
+//!
+//! # Reclamation core: read side and retirement
+//!
+//! From "Reclamation core", `cargo bench --bench scaling`. Reads: lock,
+//! load one pointer, unlock, while a writer replaces the object every
+//! millisecond; millions of reads per second, summed over threads.
+//!
+//! | threads | urcu memb | urcu qsbr | seize | crossbeam-epoch | arc-swap `load` |
+//! |---|---|---|---|---|---|
+//! | 1  | 240 | 327 | 89 | 84 | 54 |
+//! | 16 | 3819 | 5276 | 1063 | 246 | 676 |
+//!
+//! Retirement: allocate a 64-byte object, publish it, retire the old one;
+//! millions of objects per second, and peak RSS:
+//!
+//! | threads | urcu memb | crossbeam-epoch `defer_destroy` | seize `retire` |
+//! |---|---|---|---|
+//! | 1  | 9.2 (3.0 MiB) | 12.1 (2.8 MiB) | 13.4 (2.8 MiB) |
+//! | 16 | 206 (8.5 MiB) | 41.3 (28.9 MiB) | 2.9 (3.0 MiB) |
+//!
+//! **We lose at 1–2 threads** on retirement (0.68×–0.99× of the best peer
+//! on 16 cores). A later fix measured 0.94×–1.13× of seize at 1 thread and
+//! 1.74×–1.82× at 2 on the 2-core VM, not yet re-measured on 16 cores.
+//!
+//! # Configuration: `ConfigCell` vs arc-swap
+//!
+//! From "ConfigCell and RcuList": a 256-byte struct, each read touches two
+//! fields, a writer stores a new one every millisecond; millions of reads
+//! per second.
+//!
+//! | threads | [`ConfigCell::read`](crate::ConfigCell::read) | [`ConfigCell::reader`](crate::ConfigCell::reader) | arc-swap `load` | arc-swap `Cache` | `RwLock<Arc<T>>` |
+//! |---|---|---|---|---|---|
+//! | 1  | 196 | 344 | 43 | 620 | 43 |
+//! | 4  | 867 | 2045 | 198 | 1281 | 12.1 |
+//! | 16 | 2767 | 5639 | 583 | 7589 | 10.2 |
+//!
+//! `read()` beats arc-swap's `load` 4.6×–5.4×; the cached reader beats
+//! arc-swap's `Cache` at 2–8 threads but **loses at 1 and 16 threads**
+//! (0.56× and 0.74×). On the 2-core VM, after a later change, `reader()`
+//! measured 0.94×–1.07× of `Cache`.
+//!
+//! # Maps: `RcuHashMap` vs papaya, scc, dashmap
+//!
+//! From "RcuHashMap", `cargo bench --bench map` (bustle workloads, 16
+//! threads), millions of operations per second. Measured before the
+//! in-section spill change described there.
+//!
+//! | workload | urcu | papaya | scc `HashIndex` | scc `HashMap` | dashmap |
+//! |---|---|---|---|---|---|
+//! | ReadHeavy | 117 (147 pinning per op) | 165 | 194 | 98.5 | 73 |
+//! | Exchange | 16.9 | 5.7 | 82.8 | 73.7 | 41.8 |
+//! | RapidGrow | 6.5 | 19.1 | 43.4 | 34.4 | 25.8 |
+//! | 98 % reads, 1M keys | 198 | 130 | 232 | 112 | 67 |
+//!
+//! **The map is currently slower than the best peer on every bustle
+//! workload**: 0.60× on ReadHeavy (papaya and scc `HashIndex` are ahead),
+//! 0.20× on Exchange and 0.15× on RapidGrow (scc far ahead), and 0.85× of
+//! scc `HashIndex` on the 98 %-read loop, where it does beat papaya and
+//! dashmap. It uses fewer bytes per entry than papaya (51.8 vs 68.3) but
+//! more than scc (40.1) and dashmap (35.8). `BENCHMARKS.md` explains why:
+//! two dependent cache misses per read (bucket, then the boxed entry),
+//! spills under write load, and mostly single-threaded growth. Pick scc or
+//! papaya for a write-heavy map today; pick [`RcuHashMap`](crate::RcuHashMap)
+//! when you want its guard-tied references, bounded reclamation and one
+//! grace-period domain shared with the rest of your RCU data.
+//!
+//! # Lists
+//!
+//! [`RcuList`](crate::RcuList) traversals (1000 elements) **lose to
+//! `RwLock<Vec>`** (0.14× at 1 thread, 0.95× at 16): pointer chasing
+//! against a contiguous scan. It beats `RwLock<LinkedList>` at every
+//! thread count. Use it when readers must never wait behind a writer, not
+//! for scan speed.
+//!
+//! # liburcu
+//!
+//! The C library this crate descends from (flavors, grace-period
+//! algorithm, `defer_rcu`'s queue encoding). Differences by design: no
+//! mandatory register/unregister (threads join on first use; exited
+//! threads' queues are drained, not leaked), a full queue inside a section
+//! spills instead of deadlocking, waiting inside a section panics, stalls
+//! are reported, producers free their own entries instead of one worker
+//! thread freeing for everyone, and QSBR's reference rule is checked by the
+//! compiler. **Not yet measured in the same run**: an optional liburcu
+//! bench is planned (issue #6); until then `BENCHMARKS.md` compares only
+//! against figures quoted from another machine, and says so.

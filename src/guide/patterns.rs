@@ -1,0 +1,148 @@
+//! # 6. Patterns
+//!
+//! Four shapes that cover most uses of RCU. Each has a longer, runnable
+//! version under `examples/`.
+//!
+//! # Read-copy-update of a struct
+//!
+//! The pattern that gives RCU its name: read the current value, copy it,
+//! change the copy, publish the copy. With one writer at a time (or a lock
+//! around writers) [`ConfigCell::update`](crate::ConfigCell::update) does
+//! all three; writers serialize inside it, so no update is lost:
+//!
+//! ```
+//! use urcu::ConfigCell;
+//!
+//! #[derive(Clone, Debug, PartialEq)]
+//! struct Limits { max_conn: u32, timeout_ms: u64 }
+//!
+//! let limits = ConfigCell::new(Limits { max_conn: 100, timeout_ms: 500 });
+//! limits.update(|old| Limits { max_conn: old.max_conn * 2, ..old.clone() });
+//! assert_eq!(*limits.read(), Limits { max_conn: 200, timeout_ms: 500 });
+//! ```
+//!
+//! Without a lock, on a bare [`RcuBox`](crate::RcuBox), the update is a
+//! compare-and-swap loop: if another writer published first, read again
+//! and redo the copy.
+//!
+//! ```
+//! use urcu::{read_lock, RcuBox};
+//!
+//! #[derive(Clone)]
+//! struct Stats { requests: u64, errors: u64 }
+//!
+//! let stats = RcuBox::new(Stats { requests: 0, errors: 0 });
+//! let g = read_lock();
+//! let mut current = stats.load(&g);
+//! loop {
+//!     let copy = Stats { requests: current.requests + 1, ..current.clone() };
+//!     match stats.compare_exchange(current, copy, &g) {
+//!         Ok(_old) => break,                 // published; `_old` is queued
+//!         Err((_copy, actual)) => current = actual, // lost the race: retry
+//!     }
+//! }
+//! assert_eq!(stats.load(&g).requests, 1);
+//! ```
+//!
+//! # A routing table
+//!
+//! A table that every packet or request reads and an operator changes now
+//! and then. [`RcuHashMap`](crate::RcuHashMap) changes one entry at a time
+//! (no copy of the whole table); lookups are lock-free and write nothing
+//! shared. A pinned handle holds one read-side section for several
+//! operations:
+//!
+//! ```
+//! use urcu::RcuHashMap;
+//!
+//! let routes: RcuHashMap<&str, &str> = RcuHashMap::new();
+//! routes.pin().insert("10.0.0.0/8", "eth0");
+//!
+//! std::thread::scope(|s| {
+//!     s.spawn(|| {
+//!         // A request thread: one section per batch of lookups.
+//!         let m = routes.pin();
+//!         for _ in 0..1000 {
+//!             assert!(matches!(m.get("10.0.0.0/8"), Some(&"eth0" | &"eth1")));
+//!         }
+//!     });
+//!     // The operator moves the route; the old entry is freed after a grace period.
+//!     routes.pin().insert("10.0.0.0/8", "eth1");
+//! });
+//! assert_eq!(routes.get_cloned("10.0.0.0/8"), Some("eth1"));
+//! ```
+//!
+//! For a small table that changes as a whole (say, a few dozen prefixes
+//! recomputed together), an `RcuBox<Vec<Route>>` replaced whole is simpler
+//! and its readers scan contiguous memory. Runnable:
+//! `examples/read_heavy_service.rs` (a session cache under a writer).
+//!
+//! # Configuration reload
+//!
+//! Every request reads the configuration; a reloader publishes a new one
+//! when a file changes. Readers never wait for the reloader, and a request
+//! that started with the old configuration finishes with it.
+//! [`version`](crate::ConfigCell::version) lets a reader notice a reload
+//! without entering a section, and a
+//! [`CachedReader`](crate::urcu_structures::CachedReader) from
+//! [`reader`](crate::ConfigCell::reader) makes the hottest loops cheaper
+//! still:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use urcu::ConfigCell;
+//!
+//! #[derive(Debug)]
+//! struct Config { greeting: String }
+//!
+//! let cfg = Arc::new(ConfigCell::new(Config { greeting: "hello".into() }));
+//! let seen = cfg.version();
+//!
+//! let reloader = {
+//!     let cfg = cfg.clone();
+//!     std::thread::spawn(move || cfg.store(Config { greeting: "welcome".into() }))
+//! };
+//! reloader.join().unwrap();
+//!
+//! if cfg.version() != seen {
+//!     println!("reloaded: {}", cfg.read().greeting);
+//! }
+//! let mut hot = cfg.reader();           // for a tight loop on this thread
+//! assert_eq!(hot.load().greeting, "welcome");
+//! ```
+//!
+//! A `CachedReader` keeps its thread inside a read-side section between
+//! loads (each load reports a quiescent state); drop it before the thread
+//! blocks. Runnable: `examples/config_reload.rs` (a reloader watching a
+//! file; a bad file is rejected and the old configuration stays live).
+//!
+//! # A subscriber list
+//!
+//! An event source walks its subscribers for every event; subscribers
+//! come and go. [`RcuList`](crate::RcuList) lets the walk run while the
+//! list changes: a removed subscriber is unlinked at once for new walks,
+//! and freed only after the walks that could still be standing on it have
+//! finished.
+//!
+//! ```
+//! use urcu::{read_lock, RcuList};
+//!
+//! let subscribers: RcuList<String> = RcuList::new();
+//! subscribers.push_back("logger".to_string());
+//! subscribers.push_back("metrics".to_string());
+//!
+//! let g = read_lock();
+//! let mut walk = subscribers.iter(&g);           // an event is being delivered
+//! assert_eq!(walk.next().map(String::as_str), Some("logger"));
+//! subscribers.remove_first(|s| s == "metrics");  // meanwhile, metrics leaves
+//! subscribers.push_back("alerts".to_string());   // and alerts joins
+//! let rest: Vec<&String> = walk.collect();       // the walk goes on safely
+//! println!("the rest of that walk: {rest:?}");
+//! drop(g); // `rest` borrows `g`: using it after this line would not compile
+//!
+//! let g = read_lock();
+//! let now: Vec<&str> = subscribers.iter(&g).map(String::as_str).collect();
+//! assert_eq!(now, ["logger", "alerts"]);        // the next event sees the change
+//! ```
+//!
+//! Runnable: `examples/subscriber_list.rs`.
