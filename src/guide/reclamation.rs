@@ -26,7 +26,7 @@
 //! |---|---|---|---|
 //! | the writer waits | one grace period, every time | no (wait-free while its queue has room) | no (same queue) |
 //! | cost per object | a grace period | a few stores: one word of queue for a stream of one type | the same, plus a heap allocation for the closure (none if it captures nothing) |
-//! | freed | when the call returns | soon: by the queueing thread at a later checkpoint, or by the reclaimer thread within [`DEFAULT_RECLAIM_INTERVAL`](crate::DEFAULT_RECLAIM_INTERVAL) once the thread stops queueing | the same |
+//! | freed | when the call returns | soon: by the queueing thread at a later checkpoint, or by the reclaimer thread about a [`reclaim_interval`](crate::DomainBuilder::reclaim_interval) (default 10 ms) plus a grace period after the thread stops queueing | the same |
 //! | inside a read-side section | panics (it would wait for itself) | never waits (see below) | never waits |
 //! | pending memory | none | bounded: threads × queue capacity | the same |
 //!
@@ -72,7 +72,8 @@
 //!   frees whatever earlier tickets cover, so freeing scales with the
 //!   threads that allocate;
 //! - a **reclaimer thread**, started by the domain on first use and joined
-//!   when the domain is dropped, which wakes every
+//!   when the domain is dropped (the default domain is never dropped),
+//!   which wakes every
 //!   [`reclaim_interval`](crate::DomainBuilder::reclaim_interval) while
 //!   anything is pending, runs *one* grace period for all threads, and
 //!   frees what their owners left behind (also the rings of threads that
