@@ -476,6 +476,40 @@ impl Domain {
         }
     }
 
+    /// Asks this domain's reclaimer thread to run a grace period soon, and
+    /// returns at once. For code that waits by polling a ticket
+    /// ([`start_poll`](Self::start_poll)) rather than by queueing objects,
+    /// which is what otherwise makes grace periods run.
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let ticket = d.start_poll();
+    /// d.request_grace_period();
+    /// while !d.poll(&ticket) {
+    ///     std::thread::yield_now();
+    /// }
+    /// ```
+    pub fn request_grace_period(&self) {
+        self.core().force_grace_period();
+    }
+
+    /// The grace-period counter: a ticket has elapsed once this reaches its
+    /// [`GracePeriod::sequence`]. Lets a structure keep tickets compactly
+    /// (a few bits of the sequence) instead of as [`GracePeriod`] values.
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let ticket = d.start_poll();
+    /// d.synchronize_rcu();
+    /// assert!(d.completed_sequence() >= ticket.sequence());
+    /// ```
+    #[inline]
+    pub fn completed_sequence(&self) -> u64 {
+        // Acquire, as in `poll`: pairs with the release that ends a grace
+        // period.
+        self.core().completed_sequence()
+    }
+
     /// Whether the ticket's grace period has elapsed. Never blocks.
     ///
     /// # Panics
@@ -638,6 +672,14 @@ pub(crate) fn with_callbacks<R>(core: &Core, f: impl FnOnce(&mut dyn FnMut(Retir
 pub struct GracePeriod {
     domain_id: u64,
     target: u64,
+}
+
+impl GracePeriod {
+    /// The value of [`Domain::completed_sequence`] at which this ticket has
+    /// elapsed. Sequences are even and only grow, by 2 per grace period.
+    pub fn sequence(&self) -> u64 {
+        self.target
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -47,6 +47,12 @@ impl Core {
         self.gp_seq.load(Ordering::Acquire) >= target
     }
 
+    #[inline]
+    pub(crate) fn completed_sequence(&self) -> u64 {
+        // Acquire: as in `poll`.
+        self.gp_seq.load(Ordering::Acquire)
+    }
+
     /// Waits until `target` is reached, running grace periods as needed.
     /// The caller must not be a reader of this domain (checked by callers).
     pub(crate) fn wait_for(&self, target: u64) {

@@ -36,6 +36,9 @@ pub(crate) struct Signal {
     /// A pass is wanted now (a producer passed a checkpoint, a thread
     /// exited, something spilled).
     wanted: AtomicBool,
+    /// Someone polling a ticket asked for a grace period even if no queue
+    /// holds anything ([`Domain::request_grace_period`](crate::Domain::request_grace_period)).
+    gp_requested: AtomicBool,
     /// The thread is in (or about to enter) its wait.
     sleeping: AtomicBool,
     shutdown: AtomicBool,
@@ -78,6 +81,12 @@ impl Core {
             let _g = s.mutex.lock().unwrap_or_else(|e| e.into_inner());
             s.cv.notify_one();
         }
+    }
+
+    /// Makes the next pass run a grace period even with empty queues.
+    pub(crate) fn force_grace_period(&self) {
+        self.signal.gp_requested.store(true, Ordering::Relaxed);
+        self.request_grace_period();
     }
 
     /// Same as a grace-period request; named for the callers' intent.
@@ -182,7 +191,8 @@ impl Core {
             self.collect_spill(rec, flush, &mut spilled);
         }
         let busy = records.iter().zip(&snaps).any(|(r, &s)| s != r.ring.tail());
-        if busy || !spilled.is_empty() {
+        let forced = self.signal.gp_requested.swap(false, Ordering::Relaxed);
+        if busy || forced || !spilled.is_empty() {
             let target = self.start_poll();
             self.wait_for(target);
         }

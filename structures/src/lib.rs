@@ -17,5 +17,7 @@ pub use config_cell::{CachedReader, ConfigCell, ConfigRef};
 pub use list::{Iter as ListIter, RcuList};
 #[cfg(feature = "rayon")]
 pub use map::ParIter as MapParIter;
-pub use map::{Iter as MapIter, MapBuilder, Pinned, RcuHashMap};
+pub use map::{
+    Boxed, Inline, Iter as MapIter, MapBuilder, Pinned, RcuHashMap, Storage as MapStorage,
+};
 pub use urcu_reclaim;

@@ -1,6 +1,9 @@
 //! Weakly consistent iteration over an `RcuHashMap`.
 
-use super::table::{Entry, Table};
+use super::storage::private::Layout;
+use super::storage::{Boxed, Storage};
+use super::table::Table;
+use std::hash::BuildHasher;
 
 /// Iterates a pinned [`RcuHashMap`](super::RcuHashMap) bucket by bucket.
 ///
@@ -11,16 +14,24 @@ use super::table::{Entry, Table};
 /// - no key is yielded twice, and nothing freed is ever touched.
 ///
 /// The order is unspecified.
-pub struct Iter<'p, K, V> {
-    table: &'p Table<K, V>,
+pub struct Iter<'p, K, V, S = ahash::RandomState, M = Boxed>
+where
+    M: Storage<K, V>,
+{
+    table: &'p Table<K, V, M>,
+    hasher: &'p S,
     next_bucket: usize,
-    batch: Vec<&'p Entry<K, V>>,
+    batch: Vec<(&'p K, &'p V)>,
 }
 
-impl<'p, K: Eq, V> Iter<'p, K, V> {
-    pub(crate) fn new(table: &'p Table<K, V>) -> Self {
+impl<'p, K: Eq, V, S: BuildHasher, M: Storage<K, V>> Iter<'p, K, V, S, M>
+where
+    K: std::hash::Hash,
+{
+    pub(crate) fn new(table: &'p Table<K, V, M>, hasher: &'p S) -> Self {
         Iter {
             table,
+            hasher,
             next_bucket: 0,
             batch: Vec::new(),
         }
@@ -29,48 +40,64 @@ impl<'p, K: Eq, V> Iter<'p, K, V> {
 
 /// The entries of `table`'s bucket `index` whose hash maps to bucket
 /// `origin` of a table with mask `origin_mask`, following moved buckets into
-/// the next tables. Each key once (a writer may move a key between two
-/// slots while we read the chain).
-pub(crate) fn collect_bucket<'p, K: Eq, V>(
-    table: &'p Table<K, V>,
+/// the next tables. Each key once (a writer may publish a replacement in
+/// another slot of the chain just before it retires the old one). The
+/// caller is in a read-side section that began before it got `table`.
+pub(crate) fn collect_bucket<'p, K: Eq, V, M: Layout<K, V>>(
+    table: &'p Table<K, V, M>,
     index: usize,
     origin_mask: usize,
     origin: usize,
-    out: &mut Vec<&'p Entry<K, V>>,
+    rehash: &impl Fn(&K) -> u64,
+    out: &mut Vec<(&'p K, &'p V)>,
 ) {
     let head = table.bucket_at(index);
     if head.is_moved() {
         let next = table.next().expect("a moved bucket has a next table");
         for target in table.targets(index, next) {
-            collect_bucket(next, target, origin_mask, origin, out);
+            collect_bucket(next, target, origin_mask, origin, rehash, out);
         }
         return;
     }
     let start = out.len();
-    head.scan(|e| {
-        if e.hash as usize & origin_mask == origin
-            && !out[start..].iter().any(|seen| seen.key == e.key)
-        {
-            out.push(e);
+    head.scan(|item| {
+        // SAFETY: `scan` shows live items, readable for our section.
+        let (hash, (k, v)) = unsafe { (M::hash(item, rehash), M::get(item)) };
+        if hash as usize & origin_mask == origin && !out[start..].iter().any(|seen| *seen.0 == *k) {
+            out.push((k, v));
         }
         None::<()>
     });
 }
 
-impl<'p, K: Eq, V> Iterator for Iter<'p, K, V> {
+impl<'p, K, V, S, M> Iterator for Iter<'p, K, V, S, M>
+where
+    K: Eq + std::hash::Hash,
+    S: BuildHasher,
+    M: Storage<K, V>,
+{
     type Item = (&'p K, &'p V);
 
     fn next(&mut self) -> Option<(&'p K, &'p V)> {
         loop {
-            if let Some(e) = self.batch.pop() {
-                return Some((&e.key, &e.value));
+            if let Some(kv) = self.batch.pop() {
+                return Some(kv);
             }
             if self.next_bucket >= self.table.len() {
                 return None;
             }
             let i = self.next_bucket;
             self.next_bucket += 1;
-            collect_bucket(self.table, i, self.table.len() - 1, i, &mut self.batch);
+            let hasher = self.hasher;
+            let rehash = |k: &K| hasher.hash_one(k);
+            collect_bucket(
+                self.table,
+                i,
+                self.table.len() - 1,
+                i,
+                &rehash,
+                &mut self.batch,
+            );
         }
     }
 }

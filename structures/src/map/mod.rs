@@ -7,24 +7,27 @@
 mod iter;
 #[cfg(feature = "rayon")]
 mod par;
+mod storage;
 mod table;
 
 pub use iter::Iter;
 #[cfg(feature = "rayon")]
 pub use par::ParIter;
+pub use storage::{Boxed, Inline, Storage};
 
 use crossbeam_utils::CachePadded;
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicIsize, AtomicPtr, Ordering};
-use table::{BucketLock, Entry, Lookup, Table};
+use table::{BucketLock, Lookup, Slot, Table};
 use urcu_reclaim::{default_domain, Domain, ReadGuard};
 
 /// Buckets of a new, empty map.
 const MIN_BUCKETS: usize = 16;
-/// Grow when the average chain holds more than this many entries (of 6
-/// slots per bucket line).
-const GROW_LOAD: usize = 4;
+/// Grow when the average chain holds more than this fraction of a line's
+/// slots (2/3: with four slots, 2.7 entries; with three, 2).
+const GROW_LOAD_NUM: usize = 2;
+const GROW_LOAD_DEN: usize = 3;
 /// Counter stripes for `len` (writers on different buckets rarely share one).
 const STRIPES: usize = 32;
 /// Buckets a helper migrates per claim.
@@ -51,14 +54,15 @@ const MIGRATE_CHUNK: usize = 64;
 /// assert_eq!(m.remove("10.0.0.0/8"), Some(&2));
 /// assert!(routes.is_empty());
 /// ```
-pub struct RcuHashMap<K, V, S = ahash::RandomState>
+pub struct RcuHashMap<K, V, S = ahash::RandomState, M = Boxed>
 where
     K: Send + Sync + 'static,
     V: Send + Sync + 'static,
+    M: Storage<K, V>,
 {
     /// The current table. Stored with release once a table is complete
     /// (new, or fully migrated to); loaded with acquire.
-    root: CachePadded<AtomicPtr<Table<K, V>>>,
+    root: CachePadded<AtomicPtr<Table<K, V, M>>>,
     hasher: S,
     domain: Domain,
     /// Striped element count: `len` sums them.
@@ -69,9 +73,15 @@ where
 
 // SAFETY: the map hands `&K`/`&V` to readers on any thread and drops
 // entries on the reclaiming thread: `K, V: Send + Sync` (required above).
-unsafe impl<K: Send + Sync, V: Send + Sync, S: Send> Send for RcuHashMap<K, V, S> {}
+unsafe impl<K: Send + Sync, V: Send + Sync, S: Send, M: Storage<K, V>> Send
+    for RcuHashMap<K, V, S, M>
+{
+}
 // SAFETY: as above; the hasher is only read (`&S`), so it must be `Sync`.
-unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync> Sync for RcuHashMap<K, V, S> {}
+unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync, M: Storage<K, V>> Sync
+    for RcuHashMap<K, V, S, M>
+{
+}
 
 /// Configures an [`RcuHashMap`].
 ///
@@ -81,15 +91,18 @@ unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync> Sync for RcuHashMap<K, V, S
 /// let m: RcuHashMap<u64, u64> = RcuHashMap::builder().capacity(1000).domain(&d).build();
 /// assert!(m.is_empty());
 /// ```
+/// What a builder builds, for variance and auto traits only.
+type BuilderTypes<K, V, M> = fn() -> (K, V, M);
+
 #[must_use]
-pub struct MapBuilder<K, V, S = ahash::RandomState> {
+pub struct MapBuilder<K, V, S = ahash::RandomState, M = Boxed> {
     capacity: usize,
     hasher: S,
     domain: Option<Domain>,
-    _types: std::marker::PhantomData<fn() -> (K, V)>,
+    _types: std::marker::PhantomData<BuilderTypes<K, V, M>>,
 }
 
-impl<K, V, S> std::fmt::Debug for MapBuilder<K, V, S> {
+impl<K, V, S, M> std::fmt::Debug for MapBuilder<K, V, S, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MapBuilder")
             .field("capacity", &self.capacity)
@@ -97,11 +110,12 @@ impl<K, V, S> std::fmt::Debug for MapBuilder<K, V, S> {
     }
 }
 
-impl<K, V, S> MapBuilder<K, V, S>
+impl<K, V, S, M> MapBuilder<K, V, S, M>
 where
     K: Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
+    M: Storage<K, V>,
 {
     /// Room for about `n` entries before the first resize.
     pub fn capacity(mut self, n: usize) -> Self {
@@ -110,7 +124,7 @@ where
     }
 
     /// The hasher.
-    pub fn hasher<S2: BuildHasher>(self, hasher: S2) -> MapBuilder<K, V, S2> {
+    pub fn hasher<S2: BuildHasher>(self, hasher: S2) -> MapBuilder<K, V, S2, M> {
         MapBuilder {
             capacity: self.capacity,
             hasher,
@@ -125,9 +139,44 @@ where
         self
     }
 
+    /// Stores entries inside the bucket lines instead of one heap
+    /// allocation each ([`Inline`]): a lookup reads one cache line instead
+    /// of two, and an insert allocates nothing. For `Copy` keys and values
+    /// of at most 48 bytes together.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let m = RcuHashMap::<u64, u64>::builder().inline().build();
+    /// m.pin().insert(1, 2);
+    /// assert_eq!(m.get_cloned(&1), Some(2));
+    /// ```
+    pub fn inline(self) -> MapBuilder<K, V, S, Inline>
+    where
+        K: Copy,
+        V: Copy,
+    {
+        self.storage()
+    }
+
+    /// Chooses the storage by type: [`Boxed`] (the default) or [`Inline`].
+    ///
+    /// ```
+    /// use urcu_structures::{Inline, RcuHashMap};
+    /// let m = RcuHashMap::<u32, u32>::builder().storage::<Inline>().build();
+    /// assert!(m.is_empty());
+    /// ```
+    pub fn storage<M2: Storage<K, V>>(self) -> MapBuilder<K, V, S, M2> {
+        MapBuilder {
+            capacity: self.capacity,
+            hasher: self.hasher,
+            domain: self.domain,
+            _types: std::marker::PhantomData,
+        }
+    }
+
     /// Builds the map.
-    pub fn build(self) -> RcuHashMap<K, V, S> {
-        let buckets = (self.capacity / GROW_LOAD)
+    pub fn build(self) -> RcuHashMap<K, V, S, M> {
+        let buckets = (self.capacity * GROW_LOAD_DEN / (M::SLOTS * GROW_LOAD_NUM))
             .max(MIN_BUCKETS)
             .next_power_of_two();
         RcuHashMap {
@@ -168,11 +217,12 @@ where
     }
 }
 
-impl<K, V, S> RcuHashMap<K, V, S>
+impl<K, V, S, M> RcuHashMap<K, V, S, M>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
+    M: Storage<K, V>,
 {
     /// An empty map using `hasher`.
     pub fn with_hasher(hasher: S) -> Self {
@@ -196,7 +246,7 @@ where
     }
 
     #[inline(always)]
-    fn root(&self) -> &Table<K, V> {
+    fn root(&self) -> &Table<K, V, M> {
         // SAFETY: the root is never null; a replaced root is freed only
         // after a grace period, and every caller is in a read-side section
         // (or is a writer, which enters one).
@@ -213,7 +263,7 @@ where
     /// Pins the map: a handle whose reads and writes share one read-side
     /// section, and whose references live as long as it does.
     #[inline]
-    pub fn pin(&self) -> Pinned<'_, K, V, S> {
+    pub fn pin(&self) -> Pinned<'_, K, V, S, M> {
         Pinned {
             map: self,
             guard: self.domain.read_lock(),
@@ -231,7 +281,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         self.check(guard);
-        self.find(key).map(|e| &e.value)
+        self.find(key).map(|(_, v)| v)
     }
 
     /// A copy of the value for `key`, for callers that do not want a guard.
@@ -242,7 +292,7 @@ where
         V: Clone,
     {
         let _g = self.domain.read_lock();
-        self.find(key).map(|e| e.value.clone())
+        self.find(key).map(|(_, v)| v.clone())
     }
 
     /// Whether `key` is present.
@@ -257,7 +307,7 @@ where
 
     /// The entry for `key`. The caller is in a read-side section.
     #[inline]
-    fn find<Q>(&self, key: &Q) -> Option<&Entry<K, V>>
+    fn find<Q>(&self, key: &Q) -> Option<(&K, &V)>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -266,7 +316,7 @@ where
         let mut t = self.root();
         loop {
             match t.bucket(hash).find(hash, |k| k.borrow() == key) {
-                Lookup::Found(e) => return Some(e),
+                Lookup::Found(k, v) => return Some((k, v)),
                 Lookup::Absent => return None,
                 Lookup::Moved => t = t.next().expect("a moved bucket has a next table"),
             }
@@ -287,10 +337,10 @@ where
         self.len() == 0
     }
 
-    /// Entries the current table holds before it grows (buckets × load).
+    /// Entries the current table holds before it grows.
     pub fn capacity(&self) -> usize {
         let _g = self.domain.read_lock();
-        self.root().len() * GROW_LOAD
+        self.root().len() * M::SLOTS * GROW_LOAD_NUM / GROW_LOAD_DEN
     }
 
     #[inline]
@@ -298,15 +348,17 @@ where
         self.counts[(hash >> 32) as usize % STRIPES].fetch_add(delta, Ordering::Relaxed);
     }
 
-    fn retire(&self, e: *mut Entry<K, V>) {
-        // SAFETY: `e` came from `Box::into_raw`, was just unlinked under its
-        // bucket lock (unreachable for new readers), and is retired once.
-        unsafe { self.domain.rcu_reclaim_queue_raw(e) };
+    /// Hands an unpublished item to the reclamation queue (boxed entries;
+    /// inline slots wait for their ticket instead).
+    fn retire(&self, item: *const M::Item) {
+        // SAFETY: the item was just unpublished under its bucket lock and
+        // is retired once.
+        unsafe { M::retire(item, &self.domain) };
     }
 
     /// Locks the bucket that owns `hash`, in the table where it currently
     /// lives (migrating it first if a resize is under way).
-    fn lock_bucket(&self, hash: u64) -> (&Table<K, V>, BucketLock<'_, K, V>) {
+    fn lock_bucket(&self, hash: u64) -> (&Table<K, V, M>, BucketLock<'_, K, V, M>) {
         let mut t = self.root();
         loop {
             let lock = t.bucket(hash).lock();
@@ -318,7 +370,7 @@ where
             match t.next() {
                 None => return (t, lock),
                 Some(next) => {
-                    lock.migrate_to(next);
+                    lock.migrate_to(t, t.index(hash), next, &self.rehash(), &self.domain);
                     drop(lock);
                     self.finish_bucket_move(t);
                     // Share the resize: every writer that meets it moves a
@@ -330,9 +382,14 @@ where
         }
     }
 
+    /// The hash function, for entries that do not store their hash.
+    fn rehash(&self) -> impl Fn(&K) -> u64 + '_ {
+        |k| self.hasher.hash_one(k)
+    }
+
     /// Counts one more bucket moved out of `t`; the last one switches the
     /// root to the next table and retires `t`.
-    fn finish_bucket_move(&self, t: &Table<K, V>) {
+    fn finish_bucket_move(&self, t: &Table<K, V, M>) {
         if t.moved.fetch_add(1, Ordering::AcqRel) + 1 == t.len() {
             let next = t.next.load(Ordering::Acquire);
             // Swap the root's own pointer (which carries the allocation's
@@ -351,22 +408,23 @@ where
     }
 
     /// Migrates buckets of `t` in chunks until none is left to claim.
-    fn help_migrate(&self, t: &Table<K, V>) {
+    fn help_migrate(&self, t: &Table<K, V, M>) {
         let Some(next) = t.next() else { return };
         while self.migrate_chunk(t, next) {}
     }
 
     /// Claims and migrates one chunk of `t`'s buckets; `false` when none
     /// was left to claim.
-    fn migrate_chunk(&self, t: &Table<K, V>, next: &Table<K, V>) -> bool {
+    fn migrate_chunk(&self, t: &Table<K, V, M>, next: &Table<K, V, M>) -> bool {
         let start = t.claimed.fetch_add(MIGRATE_CHUNK, Ordering::Relaxed);
         if start >= t.len() {
             return false;
         }
+        let rehash = self.rehash();
         for i in start..(start + MIGRATE_CHUNK).min(t.len()) {
             let lock = t.bucket_at(i).lock();
             if !lock.is_moved() {
-                lock.migrate_to(next);
+                lock.migrate_to(t, i, next, &rehash, &self.domain);
                 drop(lock);
                 self.finish_bucket_move(t);
             }
@@ -399,8 +457,8 @@ where
 
     /// Called after a chain had to grow: grow the table if it is loaded.
     #[cold]
-    fn maybe_grow(&self, t: &Table<K, V>) {
-        if t.next().is_none() && self.len() > t.len() * GROW_LOAD {
+    fn maybe_grow(&self, t: &Table<K, V, M>) {
+        if t.next().is_none() && self.len() * GROW_LOAD_DEN > t.len() * M::SLOTS * GROW_LOAD_NUM {
             self.resize(t.len() * 2);
         }
     }
@@ -408,28 +466,27 @@ where
     /// Called now and then after a removal: shrink the table if it is
     /// mostly empty.
     #[cold]
-    fn maybe_shrink(&self, t: &Table<K, V>) {
-        if t.next().is_none() && t.len() > self.min_buckets && self.len() < t.len() / 2 {
+    fn maybe_shrink(&self, t: &Table<K, V, M>) {
+        if t.next().is_none()
+            && t.len() > self.min_buckets
+            && self.len() * GROW_LOAD_DEN * 2 < t.len() * M::SLOTS * GROW_LOAD_NUM
+        {
             self.resize(t.len() / 2);
         }
     }
 
-    fn new_entry(hash: u64, key: K, value: V) -> *mut Entry<K, V> {
-        Box::into_raw(Box::new(Entry { hash, key, value }))
-    }
-
     /// Inserts or replaces; returns the old entry (retired) if there was one.
-    fn insert_entry(&self, key: K, value: V) -> Option<&Entry<K, V>> {
+    fn insert_entry(&self, key: K, value: V) -> Option<(&K, &V)> {
         let hash = self.hash(&key);
         let (t, lock) = self.lock_bucket(hash);
-        if let Some((slot, _)) = lock.find_slot(hash, |k| *k == key) {
-            let old = lock.replace(&slot, Self::new_entry(hash, key, value));
+        if let Some(slot) = lock.find_slot(hash, |k| *k == key) {
+            let old = slot.get();
+            let item = lock.replace(&slot, M::make(hash, key, value), hash, &self.domain);
             drop(lock);
-            self.retire(old);
-            // SAFETY: retired just now: valid until the caller's section ends.
-            return Some(unsafe { &*old });
+            self.retire(item);
+            return Some(old);
         }
-        let grew = lock.insert_new(Self::new_entry(hash, key, value), hash);
+        let (grew, _) = lock.insert_new(M::make(hash, key, value), hash, &self.domain);
         drop(lock);
         self.count(hash, 1);
         if grew {
@@ -440,37 +497,40 @@ where
 
     /// Removes the entry for `key`; returns it (retired). One lookup,
     /// under the bucket lock.
-    fn remove_entry<Q>(&self, key: &Q) -> Option<&Entry<K, V>>
+    fn remove_entry<Q>(&self, key: &Q) -> Option<(&K, &V)>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
         let (t, lock) = self.lock_bucket(hash);
-        let (slot, _) = lock.find_slot(hash, |k| k.borrow() == key)?;
-        let old = lock.remove(&slot);
-        drop(lock);
-        self.removed(t, hash, old);
-        // SAFETY: retired just now: valid until the caller's section ends.
-        Some(unsafe { &*old })
+        let slot = lock.find_slot(hash, |k| k.borrow() == key)?;
+        Some(self.unlink(t, lock, &slot, hash))
     }
 
-    /// Bookkeeping after `old` was unlinked from `t`.
-    fn removed(&self, t: &Table<K, V>, hash: u64, old: *mut Entry<K, V>) {
-        self.retire(old);
+    /// Removes the entry in `slot` (found under `lock`) and does the
+    /// bookkeeping; returns the entry, readable for the caller's section.
+    fn unlink<'t>(
+        &'t self,
+        t: &Table<K, V, M>,
+        lock: BucketLock<'t, K, V, M>,
+        slot: &Slot<'t, K, V, M>,
+        hash: u64,
+    ) -> (&'t K, &'t V) {
+        let old = slot.get();
+        let item = lock.remove(slot, &self.domain);
+        drop(lock);
+        self.retire(item);
         self.count(hash, -1);
         if t.index(hash) % 64 == 0 {
             self.maybe_shrink(t);
         }
+        old
     }
 
     /// Removes the entry for `key` if `pred` accepts it (at the moment of
     /// removal); returns it (retired).
-    fn remove_entry_if<Q>(
-        &self,
-        key: &Q,
-        mut pred: impl FnMut(&K, &V) -> bool,
-    ) -> Option<&Entry<K, V>>
+    fn remove_entry_if<Q>(&self, key: &Q, mut pred: impl FnMut(&K, &V) -> bool) -> Option<(&K, &V)>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -478,73 +538,74 @@ where
         let hash = self.hash(key);
         loop {
             // Run the predicate outside the lock (it may be slow, or touch
-            // the map), then remove only if the entry is still the same.
-            let seen = self.find(key)?;
-            if !pred(&seen.key, &seen.value) {
+            // the map), then remove only if the entry is still the same
+            // (same slot: a slot is not reused within our section).
+            let (k, v) = self.find(key)?;
+            if !pred(k, v) {
                 return None;
             }
             let (t, lock) = self.lock_bucket(hash);
-            let (slot, now) = lock.find_slot(hash, |k| k.borrow() == key)?;
-            if !std::ptr::eq(now, seen) {
+            let slot = lock.find_slot(hash, |k| k.borrow() == key)?;
+            if !std::ptr::eq(slot.get().1, v) {
                 continue;
             }
-            let old = lock.remove(&slot);
-            drop(lock);
-            self.removed(t, hash, old);
-            // SAFETY: retired just now: valid until the caller's section ends.
-            return Some(unsafe { &*old });
+            return Some(self.unlink(t, lock, &slot, hash));
         }
     }
 
     /// Replaces the value for `key` with `f(old)`, if present. `f` runs
     /// outside any lock and may run again if another writer changed the
     /// entry meanwhile. Returns the new value.
-    fn update_entry<Q>(&self, key: &Q, mut f: impl FnMut(&V) -> V) -> Option<&Entry<K, V>>
+    fn update_entry<Q>(&self, key: &Q, mut f: impl FnMut(&V) -> V) -> Option<(&K, &V)>
     where
         K: Borrow<Q> + Clone,
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
         loop {
-            let seen = self.find(key)?;
-            let value = f(&seen.value);
+            let (seen_key, seen) = self.find(key)?;
+            let value = f(seen);
             let (_, lock) = self.lock_bucket(hash);
-            let (slot, now) = lock.find_slot(hash, |k| k.borrow() == key)?;
-            if !std::ptr::eq(now, seen) {
+            let slot = lock.find_slot(hash, |k| k.borrow() == key)?;
+            if !std::ptr::eq(slot.get().1, seen) {
                 continue;
             }
-            let fresh = Self::new_entry(hash, seen.key.clone(), value);
-            let old = lock.replace(&slot, fresh);
+            let item = lock.replace(
+                &slot,
+                M::make(hash, seen_key.clone(), value),
+                hash,
+                &self.domain,
+            );
+            let fresh = lock
+                .find_slot(hash, |k| k.borrow() == key)
+                .expect("the key just replaced is present")
+                .get();
             drop(lock);
-            self.retire(old);
-            // SAFETY: just published; valid until the caller's section ends
-            // (a later replacement retires it after a grace period).
-            return Some(unsafe { &*fresh });
+            self.retire(item);
+            return Some(fresh);
         }
     }
 
     /// The value for `key`, inserting `make()` first if absent. `make` runs
     /// outside any lock; if another writer inserted the key meanwhile, its
     /// value wins and ours is dropped.
-    fn get_or_insert_entry(&self, key: K, make: impl FnOnce() -> V) -> &Entry<K, V> {
-        if let Some(e) = self.find(&key) {
-            return e;
+    fn get_or_insert_entry(&self, key: K, make: impl FnOnce() -> V) -> (&K, &V) {
+        if let Some(found) = self.find(&key) {
+            return found;
         }
         let value = make();
         let hash = self.hash(&key);
         let (t, lock) = self.lock_bucket(hash);
-        if let Some((_, e)) = lock.find_slot(hash, |k| *k == key) {
-            return e;
+        if let Some(slot) = lock.find_slot(hash, |k| *k == key) {
+            return slot.get();
         }
-        let fresh = Self::new_entry(hash, key, value);
-        let grew = lock.insert_new(fresh, hash);
+        let (grew, slot) = lock.insert_new(M::make(hash, key, value), hash, &self.domain);
         drop(lock);
         self.count(hash, 1);
         if grew {
             self.maybe_grow(t);
         }
-        // SAFETY: just published; valid until the caller's section ends.
-        unsafe { &*fresh }
+        slot.get()
     }
 
     /// Removes every entry. Concurrent inserts may survive (they are not
@@ -564,10 +625,12 @@ where
                 continue; // a resize began meanwhile: its entries are elsewhere
             }
             let mut hashes = Vec::new();
-            lock.drain(|e| {
-                // SAFETY: live until retired just below.
-                hashes.push(unsafe { (*e).hash });
-                self.retire(e);
+            let rehash = self.rehash();
+            lock.drain(&self.domain, |item| {
+                // SAFETY: unpublished just now under the lock, and readable
+                // for our section.
+                hashes.push(unsafe { M::hash(item, &rehash) });
+                self.retire(item);
             });
             drop(lock);
             for h in hashes {
@@ -577,10 +640,11 @@ where
     }
 }
 
-impl<K, V, S> Drop for RcuHashMap<K, V, S>
+impl<K, V, S, M> Drop for RcuHashMap<K, V, S, M>
 where
     K: Send + Sync + 'static,
     V: Send + Sync + 'static,
+    M: Storage<K, V>,
 {
     fn drop(&mut self) {
         // `&mut self`: no reader or writer remains. A resize left half done
@@ -610,11 +674,12 @@ where
     }
 }
 
-impl<K, V, S> std::fmt::Debug for RcuHashMap<K, V, S>
+impl<K, V, S, M> std::fmt::Debug for RcuHashMap<K, V, S, M>
 where
     K: Hash + Eq + Send + Sync + std::fmt::Debug + 'static,
     V: Send + Sync + std::fmt::Debug + 'static,
     S: BuildHasher,
+    M: Storage<K, V>,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let m = self.pin();
@@ -635,11 +700,12 @@ where
     }
 }
 
-impl<K, V, S> RcuHashMap<K, V, S>
+impl<K, V, S, M> RcuHashMap<K, V, S, M>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
+    M: Storage<K, V>,
 {
     fn extend_from(&self, iter: impl IntoIterator<Item = (K, V)>) {
         let m = self.pin();
@@ -649,22 +715,24 @@ where
     }
 }
 
-impl<K, V, S> Extend<(K, V)> for RcuHashMap<K, V, S>
+impl<K, V, S, M> Extend<(K, V)> for RcuHashMap<K, V, S, M>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
+    M: Storage<K, V>,
 {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         self.extend_from(iter);
     }
 }
 
-impl<K, V, S> Extend<(K, V)> for &RcuHashMap<K, V, S>
+impl<K, V, S, M> Extend<(K, V)> for &RcuHashMap<K, V, S, M>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
+    M: Storage<K, V>,
 {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         self.extend_from(iter);
@@ -684,20 +752,22 @@ where
 /// m.retain(|k, _| *k == 1);
 /// assert_eq!(m.iter().count(), 1);
 /// ```
-pub struct Pinned<'m, K, V, S = ahash::RandomState>
+pub struct Pinned<'m, K, V, S = ahash::RandomState, M = Boxed>
 where
     K: Send + Sync + 'static,
     V: Send + Sync + 'static,
+    M: Storage<K, V>,
 {
-    map: &'m RcuHashMap<K, V, S>,
+    map: &'m RcuHashMap<K, V, S, M>,
     guard: ReadGuard<'m>,
 }
 
-impl<'m, K, V, S> Pinned<'m, K, V, S>
+impl<'m, K, V, S, M> Pinned<'m, K, V, S, M>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
+    M: Storage<K, V>,
 {
     /// The read-side section this handle holds.
     pub fn guard(&self) -> &ReadGuard<'m> {
@@ -711,7 +781,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.map.find(key).map(|e| &e.value)
+        self.map.find(key).map(|(_, v)| v)
     }
 
     /// The key and value stored for `key`.
@@ -720,7 +790,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.map.find(key).map(|e| (&e.key, &e.value))
+        self.map.find(key)
     }
 
     /// Whether `key` is present.
@@ -735,7 +805,7 @@ where
     /// Inserts or replaces; returns the old value (dropped after a grace
     /// period, readable while this handle lives).
     pub fn insert(&self, key: K, value: V) -> Option<&V> {
-        self.map.insert_entry(key, value).map(|e| &e.value)
+        self.map.insert_entry(key, value).map(|(_, v)| v)
     }
 
     /// Removes `key`; returns its value (readable while this handle lives).
@@ -744,7 +814,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.map.remove_entry(key).map(|e| &e.value)
+        self.map.remove_entry(key).map(|(_, v)| v)
     }
 
     /// Removes `key` if `pred` accepts its current entry. `pred` runs
@@ -754,14 +824,14 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.map.remove_entry_if(key, pred).map(|e| &e.value)
+        self.map.remove_entry_if(key, pred).map(|(_, v)| v)
     }
 
     /// The value for `key`, inserting `make()` if absent (`make` runs at
     /// most once, outside any lock; if another thread inserted first, its
     /// value is returned and ours dropped).
     pub fn get_or_insert_with(&self, key: K, make: impl FnOnce() -> V) -> &V {
-        &self.map.get_or_insert_entry(key, make).value
+        self.map.get_or_insert_entry(key, make).1
     }
 
     /// Copy-on-write update: replaces the value for `key` with `f(old)` and
@@ -772,7 +842,7 @@ where
         K: Borrow<Q> + Clone,
         Q: Hash + Eq + ?Sized,
     {
-        self.map.update_entry(key, f).map(|e| &e.value)
+        self.map.update_entry(key, f).map(|(_, v)| v)
     }
 
     /// Keeps only the entries for which `keep` returns true (each entry is
@@ -789,8 +859,8 @@ where
     }
 
     /// A weakly consistent iteration: see [`Iter`].
-    pub fn iter(&self) -> Iter<'_, K, V> {
-        Iter::new(self.map.root())
+    pub fn iter(&self) -> Iter<'_, K, V, S, M> {
+        Iter::new(self.map.root(), &self.map.hasher)
     }
 
     /// Number of entries.
@@ -804,11 +874,12 @@ where
     }
 }
 
-impl<K, V, S> std::fmt::Debug for Pinned<'_, K, V, S>
+impl<K, V, S, M> std::fmt::Debug for Pinned<'_, K, V, S, M>
 where
     K: Hash + Eq + Send + Sync + std::fmt::Debug + 'static,
     V: Send + Sync + std::fmt::Debug + 'static,
     S: BuildHasher,
+    M: Storage<K, V>,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map().entries(self.iter()).finish()

@@ -2,6 +2,7 @@
 //! collection into a map.
 
 use super::iter::collect_bucket;
+use super::storage::{Boxed, Storage};
 use super::{Pinned, RcuHashMap};
 use rayon::iter::plumbing::UnindexedConsumer;
 use rayon::prelude::*;
@@ -12,35 +13,43 @@ use std::hash::{BuildHasher, Hash};
 ///
 /// The pinned handle's read-side section protects what the worker threads
 /// read: they finish before `par_iter`'s consumer returns, inside it.
-pub struct ParIter<'p, K, V> {
-    table: &'p super::table::Table<K, V>,
+pub struct ParIter<'p, K, V, S = ahash::RandomState, M = Boxed>
+where
+    M: Storage<K, V>,
+{
+    table: &'p super::table::Table<K, V, M>,
+    hasher: &'p S,
 }
 
-impl<'p, K, V> ParallelIterator for ParIter<'p, K, V>
+impl<'p, K, V, S, M> ParallelIterator for ParIter<'p, K, V, S, M>
 where
-    K: Eq + Send + Sync + 'static,
+    K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
+    S: BuildHasher + Sync,
+    M: Storage<K, V>,
 {
     type Item = (&'p K, &'p V);
 
     fn drive_unindexed<C: UnindexedConsumer<Self::Item>>(self, consumer: C) -> C::Result {
-        let table = self.table;
+        let (table, hasher) = (self.table, self.hasher);
         (0..table.len())
             .into_par_iter()
             .flat_map_iter(move |i| {
                 let mut batch = Vec::new();
-                collect_bucket(table, i, table.len() - 1, i, &mut batch);
-                batch.into_iter().map(|e| (&e.key, &e.value))
+                let rehash = |k: &K| hasher.hash_one(k);
+                collect_bucket(table, i, table.len() - 1, i, &rehash, &mut batch);
+                batch
             })
             .drive_unindexed(consumer)
     }
 }
 
-impl<K, V, S> Pinned<'_, K, V, S>
+impl<K, V, S, M> Pinned<'_, K, V, S, M>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
+    M: Storage<K, V>,
 {
     /// Iterates in parallel with rayon.
     ///
@@ -50,9 +59,10 @@ where
     /// let m = map.pin();
     /// assert_eq!(m.par_iter().map(|(_, v)| *v).sum::<u64>(), 499_500);
     /// ```
-    pub fn par_iter(&self) -> ParIter<'_, K, V> {
+    pub fn par_iter(&self) -> ParIter<'_, K, V, S, M> {
         ParIter {
             table: self.map.root(),
+            hasher: &self.map.hasher,
         }
     }
 }
@@ -69,14 +79,15 @@ where
     }
 }
 
-impl<K, V, S> ParallelExtend<(K, V)> for &RcuHashMap<K, V, S>
+impl<K, V, S, M> ParallelExtend<(K, V)> for &RcuHashMap<K, V, S, M>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher + Sync,
+    M: Storage<K, V>,
 {
     fn par_extend<I: IntoParallelIterator<Item = (K, V)>>(&mut self, iter: I) {
-        let map: &RcuHashMap<K, V, S> = self;
+        let map: &RcuHashMap<K, V, S, M> = self;
         iter.into_par_iter().for_each_init(
             || map.pin(),
             |m, (k, v)| {
@@ -86,14 +97,15 @@ where
     }
 }
 
-impl<K, V, S> ParallelExtend<(K, V)> for RcuHashMap<K, V, S>
+impl<K, V, S, M> ParallelExtend<(K, V)> for RcuHashMap<K, V, S, M>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher + Sync,
+    M: Storage<K, V>,
 {
     fn par_extend<I: IntoParallelIterator<Item = (K, V)>>(&mut self, iter: I) {
-        let mut this: &RcuHashMap<K, V, S> = self;
+        let mut this: &RcuHashMap<K, V, S, M> = self;
         this.par_extend(iter);
     }
 }

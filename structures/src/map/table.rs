@@ -1,30 +1,41 @@
-//! The table under an `RcuHashMap`: cache-line buckets of entry pointers
-//! with their hash tags in one word, chained to overflow buckets, and the
-//! incremental migration that resizes a table without stopping readers.
+//! The table under an `RcuHashMap`: cache-line buckets whose slots hold
+//! entries (inline pairs or pointers to boxed entries, see [`storage`]),
+//! chained to overflow lines, and the incremental migration that resizes a
+//! table without stopping readers.
 //!
-//! # A bucket
+//! [`storage`]: super::storage
 //!
-//! One 64-byte line: a `meta` word (six 1-byte hash tags, a "moved" flag
-//! and the writers' lock bit), six entry pointers, and an overflow link.
-//! A lookup loads `meta` once, and follows only pointers whose tag matches:
-//! usually one line for the bucket and one for the entry.
+//! # A bucket line
 //!
-//! Entries are boxed and immutable once published: an update publishes a
-//! new entry in the same slot and retires the old one, so a reader's `&V`
-//! stays valid for its whole read-side section, and no `K: Clone` or
-//! `V: Clone` is needed.
+//! 64 bytes: a `meta` word, 48 bytes of slots (up to four), and an overflow
+//! link. `meta` holds, from the low bits up: four 1-byte hash tags (zero:
+//! no entry), a 4-bit mask of retired slots, a 26-bit grace-period ticket,
+//! the "moved" flag and the writers' lock bit (both in head lines only).
+//! A lookup loads `meta` once and reads only slots whose tag matches: one
+//! line for an inline entry, two for a boxed one.
 //!
-//! # Ordering
+//! # Slots are write-once per grace period
 //!
-//! A writer (holding the bucket lock) stores a slot with release, then the
-//! meta word with release. Readers acquire-load `meta`, then the slot: a
-//! tag they see implies the slot store before it is visible. Tags are only
-//! hints; the full hash and key decide.
+//! A writer (holding the head line's lock) fills a free slot with plain
+//! writes, then publishes its tag with a release store of `meta`; readers
+//! acquire-load `meta`, so a tag they see implies the slot's contents.
+//! Removing or replacing an entry clears its tag and marks the slot
+//! retired, stamped with a grace-period ticket taken after that store. A
+//! retired slot is written again only once its ticket has elapsed: every
+//! reader that could have seen the old tag has left its section by then.
+//! So a reader's `&K`/`&V` into a slot stays valid for its whole section,
+//! with no per-entry allocation for inline storage. Readers never write.
+//!
+//! A replacement writes the new entry into a free slot of the same line and
+//! swaps the two tags in one store when it can; otherwise it publishes the
+//! new entry elsewhere in the chain before retiring the old one, so a
+//! reader always finds the key (a scan may meet it twice for that instant:
+//! iteration removes such duplicates within a chain).
 //!
 //! # Resizing
 //!
 //! A resize allocates the next table and links it from the current one.
-//! Buckets are migrated one at a time under their lock: entry pointers are
+//! Buckets are migrated one at a time under their lock: live entries are
 //! copied into the next table, then the old bucket is marked moved (its
 //! slots stay as they were, so a reader already scanning it is unaffected).
 //! Readers and writers that meet a moved bucket continue in the next table.
@@ -33,24 +44,25 @@
 //! own bucket unmoved during a resize migrates it before working in the
 //! next table, so a key always lives in exactly one place.
 
+use super::storage::private::Layout;
+use super::storage::LINE_DATA;
 use crossbeam_utils::Backoff;
+use std::cell::UnsafeCell;
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use urcu_reclaim::Domain;
 
-/// Entry slots per bucket line.
-pub(crate) const SLOTS: usize = 6;
+/// The four tag bytes.
+const TAGS: u64 = 0xFFFF_FFFF;
+const RETIRED_SHIFT: u32 = 32;
+const TICKET_SHIFT: u32 = 36;
+const TICKET_BITS: u32 = 26;
+const TICKET_MASK: u64 = (1 << TICKET_BITS) - 1;
+/// Set (release) once a head bucket's entries are all in the next table.
+const MOVED: u64 = 1 << 62;
 /// The writers' lock (readers ignore it).
 const LOCK: u64 = 1 << 63;
-/// Set (release) once a bucket's entries are all in the next table.
-const MOVED: u64 = 1 << 55;
-/// Mask of the six tag bytes.
-const TAG_BYTES: u64 = (1 << (8 * SLOTS)) - 1;
-
-/// A key-value pair with its full hash; immutable once published.
-pub(crate) struct Entry<K, V> {
-    pub(crate) hash: u64,
-    pub(crate) key: K,
-    pub(crate) value: V,
-}
 
 /// The tag of a hash: its top 7 bits, with the high bit set so that a tag
 /// is never zero (zero marks an empty slot).
@@ -69,9 +81,32 @@ fn with_tag(meta: u64, slot: usize, tag: u8) -> u64 {
     (meta & !(0xFF << (8 * slot))) | (u64::from(tag) << (8 * slot))
 }
 
-/// What a reader's scan of a bucket found.
+#[inline(always)]
+fn retired_bit(slot: usize) -> u64 {
+    1 << (RETIRED_SHIFT as usize + slot)
+}
+
+/// `meta` with `slot` unpublished and retired (its ticket comes next).
+#[inline(always)]
+fn retired(meta: u64, slot: usize) -> u64 {
+    with_tag(meta, slot, 0) | retired_bit(slot)
+}
+
+/// Whether the ticket in `meta` has elapsed, given the domain's completed
+/// grace-period sequence. Tickets keep 26 bits of the grace-period count;
+/// a ticket is at most two grace periods ahead of `completed`, so the
+/// modular difference tells "elapsed" exactly, except that a slot retired
+/// 2^25 grace periods ago may look unelapsed (it is then merely not reused).
+#[inline]
+fn ticket_elapsed(meta: u64, completed: u64) -> bool {
+    let ticket = (meta >> TICKET_SHIFT) & TICKET_MASK;
+    let now = (completed >> 1) & TICKET_MASK;
+    now.wrapping_sub(ticket) & TICKET_MASK < 1 << (TICKET_BITS - 1)
+}
+
+/// What a reader's lookup in a bucket found.
 pub(crate) enum Lookup<'t, K, V> {
-    Found(&'t Entry<K, V>),
+    Found(&'t K, &'t V),
     Absent,
     /// The bucket moved: look in the next table.
     Moved,
@@ -79,57 +114,66 @@ pub(crate) enum Lookup<'t, K, V> {
 
 /// One cache line of a chain.
 #[repr(C, align(64))]
-pub(crate) struct Bucket<K, V> {
+pub(crate) struct Bucket<K, V, M: Layout<K, V>> {
     meta: AtomicU64,
-    slots: [AtomicPtr<Entry<K, V>>; SLOTS],
-    overflow: AtomicPtr<Bucket<K, V>>,
+    /// `M::SLOTS` items; a slot is initialized while its tag is set or it
+    /// is retired.
+    data: UnsafeCell<MaybeUninit<[u64; LINE_DATA / 8]>>,
+    overflow: AtomicPtr<Bucket<K, V, M>>,
+    _items: PhantomData<M::Item>,
 }
 
-impl<K, V> Bucket<K, V> {
+impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
     fn new() -> Self {
         Bucket {
             meta: AtomicU64::new(0),
-            slots: Default::default(),
+            data: UnsafeCell::new(MaybeUninit::uninit()),
             overflow: AtomicPtr::new(std::ptr::null_mut()),
+            _items: PhantomData,
         }
     }
 
-    /// The next bucket of the chain.
+    /// Slot `i`'s storage.
     #[inline(always)]
-    pub(crate) fn overflow(&self) -> Option<&Bucket<K, V>> {
-        // SAFETY: overflow buckets live as long as their table (they are
+    fn item(&self, i: usize) -> *mut M::Item {
+        debug_assert!(i < M::SLOTS);
+        // SAFETY: `i < M::SLOTS`, and `M::SLOTS` items fit in `LINE_DATA`
+        // bytes aligned to 8 (checked by each layout's `SLOTS`).
+        unsafe { self.data.get().cast::<M::Item>().add(i) }
+    }
+
+    /// The next line of the chain.
+    #[inline(always)]
+    pub(crate) fn overflow(&self) -> Option<&Bucket<K, V, M>> {
+        // SAFETY: overflow lines live as long as their table (they are
         // freed with it, after a grace period); acquire pairs with the
-        // release store that linked a fully built bucket.
+        // release store that linked a fully built line.
         unsafe { self.overflow.load(Ordering::Acquire).as_ref() }
     }
 
     /// Whether the bucket's entries have moved to the next table
-    /// (head buckets only).
+    /// (head lines only).
     #[inline(always)]
     pub(crate) fn is_moved(&self) -> bool {
         self.meta.load(Ordering::Acquire) & MOVED != 0
     }
 
-    /// Visits the entries of this chain (a reader's scan). Stops when `f`
-    /// returns `Some`.
+    /// Visits the live items of this chain (a reader's scan); stops when
+    /// `f` returns `Some`. The caller is in a read-side section (or holds
+    /// the bucket lock), which keeps every item it is shown readable.
     #[inline]
-    pub(crate) fn scan<'t, R>(
-        &'t self,
-        mut f: impl FnMut(&'t Entry<K, V>) -> Option<R>,
+    pub(crate) fn scan<R>(
+        &self,
+        mut f: impl FnMut(*const M::Item) -> Option<R>,
     ) -> Option<R> {
         let mut b = self;
         loop {
             // Acquire pairs with the writer's release store of `meta`.
             let meta = b.meta.load(Ordering::Acquire);
-            for i in 0..SLOTS {
+            for i in 0..M::SLOTS {
                 if tag_at(meta, i) != 0 {
-                    // SAFETY: a published entry stays allocated until a
-                    // grace period after it is unlinked; the caller is in a
-                    // read-side section (or holds the bucket lock).
-                    if let Some(e) = unsafe { b.slots[i].load(Ordering::Acquire).as_ref() } {
-                        if let Some(r) = f(e) {
-                            return Some(r);
-                        }
+                    if let Some(r) = f(b.item(i)) {
+                        return Some(r);
                     }
                 }
             }
@@ -139,23 +183,30 @@ impl<K, V> Bucket<K, V> {
 
     /// Finds the entry for `hash` whose key satisfies `eq`, or says
     /// [`Lookup::Moved`] if this head bucket has moved to the next table
-    /// (checked with the same load of `meta` that the scan uses).
+    /// (checked with the same load of `meta` that the scan uses). The
+    /// caller is in a read-side section.
     #[inline]
     pub(crate) fn find(&self, hash: u64, mut eq: impl FnMut(&K) -> bool) -> Lookup<'_, K, V> {
         let tag = tag_of(hash);
         let mut b = self;
+        // Acquire pairs with the writer's release store of `meta`: the
+        // slots whose tags we see are fully written.
         let mut meta = b.meta.load(Ordering::Acquire);
         if meta & MOVED != 0 {
             return Lookup::Moved;
         }
         loop {
-            for i in 0..SLOTS {
+            for i in 0..M::SLOTS {
                 if tag_at(meta, i) == tag {
-                    // SAFETY: as in `scan`.
-                    if let Some(e) = unsafe { b.slots[i].load(Ordering::Acquire).as_ref() } {
-                        if e.hash == hash && eq(&e.key) {
-                            return Lookup::Found(e);
-                        }
+                    let item = b.item(i);
+                    // SAFETY: the tag was set when we loaded `meta` inside
+                    // our section: the slot is initialized and is not
+                    // written again until a grace period after its tag is
+                    // cleared, which waits for our section.
+                    if unsafe { M::matches(item, hash, &mut eq) } {
+                        // SAFETY: as above.
+                        let (k, v) = unsafe { M::get(item) };
+                        return Lookup::Found(k, v);
                     }
                 }
             }
@@ -168,7 +219,7 @@ impl<K, V> Bucket<K, V> {
     }
 
     /// Takes the writers' lock of this (head) bucket.
-    pub(crate) fn lock(&self) -> BucketLock<'_, K, V> {
+    pub(crate) fn lock(&self) -> BucketLock<'_, K, V, M> {
         let backoff = Backoff::new();
         loop {
             let m = self.meta.load(Ordering::Relaxed);
@@ -184,34 +235,62 @@ impl<K, V> Bucket<K, V> {
             backoff.snooze();
         }
     }
+
+    /// A free slot of this line for a new entry, reusing retired slots
+    /// whose ticket has elapsed (then `meta` no longer marks them). Sets
+    /// `waiting` if retired slots were still too young. Lock holder only.
+    fn free_slot(&self, meta: &mut u64, domain: &Domain, waiting: &mut bool) -> Option<usize> {
+        let all = (1u64 << M::SLOTS) - 1;
+        let live = (0..M::SLOTS).fold(0, |acc, i| acc | (u64::from(tag_at(*meta, i) != 0) << i));
+        let retired = (*meta >> RETIRED_SHIFT) & 0xF;
+        let free = all & !live & !retired;
+        if free != 0 {
+            return Some(free.trailing_zeros() as usize);
+        }
+        if retired != 0 {
+            if ticket_elapsed(*meta, domain.completed_sequence()) {
+                *meta &= !(0xF << RETIRED_SHIFT);
+                return Some(retired.trailing_zeros() as usize);
+            }
+            *waiting = true;
+        }
+        None
+    }
 }
 
 /// A locked head bucket; unlocks on drop. Only the holder changes the chain.
-pub(crate) struct BucketLock<'t, K, V> {
-    head: &'t Bucket<K, V>,
+pub(crate) struct BucketLock<'t, K, V, M: Layout<K, V>> {
+    head: &'t Bucket<K, V, M>,
 }
 
-/// A found key: where it sits, and its entry.
-pub(crate) type Found<'t, K, V> = (Slot<'t, K, V>, &'t Entry<K, V>);
-
 /// Where a key sits in a chain.
-pub(crate) struct Slot<'t, K, V> {
-    bucket: &'t Bucket<K, V>,
+pub(crate) struct Slot<'t, K, V, M: Layout<K, V>> {
+    bucket: &'t Bucket<K, V, M>,
     index: usize,
 }
 
-impl<K, V> Drop for BucketLock<'_, K, V> {
+impl<'t, K, V, M: Layout<K, V>> Slot<'t, K, V, M> {
+    /// The slot's key and value, valid for the caller's read-side section.
+    pub(crate) fn get(&self) -> (&'t K, &'t V) {
+        // SAFETY: the slot was found live under the lock, inside the
+        // caller's section; once unpublished it is not written again until
+        // a grace period has elapsed, which waits for that section.
+        unsafe { M::get(self.bucket.item(self.index)) }
+    }
+}
+
+impl<K, V, M: Layout<K, V>> Drop for BucketLock<'_, K, V, M> {
     fn drop(&mut self) {
         // Release: our changes to the chain happen before the next holder's
-        // (pairs with the acquire in `lock`).
-        // Only the lock holder writes a head bucket's meta word (readers
-        // never do), so a plain store clears the bit without an RMW.
+        // (pairs with the acquire in `lock`). Only the lock holder writes a
+        // head line's meta word (readers never do), so a plain store clears
+        // the bit without an RMW.
         let m = self.head.meta.load(Ordering::Relaxed);
         self.head.meta.store(m & !LOCK, Ordering::Release);
     }
 }
 
-impl<'t, K, V> BucketLock<'t, K, V> {
+impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
     pub(crate) fn is_moved(&self) -> bool {
         self.head.meta.load(Ordering::Relaxed) & MOVED != 0
     }
@@ -221,25 +300,19 @@ impl<'t, K, V> BucketLock<'t, K, V> {
         &self,
         hash: u64,
         mut eq: impl FnMut(&K) -> bool,
-    ) -> Option<Found<'t, K, V>> {
+    ) -> Option<Slot<'t, K, V, M>> {
         let tag = tag_of(hash);
         let mut b = self.head;
         loop {
             let meta = b.meta.load(Ordering::Relaxed);
-            for i in 0..SLOTS {
-                if tag_at(meta, i) == tag {
-                    // SAFETY: we hold the lock: entries in the chain are live.
-                    if let Some(e) = unsafe { b.slots[i].load(Ordering::Relaxed).as_ref() } {
-                        if e.hash == hash && eq(&e.key) {
-                            return Some((
-                                Slot {
-                                    bucket: b,
-                                    index: i,
-                                },
-                                e,
-                            ));
-                        }
-                    }
+            for i in 0..M::SLOTS {
+                // SAFETY: we hold the lock: a tagged slot is initialized and
+                // nobody else writes the chain.
+                if tag_at(meta, i) == tag && unsafe { M::matches(b.item(i), hash, &mut eq) } {
+                    return Some(Slot {
+                        bucket: b,
+                        index: i,
+                    });
                 }
             }
             b = b.overflow()?;
@@ -247,83 +320,124 @@ impl<'t, K, V> BucketLock<'t, K, V> {
     }
 
     /// Puts a new entry in a free slot, growing the chain if it is full.
-    /// Returns whether the chain had to grow.
-    pub(crate) fn insert_new(&self, entry: *mut Entry<K, V>, hash: u64) -> bool {
+    /// Returns whether the chain had to grow, and the slot. Asks for a
+    /// grace period when it grew only because retired slots were still
+    /// waiting for one.
+    pub(crate) fn insert_new(
+        &self,
+        item: M::Item,
+        hash: u64,
+        domain: &Domain,
+    ) -> (bool, Slot<'t, K, V, M>) {
+        let mut waiting = false;
         let mut b = self.head;
         loop {
-            let meta = b.meta.load(Ordering::Relaxed);
-            if let Some(i) = (0..SLOTS).find(|&i| tag_at(meta, i) == 0) {
-                // Release: the entry is fully built before readers can load
-                // it; then the tag (release) makes the slot worth looking at.
-                b.slots[i].store(entry, Ordering::Release);
+            let mut meta = b.meta.load(Ordering::Relaxed);
+            if let Some(i) = b.free_slot(&mut meta, domain, &mut waiting) {
+                // SAFETY: a free slot: no reader looks at it (no tag), and
+                // any reader that saw its old tag has left its section.
+                unsafe { b.item(i).write(item) };
+                // Release: the item is written before readers see its tag.
                 b.meta
                     .store(with_tag(meta, i, tag_of(hash)), Ordering::Release);
-                return false;
+                return (
+                    false,
+                    Slot {
+                        bucket: b,
+                        index: i,
+                    },
+                );
             }
             match b.overflow() {
                 Some(next) => b = next,
                 None => {
-                    let fresh = Box::new(Bucket::new());
-                    fresh.slots[0].store(entry, Ordering::Relaxed);
+                    let fresh = Box::new(Bucket::<K, V, M>::new());
+                    // SAFETY: slot 0 of a line nobody else can see yet.
+                    unsafe { fresh.item(0).write(item) };
                     fresh.meta.store(u64::from(tag_of(hash)), Ordering::Relaxed);
-                    // Release: the new bucket is complete before it is linked.
-                    b.overflow.store(Box::into_raw(fresh), Ordering::Release);
-                    return true;
+                    let fresh = Box::into_raw(fresh);
+                    // Release: the new line is complete before it is linked.
+                    b.overflow.store(fresh, Ordering::Release);
+                    if waiting {
+                        domain.request_grace_period();
+                    }
+                    // SAFETY: just linked; freed only with the table.
+                    let bucket = unsafe { &*fresh };
+                    return (true, Slot { bucket, index: 0 });
                 }
             }
         }
     }
 
-    /// Replaces the entry in `slot` (same key) and returns the old one,
-    /// which the caller retires.
+    /// Stamps `b`'s retired slots with a ticket taken now, after their tags
+    /// were cleared (the ticket's grace period must begin after that).
+    fn stamp(b: &Bucket<K, V, M>, domain: &Domain) {
+        // `start_poll` orders the cleared tags (stored before) ahead of its
+        // read of the grace-period counter.
+        let seq = domain.start_poll().sequence();
+        let m = b.meta.load(Ordering::Relaxed);
+        let m = (m & !(TICKET_MASK << TICKET_SHIFT)) | (((seq >> 1) & TICKET_MASK) << TICKET_SHIFT);
+        // Release, like every store of `meta`: a reader that reads this
+        // value must also see the slots its tags publish.
+        b.meta.store(m, Ordering::Release);
+    }
+
+    /// Replaces the entry in `slot` (same key) with `item`. Returns the old
+    /// item, which the caller retires (it stays readable for the caller's
+    /// section).
     pub(crate) fn replace(
         &self,
-        slot: &Slot<'t, K, V>,
-        entry: *mut Entry<K, V>,
-    ) -> *mut Entry<K, V> {
-        // AcqRel: release publishes the new entry; the old one is ours now.
-        slot.bucket.slots[slot.index].swap(entry, Ordering::AcqRel)
+        slot: &Slot<'t, K, V, M>,
+        item: M::Item,
+        hash: u64,
+        domain: &Domain,
+    ) -> *const M::Item {
+        let b = slot.bucket;
+        let mut meta = b.meta.load(Ordering::Relaxed);
+        let mut waiting = false;
+        if let Some(j) = b.free_slot(&mut meta, domain, &mut waiting) {
+            // SAFETY: a free slot, as in `insert_new`.
+            unsafe { b.item(j).write(item) };
+            let swapped = retired(with_tag(meta, j, tag_of(hash)), slot.index);
+            // Release: the new item is written before its tag is seen; one
+            // store, so readers see the old entry or the new one.
+            b.meta.store(swapped, Ordering::Release);
+        } else {
+            // Publish the new entry first, so the key never looks absent.
+            self.insert_new(item, hash, domain);
+            let meta = b.meta.load(Ordering::Relaxed);
+            b.meta.store(retired(meta, slot.index), Ordering::Release);
+        }
+        Self::stamp(b, domain);
+        b.item(slot.index)
     }
 
-    /// Empties `slot` and returns its entry, which the caller retires. The
-    /// pointer stays readable by readers already past the tag.
-    pub(crate) fn remove(&self, slot: &Slot<'t, K, V>) -> *mut Entry<K, V> {
+    /// Unpublishes `slot` and returns its item, which the caller retires
+    /// (it stays readable for the caller's section).
+    pub(crate) fn remove(&self, slot: &Slot<'t, K, V, M>, domain: &Domain) -> *const M::Item {
         let b = slot.bucket;
         let meta = b.meta.load(Ordering::Relaxed);
-        b.meta
-            .store(with_tag(meta, slot.index, 0), Ordering::Release);
-        b.slots[slot.index].swap(std::ptr::null_mut(), Ordering::AcqRel)
+        // Release: keeps this store in order with our earlier ones for
+        // readers (they need no data from it).
+        b.meta.store(retired(meta, slot.index), Ordering::Release);
+        Self::stamp(b, domain);
+        b.item(slot.index)
     }
 
-    /// Empties the whole chain, handing each entry to `retire`.
-    pub(crate) fn drain(&self, mut retire: impl FnMut(*mut Entry<K, V>)) -> usize {
-        let mut n = 0;
+    /// Unpublishes the whole chain, handing each live item to `retire`.
+    pub(crate) fn drain(&self, domain: &Domain, mut retire: impl FnMut(*const M::Item)) {
         let mut b = self.head;
         loop {
-            let meta = b.meta.load(Ordering::Relaxed);
-            b.meta.store(meta & !TAG_BYTES, Ordering::Release);
-            for s in &b.slots {
-                let e = s.swap(std::ptr::null_mut(), Ordering::AcqRel);
-                if !e.is_null() {
-                    retire(e);
-                    n += 1;
+            let mut meta = b.meta.load(Ordering::Relaxed);
+            let live: Vec<usize> = (0..M::SLOTS).filter(|&i| tag_at(meta, i) != 0).collect();
+            if !live.is_empty() {
+                for &i in &live {
+                    meta = retired(meta, i);
                 }
-            }
-            match b.overflow() {
-                Some(next) => b = next,
-                None => return n,
-            }
-        }
-    }
-
-    /// Calls `f` on every entry of the chain (the lock holder's view).
-    fn for_each_entry(&self, mut f: impl FnMut(*mut Entry<K, V>)) {
-        let mut b = self.head;
-        loop {
-            for s in &b.slots {
-                let e = s.load(Ordering::Relaxed);
-                if !e.is_null() {
-                    f(e);
+                b.meta.store(meta, Ordering::Release);
+                Self::stamp(b, domain);
+                for i in live {
+                    retire(b.item(i));
                 }
             }
             match b.overflow() {
@@ -333,33 +447,49 @@ impl<'t, K, V> BucketLock<'t, K, V> {
         }
     }
 
-    /// Copies this chain's entries into `next` and marks the bucket moved.
-    /// The chain itself stays intact for readers already in it. Each
-    /// target bucket is locked once (a doubling has two targets).
-    pub(crate) fn migrate_to(&self, next: &Table<K, V>) {
+    /// Calls `f` on every live item of the chain (the lock holder's view).
+    fn for_each_live(&self, mut f: impl FnMut(*const M::Item)) {
+        let mut b = self.head;
+        loop {
+            let meta = b.meta.load(Ordering::Relaxed);
+            for i in 0..M::SLOTS {
+                if tag_at(meta, i) != 0 {
+                    f(b.item(i));
+                }
+            }
+            match b.overflow() {
+                Some(next) => b = next,
+                None => return,
+            }
+        }
+    }
+
+    /// Copies this chain's live entries into `next` (this is bucket `index`
+    /// of `table`) and marks the bucket moved. The chain itself stays
+    /// intact for readers already in it; the copies own what the entries
+    /// own (the old slots are never dropped). Each target bucket is locked
+    /// once.
+    pub(crate) fn migrate_to(
+        &self,
+        table: &Table<K, V, M>,
+        index: usize,
+        next: &Table<K, V, M>,
+        rehash: &impl Fn(&K) -> u64,
+        domain: &Domain,
+    ) {
         debug_assert!(!self.is_moved());
-        // SAFETY (closures below): entries of a chain whose lock we hold are
-        // live.
-        let hash_of = |e: *mut Entry<K, V>| unsafe { (*e).hash };
-        // Tables grow and shrink by factors of two: at most two targets.
-        let mut done = [usize::MAX; 2];
-        for round in 0..done.len() {
-            let mut target = None;
-            self.for_each_entry(|e| {
-                let t = next.index(hash_of(e));
-                if target.is_none() && !done.contains(&t) {
-                    target = Some(t);
+        for target in table.targets(index, next) {
+            let lock = next.bucket_at(target).lock();
+            self.for_each_live(|item| {
+                // SAFETY: a live item of a chain whose lock we hold.
+                let h = unsafe { M::hash(item, rehash) };
+                if next.index(h) == target {
+                    // SAFETY: as above; a bitwise copy that takes over
+                    // ownership (the old slot is never dropped or reused:
+                    // its table is freed without touching items).
+                    lock.insert_new(unsafe { item.read() }, h, domain);
                 }
             });
-            let Some(t) = target else { break };
-            let lock = next.bucket_at(t).lock();
-            self.for_each_entry(|e| {
-                let h = hash_of(e);
-                if next.index(h) == t {
-                    lock.insert_new(e, h);
-                }
-            });
-            done[round] = t;
         }
         let m = self.head.meta.load(Ordering::Relaxed);
         // Release: the copies are visible before anyone sees "moved".
@@ -368,18 +498,18 @@ impl<'t, K, V> BucketLock<'t, K, V> {
 }
 
 /// A bucket array, and the state of its migration to the next table.
-pub(crate) struct Table<K, V> {
-    buckets: Box<[Bucket<K, V>]>,
+pub(crate) struct Table<K, V, M: Layout<K, V>> {
+    buckets: Box<[Bucket<K, V, M>]>,
     mask: usize,
     /// The table being migrated to (null when no resize is under way).
-    pub(crate) next: AtomicPtr<Table<K, V>>,
+    pub(crate) next: AtomicPtr<Table<K, V, M>>,
     /// Next bucket index a helper may claim for migration.
     pub(crate) claimed: AtomicUsize,
     /// Buckets migrated so far.
     pub(crate) moved: AtomicUsize,
 }
 
-impl<K, V> Table<K, V> {
+impl<K, V, M: Layout<K, V>> Table<K, V, M> {
     /// A table of `buckets` head buckets (a power of two).
     pub(crate) fn new(buckets: usize) -> Self {
         debug_assert!(buckets.is_power_of_two());
@@ -403,18 +533,18 @@ impl<K, V> Table<K, V> {
     }
 
     #[inline(always)]
-    pub(crate) fn bucket(&self, hash: u64) -> &Bucket<K, V> {
+    pub(crate) fn bucket(&self, hash: u64) -> &Bucket<K, V, M> {
         // SAFETY: `mask` is `buckets.len() - 1`, a power of two minus one.
         unsafe { self.buckets.get_unchecked(self.index(hash)) }
     }
 
-    pub(crate) fn bucket_at(&self, index: usize) -> &Bucket<K, V> {
+    pub(crate) fn bucket_at(&self, index: usize) -> &Bucket<K, V, M> {
         &self.buckets[index]
     }
 
     /// The next table, if a resize is under way.
     #[inline]
-    pub(crate) fn next(&self) -> Option<&Table<K, V>> {
+    pub(crate) fn next(&self) -> Option<&Table<K, V, M>> {
         // SAFETY: the next table is freed only after it was itself replaced
         // and a grace period passed; acquire pairs with the release that
         // linked it fully built.
@@ -423,7 +553,11 @@ impl<K, V> Table<K, V> {
 
     /// Indices of the next table's buckets that receive entries from our
     /// bucket `index`.
-    pub(crate) fn targets(&self, index: usize, next: &Table<K, V>) -> impl Iterator<Item = usize> {
+    pub(crate) fn targets(
+        &self,
+        index: usize,
+        next: &Table<K, V, M>,
+    ) -> impl Iterator<Item = usize> {
         let (ours, theirs) = (self.len(), next.len());
         let step = if theirs > ours { ours } else { theirs };
         let first = index & next.mask;
@@ -431,8 +565,9 @@ impl<K, V> Table<K, V> {
         (0..count).map(move |k| first + k * step)
     }
 
-    /// Frees the entries still linked (only when nothing else can reach
-    /// them: the map is being dropped).
+    /// Drops what the live entries own (only when nothing else can reach
+    /// them: the map is being dropped). Retired entries were handed to the
+    /// reclamation queue already.
     pub(crate) fn drop_entries(&mut self) {
         for head in self.buckets.iter() {
             if head.meta.load(Ordering::Relaxed) & MOVED != 0 {
@@ -440,14 +575,15 @@ impl<K, V> Table<K, V> {
             }
             let mut b = head;
             loop {
-                for s in &b.slots {
-                    let e = s.swap(std::ptr::null_mut(), Ordering::Relaxed);
-                    if !e.is_null() {
-                        // SAFETY: `&mut self` on a dropped map: no reader or
-                        // writer can reach the entry; it came from Box.
-                        drop(unsafe { Box::from_raw(e) });
+                let meta = b.meta.load(Ordering::Relaxed);
+                for i in 0..M::SLOTS {
+                    if tag_at(meta, i) != 0 {
+                        // SAFETY: `&mut self` on a dropped map: nothing can
+                        // reach the entry, and a live slot is dropped once.
+                        unsafe { M::drop_live(b.item(i)) };
                     }
                 }
+                b.meta.store(meta & !TAGS, Ordering::Relaxed);
                 match b.overflow() {
                     Some(next) => b = next,
                     None => break,
@@ -457,14 +593,14 @@ impl<K, V> Table<K, V> {
     }
 }
 
-impl<K, V> Drop for Table<K, V> {
-    /// Frees the overflow buckets; entries are not this table's to drop
-    /// (they moved on, or `drop_entries` ran).
+impl<K, V, M: Layout<K, V>> Drop for Table<K, V, M> {
+    /// Frees the overflow lines; entries are not this table's to drop
+    /// (they moved on, were retired, or `drop_entries` ran).
     fn drop(&mut self) {
         for head in self.buckets.iter_mut() {
             let mut p = *head.overflow.get_mut();
             while !p.is_null() {
-                // SAFETY: overflow buckets come from `Box::into_raw` and are
+                // SAFETY: overflow lines come from `Box::into_raw` and are
                 // linked from exactly one place.
                 let mut b = unsafe { Box::from_raw(p) };
                 p = *b.overflow.get_mut();
@@ -475,7 +611,8 @@ impl<K, V> Drop for Table<K, V> {
 
 // SAFETY: a table hands out `&K`/`&V` to readers on any thread (needs
 // `Sync`) and its entries are dropped on whichever thread reclaims them
-// (needs `Send`); the raw pointers inside are owned by the table.
-unsafe impl<K: Send + Sync, V: Send + Sync> Send for Table<K, V> {}
+// (needs `Send`); the raw pointers and cells inside are owned by the table
+// and written only under bucket locks (see the module docs).
+unsafe impl<K: Send + Sync, V: Send + Sync, M: Layout<K, V>> Send for Table<K, V, M> {}
 // SAFETY: as above.
-unsafe impl<K: Send + Sync, V: Send + Sync> Sync for Table<K, V> {}
+unsafe impl<K: Send + Sync, V: Send + Sync, M: Layout<K, V>> Sync for Table<K, V, M> {}

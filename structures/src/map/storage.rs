@@ -1,0 +1,194 @@
+//! How a bucket line holds its entries: [`Boxed`] (any key and value: the
+//! line holds pointers to immutable heap entries) or [`Inline`] (`Copy`
+//! keys and values: the line holds the pairs themselves, so a lookup reads
+//! one cache line instead of two).
+//!
+//! Both share one discipline: a published slot is never written again
+//! until a grace period after it was unpublished, so a reader's `&K`/`&V`
+//! into a slot stays valid for its whole read-side section. Inline needs
+//! `Copy` because a resize copies the pairs into the next table while
+//! readers may still use the old copies: a value with interior mutability
+//! (an atomic counter, say) would fork into two, and updates made through
+//! the old copy would be lost. `Copy` types cannot hold an `UnsafeCell`.
+
+use urcu_reclaim::Domain;
+
+/// Entries on the heap, one allocation each: for any `K` and `V`. The
+/// default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Boxed;
+
+/// Entries stored in the bucket line itself: for `Copy` keys and values of
+/// at most 48 bytes together (up to four per line). A lookup touches one
+/// cache line; an insert allocates nothing. Choose it with
+/// [`MapBuilder::inline`](super::MapBuilder::inline).
+///
+/// ```
+/// use urcu_structures::{Inline, RcuHashMap};
+///
+/// let routes: RcuHashMap<u32, u64, ahash::RandomState, Inline> =
+///     RcuHashMap::builder().inline().capacity(1024).build();
+/// let m = routes.pin();
+/// m.insert(0x0a00_0000, 7);
+/// assert_eq!(m.get(&0x0a00_0000), Some(&7));
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Inline;
+
+/// Where a map keeps its entries: [`Boxed`] or [`Inline`]. Sealed.
+pub trait Storage<K, V>: private::Layout<K, V> {}
+
+impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Storage<K, V> for Boxed {}
+impl<K: Copy + Send + Sync + 'static, V: Copy + Send + Sync + 'static> Storage<K, V> for Inline {}
+
+/// A boxed entry: key, value and the full hash (so that a resize need not
+/// hash keys again).
+pub struct Entry<K, V> {
+    pub(crate) hash: u64,
+    pub(crate) key: K,
+    pub(crate) value: V,
+}
+
+/// Bytes of a bucket line available for slots.
+pub(crate) const LINE_DATA: usize = 48;
+/// Most slots a line has (the meta word has room for four tags).
+pub(crate) const MAX_SLOTS: usize = 4;
+
+pub(crate) mod private {
+    use super::*;
+
+    /// The slot format of a storage (crate-internal; [`Storage`] is sealed).
+    pub trait Layout<K, V>: Send + Sync + Sized + 'static {
+        /// What one slot holds.
+        type Item;
+        /// Slots per bucket line.
+        const SLOTS: usize;
+
+        /// A slot's contents for a new entry.
+        fn make(hash: u64, key: K, value: V) -> Self::Item;
+
+        /// Whether the item holds `hash`'s key, as judged by `eq`.
+        ///
+        /// # Safety
+        /// `item` points to a published, initialized slot that stays
+        /// allocated for `'a` (a read-side section, or the bucket lock).
+        unsafe fn matches(item: *const Self::Item, hash: u64, eq: impl FnMut(&K) -> bool) -> bool;
+
+        /// The key and value in a slot.
+        ///
+        /// # Safety
+        /// As for [`matches`](Self::matches).
+        unsafe fn get<'a>(item: *const Self::Item) -> (&'a K, &'a V);
+
+        /// The hash of the item's key (`rehash` computes it if the item
+        /// does not store it).
+        ///
+        /// # Safety
+        /// As for [`matches`](Self::matches).
+        unsafe fn hash(item: *const Self::Item, rehash: &impl Fn(&K) -> u64) -> u64;
+
+        /// Hands what an unpublished item owns to the reclamation queue.
+        ///
+        /// # Safety
+        /// The item was just unpublished under its bucket lock, and is
+        /// retired once.
+        unsafe fn retire(item: *const Self::Item, domain: &Domain);
+
+        /// Drops what a live item owns, at once.
+        ///
+        /// # Safety
+        /// Nothing can reach the item any more (the map is being dropped).
+        unsafe fn drop_live(item: *mut Self::Item);
+    }
+}
+
+impl<K: Send + Sync + 'static, V: Send + Sync + 'static> private::Layout<K, V> for Boxed {
+    type Item = *mut Entry<K, V>;
+    const SLOTS: usize = MAX_SLOTS;
+
+    fn make(hash: u64, key: K, value: V) -> Self::Item {
+        Box::into_raw(Box::new(Entry { hash, key, value }))
+    }
+
+    #[inline(always)]
+    unsafe fn matches(item: *const Self::Item, hash: u64, mut eq: impl FnMut(&K) -> bool) -> bool {
+        // SAFETY: the caller's contract; a published entry stays allocated
+        // until a grace period after it is unpublished.
+        let e = unsafe { &**item };
+        e.hash == hash && eq(&e.key)
+    }
+
+    #[inline(always)]
+    unsafe fn get<'a>(item: *const Self::Item) -> (&'a K, &'a V) {
+        // SAFETY: as in `matches`.
+        let e = unsafe { &**item };
+        (&e.key, &e.value)
+    }
+
+    unsafe fn hash(item: *const Self::Item, _: &impl Fn(&K) -> u64) -> u64 {
+        // SAFETY: as in `matches`.
+        unsafe { (**item).hash }
+    }
+
+    unsafe fn retire(item: *const Self::Item, domain: &Domain) {
+        // SAFETY: the entry came from `Box::into_raw`, is unreachable for
+        // new readers (its tag is cleared), and is retired once.
+        unsafe { domain.rcu_reclaim_queue_raw(*item) };
+    }
+
+    unsafe fn drop_live(item: *mut Self::Item) {
+        // SAFETY: from `Box::into_raw`; nothing else can reach it.
+        drop(unsafe { Box::from_raw(*item) });
+    }
+}
+
+impl<K, V> private::Layout<K, V> for Inline
+where
+    K: Copy + Send + Sync + 'static,
+    V: Copy + Send + Sync + 'static,
+{
+    type Item = (K, V);
+    const SLOTS: usize = {
+        let size = std::mem::size_of::<(K, V)>();
+        assert!(
+            size <= LINE_DATA && std::mem::align_of::<(K, V)>() <= 8,
+            "Inline storage needs a key and value of at most 48 bytes together, aligned to at most 8: use Boxed"
+        );
+        if size == 0 || LINE_DATA / size >= MAX_SLOTS {
+            MAX_SLOTS
+        } else {
+            LINE_DATA / size
+        }
+    };
+
+    #[inline(always)]
+    fn make(_: u64, key: K, value: V) -> Self::Item {
+        (key, value)
+    }
+
+    #[inline(always)]
+    unsafe fn matches(item: *const Self::Item, _: u64, mut eq: impl FnMut(&K) -> bool) -> bool {
+        // SAFETY: the caller's contract: an initialized slot that no writer
+        // touches while the caller may read it.
+        eq(unsafe { &(*item).0 })
+    }
+
+    #[inline(always)]
+    unsafe fn get<'a>(item: *const Self::Item) -> (&'a K, &'a V) {
+        // SAFETY: as in `matches`.
+        let pair = unsafe { &*item };
+        (&pair.0, &pair.1)
+    }
+
+    unsafe fn hash(item: *const Self::Item, rehash: &impl Fn(&K) -> u64) -> u64 {
+        // SAFETY: as in `matches`.
+        rehash(unsafe { &(*item).0 })
+    }
+
+    unsafe fn retire(_: *const Self::Item, _: &Domain) {
+        // A `Copy` pair owns nothing; its slot waits for a grace period
+        // before reuse (the bucket's ticket).
+    }
+
+    unsafe fn drop_live(_: *mut Self::Item) {}
+}
