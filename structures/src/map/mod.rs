@@ -83,6 +83,9 @@ unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync, M: Storage<K, V>> Sync
 {
 }
 
+/// What a builder builds, for variance and auto traits only.
+type BuilderTypes<K, V, M> = fn() -> (K, V, M);
+
 /// Configures an [`RcuHashMap`].
 ///
 /// ```
@@ -91,9 +94,6 @@ unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync, M: Storage<K, V>> Sync
 /// let m: RcuHashMap<u64, u64> = RcuHashMap::builder().capacity(1000).domain(&d).build();
 /// assert!(m.is_empty());
 /// ```
-/// What a builder builds, for variance and auto traits only.
-type BuilderTypes<K, V, M> = fn() -> (K, V, M);
-
 #[must_use]
 pub struct MapBuilder<K, V, S = ahash::RandomState, M = Boxed> {
     capacity: usize,
