@@ -14,6 +14,10 @@
 //!   handle (`map.pin()`, one read-side section) that each thread drops and
 //!   takes again every `--pin-batch` operations (default 128), so grace
 //!   periods can end.
+//! - `urcu-inline`: the same, built with `RcuHashMap::builder().inline()`:
+//!   the `u64` pairs live in the bucket lines (one cache line per lookup,
+//!   no allocation per insert). What a user with `Copy` keys and values
+//!   would choose.
 //! - `urcu-pin-per-op`: the same map, `map.pin()` around every single
 //!   operation (what a caller without a batch pays; not a peer).
 //! - `dashmap`: `dashmap::DashMap`; every operation takes its shard's
@@ -98,7 +102,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Barrier, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
-use urcu::urcu_structures::Pinned;
+use urcu::urcu_structures::{Boxed, Inline, MapStorage, Pinned};
 use urcu::RcuHashMap;
 
 /// Operations between two re-pins (urcu), guard refreshes (papaya) or guard
@@ -130,6 +134,7 @@ const SMOKE_SCALE_DOWN: u32 = 6;
 
 const IMPLS: &[&str] = &[
     "urcu",
+    "urcu-inline",
     "urcu-pin-per-op",
     "dashmap",
     "papaya",
@@ -190,27 +195,34 @@ trait Session {
 
 // urcu, pinned per batch ----------------------------------------------------
 
-struct Urcu(RcuHashMap<u64, u64>);
+/// `RcuHashMap<u64, u64>` with storage `M` (`Boxed`: "urcu", `Inline`:
+/// "urcu-inline").
+struct Urcu<M: MapStorage<u64, u64>>(RcuHashMap<u64, u64, ahash::RandomState, M>);
 
-struct UrcuSession<'a> {
-    map: &'a RcuHashMap<u64, u64>,
+struct UrcuSession<'a, M: MapStorage<u64, u64>> {
+    map: &'a RcuHashMap<u64, u64, ahash::RandomState, M>,
     /// Always `Some` between calls; `None` only inside `repin`.
-    pinned: Option<Pinned<'a, u64, u64>>,
+    pinned: Option<Pinned<'a, u64, u64, ahash::RandomState, M>>,
 }
 
-impl UrcuSession<'_> {
+impl<M: MapStorage<u64, u64>> UrcuSession<'_, M> {
     #[inline(always)]
-    fn pinned(&self) -> &Pinned<'_, u64, u64> {
+    fn pinned(&self) -> &Pinned<'_, u64, u64, ahash::RandomState, M> {
         self.pinned.as_ref().expect("pinned between re-pins")
     }
 }
 
-impl Map for Urcu {
-    type Session<'a> = UrcuSession<'a>;
+impl<M: MapStorage<u64, u64>> Map for Urcu<M> {
+    type Session<'a> = UrcuSession<'a, M>;
     fn with_capacity(capacity: usize) -> Self {
-        Urcu(RcuHashMap::with_capacity(capacity))
+        Urcu(
+            RcuHashMap::<u64, u64>::builder()
+                .capacity(capacity)
+                .storage::<M>()
+                .build(),
+        )
     }
-    fn session(&self) -> UrcuSession<'_> {
+    fn session(&self) -> UrcuSession<'_, M> {
         UrcuSession {
             map: &self.0,
             pinned: Some(self.0.pin()),
@@ -221,7 +233,7 @@ impl Map for Urcu {
     }
 }
 
-impl Session for UrcuSession<'_> {
+impl<M: MapStorage<u64, u64>> Session for UrcuSession<'_, M> {
     #[inline]
     fn get(&mut self, k: u64) -> bool {
         self.pinned().get(&k).is_some()
@@ -928,7 +940,8 @@ fn run_workload<M: Map>(workload: &str, threads: usize, cfg: &Config) -> Outcome
 fn run_child(case: &str, threads: usize, cfg: &Config) {
     let (workload, name) = case.split_once(':').expect("--case takes WORKLOAD:IMPL");
     let out = match name {
-        "urcu" => run_workload::<Urcu>(workload, threads, cfg),
+        "urcu" => run_workload::<Urcu<Boxed>>(workload, threads, cfg),
+        "urcu-inline" => run_workload::<Urcu<Inline>>(workload, threads, cfg),
         "urcu-pin-per-op" => run_workload::<UrcuPinPerOp>(workload, threads, cfg),
         "dashmap" => run_workload::<DashMap>(workload, threads, cfg),
         "papaya" => run_workload::<Papaya>(workload, threads, cfg),
