@@ -1,0 +1,320 @@
+//! Memory stays bounded under abuse: a stalled reader while 16 threads
+//! flood `rcu_reclaim_queue`, threads that start and exit while holding
+//! queued objects, and writers that queue from inside their own sections.
+//!
+//! # The bound (see tests/bounded_memory.rs and RELIABILITY.md)
+//!
+//! With a ring of `C` words, a thread holds at most `C - 3` objects of one
+//! type (3 words reserved, one function word): a full ring makes the
+//! thread wait for a grace period and free its own ring. So with `W`
+//! queueing threads, `pending <= W × (C - 3)` outside sections, and the
+//! objects alive are those plus the one each blocked thread is queueing.
+//! Inside a section a thread cannot wait: what it queues past the ring
+//! spills to a batch freed after the section ends (bounded by what one
+//! section queues, not by the ring).
+//!
+//! Tests run one at a time (they measure the process's memory and stall
+//! grace periods).
+
+mod common;
+
+use common::{scaled, wait_until, within, DropCount};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+use urcu::{Domain, Flavor};
+
+const FLAVORS: [Flavor; 3] = [Flavor::Memb, Flavor::Mb, Flavor::Qsbr];
+/// Words per ring; `FIT` objects of one type fit.
+const C: usize = 16;
+const FIT: usize = C - 3;
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn domain(flavor: Flavor) -> Domain {
+    let d = Domain::builder().flavor(flavor).queue_capacity(C).build();
+    assert_eq!(d.queue_capacity(), C);
+    d
+}
+
+/// A reader (online through a handle) that stays in a section until the
+/// sender is used or dropped.
+fn stall(d: &Domain) -> (mpsc::Sender<()>, JoinHandle<()>) {
+    let (in_tx, in_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let d = d.clone();
+    let h = thread::spawn(move || {
+        let h = d.register_thread();
+        let g = h.read_lock();
+        in_tx.send(()).unwrap();
+        let _ = go_rx.recv();
+        drop(g);
+    });
+    in_rx.recv().unwrap();
+    (go_tx, h)
+}
+
+/// Resident memory of this process, in bytes (Linux; `None` elsewhere).
+fn rss() -> Option<usize> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: usize = s
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+const BIG: usize = 64 * 1024;
+
+/// 64 KiB, really touched (so it counts in RSS), and counted on drop.
+struct Big(
+    #[allow(dead_code)] Vec<u8>,
+    #[allow(dead_code)] common::Counted,
+);
+
+impl Big {
+    fn new(drops: &DropCount) -> Big {
+        Big(vec![1; BIG], drops.obj())
+    }
+}
+
+fn progress_of(p: &[Arc<AtomicUsize>]) -> Vec<usize> {
+    p.iter().map(|p| p.load(Ordering::SeqCst)).collect()
+}
+
+/// 16 threads flood the queue while a reader stalls: each stops at exactly
+/// `FIT` objects; pending and RSS stay within the bound; nothing is freed
+/// until the reader leaves; then everything is, exactly once.
+fn flood(flavor: Flavor) {
+    let d = domain(flavor);
+    let drops = DropCount::new();
+    let threads = 16;
+    let per_thread = scaled(100);
+    let rss_before = rss();
+    let (release, reader) = stall(&d);
+    let progress: Vec<Arc<AtomicUsize>> = (0..threads).map(|_| Arc::default()).collect();
+    let writers: Vec<_> = progress
+        .iter()
+        .map(|p| {
+            let (d, drops, p) = (d.clone(), drops.clone(), p.clone());
+            thread::spawn(move || {
+                for i in 0..per_thread {
+                    d.rcu_reclaim_queue(Box::new(Big::new(&drops)));
+                    p.store(i + 1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    let mut peak = 0;
+    let all_stuck = wait_until(LIMIT, || {
+        peak = peak.max(d.stats().pending());
+        progress_of(&progress).iter().all(|&n| n >= FIT)
+    });
+    assert!(
+        all_stuck,
+        "{flavor:?}: writers {:?}",
+        progress_of(&progress)
+    );
+    thread::sleep(Duration::from_millis(100));
+    let s = d.stats();
+    peak = peak.max(s.pending());
+    let bound = (threads * FIT) as u64;
+    assert_eq!(
+        progress_of(&progress),
+        vec![FIT; threads],
+        "{flavor:?}: each thread queues C - 3 objects, then waits: {s:?}"
+    );
+    assert_eq!(s.pending(), bound, "{flavor:?}: {s:?}");
+    assert!(peak <= bound, "{flavor:?}: peak pending {peak} > {bound}");
+    assert_eq!(s.caller_fallbacks, threads as u64, "{flavor:?}: {s:?}");
+    assert_eq!((s.grace_periods, drops.get()), (0, 0), "{flavor:?}: {s:?}");
+    if let (Some(before), Some(now)) = (rss_before, rss()) {
+        // Alive: the full rings and one object per blocked thread, plus
+        // slack for stacks and the allocator. Unbounded would be
+        // threads × per_thread × 64 KiB (100 MiB and more).
+        let limit = threads * (FIT + 2) * BIG + (16 << 20);
+        let grown = now.saturating_sub(before);
+        println!(
+            "{flavor:?}: peak pending {peak} (bound {bound}), RSS +{} KiB (bound {} KiB)",
+            grown >> 10,
+            limit >> 10
+        );
+        assert!(
+            grown <= limit,
+            "{flavor:?}: RSS grew by {} KiB, bound {} KiB",
+            grown >> 10,
+            limit >> 10
+        );
+    }
+    release.send(()).unwrap();
+    reader.join().unwrap();
+    for w in writers {
+        w.join().unwrap();
+    }
+    d.rcu_barrier();
+    let s = d.stats();
+    assert_eq!(drops.get(), threads * per_thread, "{flavor:?}: {s:?}");
+    assert_eq!((s.pending(), s.queued), (0, (threads * per_thread) as u64));
+}
+
+#[test]
+fn a_stalled_reader_and_16_flooding_threads_stay_within_the_ring_bound() {
+    let _s = serial();
+    for flavor in FLAVORS {
+        within(LIMIT, "flood", move || flood(flavor));
+    }
+}
+
+/// Threads queue fewer objects than their ring holds and exit while a
+/// reader stalls: their rings are handed over, nothing is freed early, and
+/// once the reader leaves everything is freed and the records forgotten.
+/// Then threads that overflow their rings churn with no stall.
+fn churn(flavor: Flavor) {
+    let d = domain(flavor);
+    let drops = DropCount::new();
+    let (release, reader) = stall(&d);
+    let exited = scaled(24);
+    for _ in 0..exited {
+        let (d, drops) = (d.clone(), drops.clone());
+        thread::spawn(move || {
+            for _ in 0..FIT - 1 {
+                d.rcu_reclaim_queue(Box::new(drops.obj()));
+            }
+        })
+        .join()
+        .unwrap();
+    }
+    let s = d.stats();
+    let held = exited * (FIT - 1);
+    assert_eq!(s.pending(), held as u64, "{flavor:?}: {s:?}");
+    assert_eq!(drops.get(), 0, "{flavor:?}: freed while a reader stalls");
+    assert!(s.threads > exited, "{flavor:?}: exited rings kept: {s:?}");
+    assert_eq!(s.caller_fallbacks, 0, "{flavor:?}: {s:?}");
+    release.send(()).unwrap();
+    reader.join().unwrap();
+    d.rcu_barrier();
+    assert_eq!(drops.get(), held, "{flavor:?}");
+    assert!(
+        wait_until(Duration::from_secs(5), || d.stats().threads == 0),
+        "{flavor:?}: records of exited threads are forgotten: {:?}",
+        d.stats()
+    );
+
+    // Overflowing threads start and exit, 8 at a time, with no stall.
+    let rounds = scaled(4);
+    let per = 3 * C;
+    for _ in 0..rounds {
+        let hs: Vec<_> = (0..8)
+            .map(|i| {
+                let (d, drops) = (d.clone(), drops.clone());
+                thread::spawn(move || {
+                    for k in 0..per {
+                        if (i + k) % 5 == 0 {
+                            let c = drops.obj();
+                            d.defer(move || drop(c));
+                        } else {
+                            d.rcu_reclaim_queue(Box::new(drops.obj()));
+                        }
+                    }
+                })
+            })
+            .collect();
+        hs.into_iter().for_each(|h| h.join().unwrap());
+    }
+    d.rcu_barrier();
+    let s = d.stats();
+    assert_eq!(drops.get(), held + rounds * 8 * per, "{flavor:?}: {s:?}");
+    assert_eq!(s.pending(), 0, "{flavor:?}: {s:?}");
+    assert!(s.caller_fallbacks > 0, "{flavor:?}: {s:?}");
+}
+
+#[test]
+fn threads_that_exit_while_holding_queued_objects_hand_them_over() {
+    let _s = serial();
+    for flavor in FLAVORS {
+        within(LIMIT, "churn", move || churn(flavor));
+    }
+}
+
+/// Writers queue twice their ring's worth inside each of their sections
+/// while a reader stalls: they never wait (no deadlock), the excess spills
+/// (counted exactly), and nothing is freed. Once the reader leaves, the
+/// reclaimer frees it all without a barrier, though the writers, still
+/// alive, queue nothing more.
+fn queue_inside_sections(flavor: Flavor) {
+    let d = domain(flavor);
+    let drops = DropCount::new();
+    let (release, reader) = stall(&d);
+    let writers = 4;
+    let sections = scaled(10);
+    let per_section = 2 * C;
+    let (done_tx, done_rx) = mpsc::channel();
+    let (exit_tx, exit_rx) = mpsc::channel::<()>();
+    let exit_rx = Arc::new(Mutex::new(exit_rx));
+    let hs: Vec<_> = (0..writers)
+        .map(|_| {
+            let (d, drops, done, exit) =
+                (d.clone(), drops.clone(), done_tx.clone(), exit_rx.clone());
+            thread::spawn(move || {
+                let mut h = d.register_thread();
+                for _ in 0..sections {
+                    let g = h.read_lock();
+                    for _ in 0..per_section {
+                        d.rcu_reclaim_queue(Box::new(drops.obj()));
+                    }
+                    drop(g);
+                    h.quiescent_state();
+                }
+                h.offline();
+                done.send(()).unwrap();
+                let _ = exit.lock().unwrap().recv();
+            })
+        })
+        .collect();
+    for _ in 0..writers {
+        done_rx.recv().unwrap();
+    }
+    let total = writers * sections * per_section;
+    let s = d.stats();
+    assert_eq!(drops.get(), 0, "{flavor:?}: {s:?}");
+    assert_eq!(s.pending(), total as u64, "{flavor:?}: {s:?}");
+    assert_eq!(
+        s.overflow_spills,
+        (total - writers * FIT) as u64,
+        "{flavor:?}: all but each ring's C - 3 objects spill: {s:?}"
+    );
+    assert_eq!(s.caller_fallbacks, 0, "{flavor:?}: never waited: {s:?}");
+    release.send(()).unwrap();
+    reader.join().unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || drops.get() == total),
+        "{flavor:?}: freed without a barrier while the writers idle: {} of {total}, {:?}",
+        drops.get(),
+        d.stats()
+    );
+    for _ in 0..writers {
+        exit_tx.send(()).unwrap();
+    }
+    hs.into_iter().for_each(|h| h.join().unwrap());
+    d.rcu_barrier();
+    assert_eq!(drops.get(), total, "{flavor:?}: dropped once each");
+    assert_eq!(d.stats().pending(), 0, "{flavor:?}");
+}
+
+#[test]
+fn writers_that_queue_inside_their_sections_spill_and_never_wait() {
+    let _s = serial();
+    for flavor in FLAVORS {
+        within(LIMIT, "queueing inside sections", move || {
+            queue_inside_sections(flavor)
+        });
+    }
+}
