@@ -17,11 +17,33 @@ use std::sync::{OnceLock, Weak};
 use std::time::Duration;
 
 /// Default per-thread queue capacity, in words (liburcu's `defer_rcu`).
+///
+/// ```
+/// use urcu_reclaim::{Domain, DEFAULT_QUEUE_CAPACITY};
+/// assert_eq!(Domain::new().queue_capacity(), DEFAULT_QUEUE_CAPACITY);
+/// ```
 pub const DEFAULT_QUEUE_CAPACITY: usize = 4096;
 /// Default time before a stalled grace period is reported.
+///
+/// ```
+/// use urcu_reclaim::{Domain, DEFAULT_STALL_TIMEOUT};
+/// assert_eq!(DEFAULT_STALL_TIMEOUT.as_secs(), 10);
+/// // A latency-sensitive service may want to hear about stalls sooner:
+/// let d = Domain::builder().stall_timeout(DEFAULT_STALL_TIMEOUT / 10).build();
+/// d.synchronize_rcu();
+/// ```
 pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default longest time an object waits for the reclaimer when its thread
 /// queues nothing more.
+///
+/// ```
+/// use urcu_reclaim::{Domain, DEFAULT_RECLAIM_INTERVAL};
+/// assert_eq!(DEFAULT_RECLAIM_INTERVAL.as_millis(), 10);
+/// // Trade a little reclaimer wake-up rate for less memory held:
+/// let d = Domain::builder().reclaim_interval(DEFAULT_RECLAIM_INTERVAL / 2).build();
+/// d.rcu_reclaim_queue(Box::new(1u32));
+/// d.rcu_barrier();
+/// ```
 pub const DEFAULT_RECLAIM_INTERVAL: Duration = Duration::from_millis(10);
 
 pub(crate) struct Config {
@@ -149,6 +171,12 @@ impl Default for DomainBuilder {
 
 impl DomainBuilder {
     /// The grace-period flavor (default [`Flavor::Memb`]).
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, Flavor};
+    /// let d = Domain::builder().flavor(Flavor::Mb).build();
+    /// assert_eq!(d.flavor(), Flavor::Mb);
+    /// ```
     pub fn flavor(mut self, flavor: Flavor) -> Self {
         self.flavor = flavor;
         self
@@ -157,18 +185,49 @@ impl DomainBuilder {
     /// Words in each thread's reclamation ring (default 4096; rounded up to
     /// a power of two, at least 4). A homogeneous stream costs one word per
     /// object, so this bounds the objects each thread can have pending.
+    ///
+    /// ```
+    /// use urcu_reclaim::Domain;
+    /// let d = Domain::builder().queue_capacity(1000).build();
+    /// assert_eq!(d.queue_capacity(), 1024); // rounded up to a power of two
+    /// assert_eq!(Domain::builder().queue_capacity(1).build().queue_capacity(), 4);
+    /// ```
     pub fn queue_capacity(mut self, words: usize) -> Self {
         self.queue_capacity = words;
         self
     }
 
     /// How long a grace period may wait before it is reported (default 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use urcu_reclaim::Domain;
+    /// let d = Domain::builder().stall_timeout(Duration::from_millis(500)).build();
+    /// d.synchronize_rcu(); // no reader holds it up: nothing to report
+    /// assert_eq!(d.stats().stalls_reported, 0);
+    /// ```
     pub fn stall_timeout(mut self, timeout: Duration) -> Self {
         self.stall_timeout = timeout;
         self
     }
 
     /// What to do with a stall report (default: one line on stderr).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use urcu_reclaim::Domain;
+    /// let reports = Arc::new(AtomicUsize::new(0));
+    /// let seen = reports.clone();
+    /// let d = Domain::builder()
+    ///     .on_stall(move |report| {
+    ///         seen.fetch_add(1, Ordering::Relaxed);
+    ///         eprintln!("rcu: {report}"); // or send it to your logger
+    ///     })
+    ///     .build();
+    /// d.synchronize_rcu();
+    /// assert_eq!(reports.load(Ordering::Relaxed), 0); // that one did not stall
+    /// ```
     pub fn on_stall(mut self, hook: impl Fn(&StallReport) + Send + Sync + 'static) -> Self {
         self.stall_hook = Some(Arc::new(hook));
         self
@@ -176,12 +235,29 @@ impl DomainBuilder {
 
     /// The longest an object waits for the reclaimer once its thread stops
     /// queueing (default 10 ms). Busy threads free their own entries sooner.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use urcu_reclaim::Domain;
+    /// let d = Domain::builder().reclaim_interval(Duration::from_millis(1)).build();
+    /// d.rcu_reclaim_queue(Box::new([0u8; 32]));
+    /// d.rcu_barrier();
+    /// assert_eq!(d.stats().pending(), 0);
+    /// ```
     pub fn reclaim_interval(mut self, interval: Duration) -> Self {
         self.reclaim_interval = interval;
         self
     }
 
     /// Builds the domain. No thread starts until something is queued.
+    ///
+    /// ```
+    /// use urcu_reclaim::Domain;
+    /// let d = Domain::builder().build();
+    /// assert_eq!(d.stats().threads, 0); // no thread has joined yet
+    /// drop(d.read_lock());
+    /// assert_eq!(d.stats().threads, 1); // this one joined on first use
+    /// ```
     pub fn build(self) -> Domain {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let flavor = self.flavor.resolve();
@@ -270,6 +346,13 @@ static DEFAULT_DOMAIN: OnceLock<Domain> = OnceLock::new();
 
 /// The process-wide domain behind the free functions ([`Flavor::Memb`],
 /// default capacity). It is never dropped.
+///
+/// ```
+/// use urcu_reclaim::{default_domain, read_lock, Flavor};
+/// let g = read_lock(); // the free functions use the default domain
+/// assert!(g.belongs_to(default_domain()));
+/// assert_eq!(default_domain().requested_flavor(), Flavor::Memb);
+/// ```
 pub fn default_domain() -> &'static Domain {
     DEFAULT_DOMAIN.get_or_init(|| {
         let mut d = Domain::builder().build();
@@ -281,11 +364,24 @@ pub fn default_domain() -> &'static Domain {
 
 impl Domain {
     /// A builder with the defaults.
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, Flavor};
+    /// let d = Domain::builder().flavor(Flavor::Qsbr).queue_capacity(64).build();
+    /// assert_eq!((d.flavor(), d.queue_capacity()), (Flavor::Qsbr, 64));
+    /// ```
     pub fn builder() -> DomainBuilder {
         DomainBuilder::default()
     }
 
     /// A domain with the defaults ([`Flavor::Memb`], 4096-word queues).
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, Flavor, DEFAULT_QUEUE_CAPACITY};
+    /// let d = Domain::new();
+    /// assert_eq!(d.requested_flavor(), Flavor::Memb);
+    /// assert_eq!(d.queue_capacity(), DEFAULT_QUEUE_CAPACITY);
+    /// ```
     pub fn new() -> Domain {
         Domain::builder().build()
     }
@@ -297,17 +393,37 @@ impl Domain {
 
     /// The flavor readers really use: [`Flavor::Memb`] reads as
     /// [`Flavor::Mb`] where `membarrier` is unavailable.
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, Flavor};
+    /// let d = Domain::new(); // asks for Memb
+    /// assert!(matches!(d.flavor(), Flavor::Memb | Flavor::Mb));
+    /// ```
     #[inline]
     pub fn flavor(&self) -> Flavor {
         self.core().flavor
     }
 
     /// The flavor the builder asked for.
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, Flavor};
+    /// let d = Domain::builder().flavor(Flavor::Memb).build();
+    /// assert_eq!(d.requested_flavor(), Flavor::Memb);
+    /// if d.flavor() != d.requested_flavor() {
+    ///     println!("membarrier unavailable: readers use {:?}", d.flavor());
+    /// }
+    /// ```
     pub fn requested_flavor(&self) -> Flavor {
         self.core().config.requested
     }
 
     /// Words per thread ring (after rounding).
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::builder().queue_capacity(100).build();
+    /// assert_eq!(d.queue_capacity(), 128);
+    /// ```
     pub fn queue_capacity(&self) -> usize {
         crate::queue::Ring::new(self.core().config.queue_capacity).capacity()
     }
@@ -411,6 +527,16 @@ impl Domain {
     /// Under [`Flavor::Qsbr`] without an online [`ThreadHandle`], the thread
     /// comes online for the guard's lifetime (a fence each way). Use
     /// [`register_thread`](Self::register_thread) for QSBR's free read side.
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, RcuBox};
+    /// let d = Domain::new();
+    /// let b = RcuBox::new_in(String::from("old"), &d);
+    /// let g = d.read_lock();
+    /// let s = b.load(&g);
+    /// b.replace(String::from("new"));
+    /// assert_eq!(s, "old"); // not reclaimed while `g` lives
+    /// ```
     #[inline]
     pub fn read_lock(&self) -> ReadGuard<'_> {
         let rec = self.record();
@@ -424,6 +550,15 @@ impl Domain {
     ///
     /// # Panics
     /// If this thread already holds a live handle for this domain.
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, Flavor};
+    /// let d = Domain::builder().flavor(Flavor::Qsbr).build();
+    /// let mut h = d.register_thread();
+    /// assert!(h.is_online());
+    /// drop(h.read_lock()); // free under QSBR
+    /// h.quiescent_state(); // between "events": no references held
+    /// ```
     pub fn register_thread(&self) -> ThreadHandle {
         let rec = self.record();
         assert!(
@@ -461,6 +596,13 @@ impl Domain {
     /// # Panics
     /// If the calling thread is inside a read-side section of this domain:
     /// the grace period would wait for the caller itself, forever.
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let ticket = d.start_poll();
+    /// d.synchronize_rcu(); // no section of `d` is open: returns quickly
+    /// assert!(d.poll(&ticket));
+    /// ```
     pub fn synchronize_rcu(&self) {
         self.wait_for(self.core().start_poll(), "synchronize_rcu");
     }
@@ -469,6 +611,16 @@ impl Domain {
     /// once every read-side section that began before this call has ended.
     /// It does not force one to run; [`synchronize_rcu`](Self::synchronize_rcu),
     /// the reclaimer, or [`cond_synchronize`](Self::cond_synchronize) do.
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let g = d.read_lock();
+    /// let ticket = d.start_poll();
+    /// assert!(!d.poll(&ticket)); // `g`'s section began before the ticket
+    /// drop(g);
+    /// d.cond_synchronize(&ticket);
+    /// assert!(d.poll(&ticket));
+    /// ```
     pub fn start_poll(&self) -> GracePeriod {
         GracePeriod {
             domain_id: self.core().id,
@@ -514,6 +666,16 @@ impl Domain {
     ///
     /// # Panics
     /// If the ticket came from another domain.
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let ticket = d.start_poll();
+    /// // ... other work; then check without blocking:
+    /// if !d.poll(&ticket) {
+    ///     d.synchronize_rcu();
+    /// }
+    /// assert!(d.poll(&ticket));
+    /// ```
     pub fn poll(&self, ticket: &GracePeriod) -> bool {
         self.check_ticket(ticket);
         self.core().poll(ticket.target)
@@ -525,6 +687,14 @@ impl Domain {
     /// # Panics
     /// Inside a read-side section of this domain, or with a ticket from
     /// another domain.
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let ticket = d.start_poll();
+    /// d.synchronize_rcu(); // a grace period ran meanwhile (here, our own)
+    /// d.cond_synchronize(&ticket); // so this returns at once
+    /// assert!(d.poll(&ticket));
+    /// ```
     pub fn cond_synchronize(&self, ticket: &GracePeriod) {
         self.check_ticket(ticket);
         self.wait_for(ticket.target, "cond_synchronize");
@@ -554,6 +724,20 @@ impl Domain {
     /// threads × capacity; inside a read-side section it cannot wait, and
     /// the object goes to an overflow list instead (counted in
     /// [`Stats::overflow_spills`]).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// struct Old(Arc<AtomicBool>);
+    /// impl Drop for Old {
+    ///     fn drop(&mut self) { self.0.store(true, Ordering::Relaxed) }
+    /// }
+    /// let d = urcu_reclaim::Domain::new();
+    /// let dropped = Arc::new(AtomicBool::new(false));
+    /// d.rcu_reclaim_queue(Box::new(Old(dropped.clone())));
+    /// d.rcu_barrier();
+    /// assert!(dropped.load(Ordering::Relaxed));
+    /// ```
     #[inline]
     pub fn rcu_reclaim_queue<T: Send + 'static>(&self, obj: Box<T>) {
         self.enqueue(Retired::of_box(obj));
@@ -583,6 +767,14 @@ impl Domain {
 
     /// Runs `f` after a grace period (liburcu's `call_rcu`/`defer_rcu`),
     /// through the same queue as [`rcu_reclaim_queue`](Self::rcu_reclaim_queue).
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// d.defer(move || tx.send("after a grace period").unwrap());
+    /// d.rcu_barrier();
+    /// assert_eq!(rx.try_recv(), Ok("after a grace period"));
+    /// ```
     #[inline]
     pub fn defer<F: FnOnce() + Send + 'static>(&self, f: F) {
         self.enqueue(Retired::of_closure(Box::new(f)));
@@ -599,6 +791,16 @@ impl Domain {
     /// # Panics
     /// Inside a read-side section of this domain, or from inside a
     /// reclamation callback (both would wait for themselves).
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// for i in 0..3 {
+    ///     d.rcu_reclaim_queue(Box::new(i));
+    /// }
+    /// d.rcu_barrier();
+    /// let s = d.stats();
+    /// assert_eq!((s.queued, s.reclaimed), (3, 3));
+    /// ```
     pub fn rcu_barrier(&self) {
         if let Some(rec) = self.existing_record() {
             if rec.nesting() > 0 {
@@ -623,6 +825,16 @@ impl Domain {
     }
 
     /// A snapshot of the domain's counters.
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, Flavor};
+    /// let d = Domain::builder().flavor(Flavor::Mb).build();
+    /// d.rcu_reclaim_queue(Box::new(1u64));
+    /// d.rcu_barrier();
+    /// let s = d.stats();
+    /// assert_eq!((s.flavor, s.pending()), (Flavor::Mb, 0));
+    /// assert!(s.grace_periods >= 1);
+    /// ```
     pub fn stats(&self) -> Stats {
         self.core().stats()
     }
@@ -668,6 +880,15 @@ pub(crate) fn with_callbacks<R>(core: &Core, f: impl FnOnce(&mut dyn FnMut(Retir
 }
 
 /// A grace-period ticket from [`start_poll`](Domain::start_poll).
+///
+/// ```
+/// use urcu_reclaim::{Domain, GracePeriod};
+/// let d = Domain::new();
+/// let ticket: GracePeriod = d.start_poll();
+/// let copies = [ticket; 2]; // `Copy`: store one beside each retired object
+/// d.synchronize_rcu();
+/// assert!(copies.iter().all(|t| d.poll(t)));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GracePeriod {
     domain_id: u64,
@@ -677,6 +898,15 @@ pub struct GracePeriod {
 impl GracePeriod {
     /// The value of [`Domain::completed_sequence`] at which this ticket has
     /// elapsed. Sequences are even and only grow, by 2 per grace period.
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let a = d.start_poll();
+    /// d.synchronize_rcu();
+    /// let b = d.start_poll();
+    /// assert!(a.sequence() % 2 == 0 && b.sequence() > a.sequence());
+    /// assert!(d.completed_sequence() >= a.sequence());
+    /// ```
     pub fn sequence(&self) -> u64 {
         self.target
     }

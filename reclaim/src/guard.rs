@@ -154,6 +154,12 @@ impl ThreadHandle {
     }
 
     /// The domain this handle belongs to.
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let h = d.register_thread();
+    /// assert!(h.read_lock().belongs_to(h.domain()));
+    /// ```
     pub fn domain(&self) -> &Domain {
         &self.domain
     }
@@ -162,6 +168,15 @@ impl ThreadHandle {
     ///
     /// # Panics
     /// Under QSBR, if the handle is [`offline`](Self::offline).
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, Flavor, RcuBox};
+    /// let d = Domain::builder().flavor(Flavor::Qsbr).build();
+    /// let b = RcuBox::new_in(5, &d);
+    /// let h = d.register_thread();
+    /// let g = h.read_lock(); // QSBR: no instruction at all
+    /// assert_eq!(*b.load(&g), 5);
+    /// ```
     #[inline]
     pub fn read_lock(&self) -> ReadGuard<'_> {
         if self.record.is_qsbr() {
@@ -184,6 +199,20 @@ impl ThreadHandle {
     /// Announces that this thread holds no references to RCU-protected
     /// data (QSBR). A no-op for the other flavors. Cheap when no grace
     /// period is waiting: one load and a compare.
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, Flavor};
+    /// let d = Domain::builder().flavor(Flavor::Qsbr).build();
+    /// let mut h = d.register_thread();
+    /// let d2 = d.clone();
+    /// let writer = std::thread::spawn(move || d2.synchronize_rcu()); // waits for us
+    /// while !writer.is_finished() {
+    ///     // ... handle one event, then: no references held
+    ///     h.quiescent_state();
+    ///     std::thread::yield_now();
+    /// }
+    /// writer.join().unwrap();
+    /// ```
     #[inline]
     pub fn quiescent_state(&mut self) {
         if self.record.is_qsbr() {
@@ -197,6 +226,16 @@ impl ThreadHandle {
     /// Goes offline (QSBR): grace periods stop waiting for this thread until
     /// [`online`](Self::online). Call it before blocking (I/O, sleeping,
     /// waiting on a lock). A no-op for the other flavors.
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, Flavor};
+    /// let d = Domain::builder().flavor(Flavor::Qsbr).build();
+    /// let mut h = d.register_thread();
+    /// h.offline(); // about to block: grace periods stop waiting for us
+    /// let d2 = d.clone();
+    /// std::thread::spawn(move || d2.synchronize_rcu()).join().unwrap();
+    /// h.online();
+    /// ```
     pub fn offline(&mut self) {
         if self.domain.flavor() == Flavor::Qsbr {
             self.assert_no_guard("offline");
@@ -205,6 +244,17 @@ impl ThreadHandle {
     }
 
     /// Comes back online (QSBR). A no-op for the other flavors.
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, Flavor, RcuBox};
+    /// let d = Domain::builder().flavor(Flavor::Qsbr).build();
+    /// let b = RcuBox::new_in(1, &d);
+    /// let mut h = d.register_thread();
+    /// h.offline();
+    /// // ... block on I/O ...
+    /// h.online(); // before reading again
+    /// assert_eq!(*b.load(&h.read_lock()), 1);
+    /// ```
     pub fn online(&mut self) {
         if self.domain.flavor() == Flavor::Qsbr {
             self.record.qsbr_online();
@@ -213,6 +263,17 @@ impl ThreadHandle {
 
     /// Whether grace periods wait for this thread's quiescent states (always
     /// `true` for the non-QSBR flavors, whose sections announce themselves).
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, Flavor};
+    /// let qsbr = Domain::builder().flavor(Flavor::Qsbr).build();
+    /// let mut h = qsbr.register_thread();
+    /// assert!(h.is_online());
+    /// h.offline();
+    /// assert!(!h.is_online());
+    /// let mb = Domain::builder().flavor(Flavor::Mb).build();
+    /// assert!(mb.register_thread().is_online()); // always, outside QSBR
+    /// ```
     pub fn is_online(&self) -> bool {
         self.domain.flavor() != Flavor::Qsbr || self.record.handle_online()
     }

@@ -35,6 +35,12 @@ unsafe impl<T: Send + 'static> Send for RcuBox<T> {}
 
 impl<T: Send + 'static> RcuBox<T> {
     /// Publishes `value` in the default domain.
+    ///
+    /// ```
+    /// use urcu_reclaim::{read_lock, RcuBox};
+    /// let b = RcuBox::new(vec![1, 2]);
+    /// assert_eq!(b.load(&read_lock()).len(), 2);
+    /// ```
     pub fn new(value: T) -> Self {
         Self::new_in(value, default_domain())
     }
@@ -54,6 +60,13 @@ impl<T: Send + 'static> RcuBox<T> {
     }
 
     /// The domain whose grace periods protect this value.
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let b = urcu_reclaim::RcuBox::new_in(0, &d);
+    /// let g = b.domain().read_lock(); // a guard that protects `b`
+    /// assert_eq!(*b.load(&g), 0);
+    /// ```
     pub fn domain(&self) -> &Domain {
         &self.domain
     }
@@ -69,6 +82,14 @@ impl<T: Send + 'static> RcuBox<T> {
     ///
     /// # Panics
     /// If `guard` belongs to another domain (it would not protect the value).
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let b = urcu_reclaim::RcuBox::new_in([1, 2, 3], &d);
+    /// let g = d.read_lock();
+    /// let v = b.load(&g); // borrowed from both `b` and `g`
+    /// assert_eq!(v[1], 2);
+    /// ```
     #[inline]
     pub fn load<'g>(&'g self, guard: &'g ReadGuard<'_>) -> &'g T {
         self.check(guard);
@@ -82,6 +103,16 @@ impl<T: Send + 'static> RcuBox<T> {
     /// structures that checked their guard's domain once, up front.
     /// Dereferencing it is sound only inside a read-side section of
     /// [`domain`](Self::domain).
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let b = urcu_reclaim::RcuBox::new_in(7u32, &d);
+    /// let g = d.read_lock();
+    /// assert!(g.belongs_to(b.domain())); // checked once, up front
+    /// // SAFETY: inside a read-side section of the box's domain.
+    /// let v = unsafe { *b.as_ptr() };
+    /// assert_eq!(v, 7);
+    /// ```
     #[inline]
     pub fn as_ptr(&self) -> *const T {
         // Acquire pairs with the release stores that publish values.
@@ -89,6 +120,15 @@ impl<T: Send + 'static> RcuBox<T> {
     }
 
     /// Publishes `value`; the old value is dropped after a grace period.
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let b = urcu_reclaim::RcuBox::new_in(String::from("old"), &d);
+    /// b.replace(String::from("new"));
+    /// assert_eq!(b.load(&d.read_lock()), "new");
+    /// d.rcu_barrier(); // "old" has been dropped by now
+    /// assert_eq!(d.stats().pending(), 0);
+    /// ```
     pub fn replace(&self, value: T) {
         let old = self
             .ptr
@@ -161,12 +201,26 @@ impl<T: Send + 'static> RcuBox<T> {
 
     /// Exclusive access: no reader can hold a reference while `&mut self`
     /// exists.
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let mut b = urcu_reclaim::RcuBox::new_in(vec![1], &d);
+    /// b.get_mut().push(2); // no guard, no copy: nobody else can read now
+    /// assert_eq!(b.load(&d.read_lock()), &[1, 2]);
+    /// ```
     pub fn get_mut(&mut self) -> &mut T {
         // SAFETY: `&mut self` excludes every `load` borrow.
         unsafe { &mut *self.ptr.load(Ordering::Relaxed) }
     }
 
     /// Takes the value back.
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let b = urcu_reclaim::RcuBox::new_in(String::from("v1"), &d);
+    /// b.replace(String::from("v2"));
+    /// assert_eq!(b.into_inner(), "v2");
+    /// ```
     pub fn into_inner(self) -> T {
         let mut this = std::mem::ManuallyDrop::new(self);
         // SAFETY: we own the box (no borrows, `self` consumed), and `Drop`

@@ -46,6 +46,14 @@ pub struct Stats {
 
 impl Stats {
     /// Objects queued and not yet reclaimed.
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// d.rcu_reclaim_queue(Box::new(1u8));
+    /// assert!(d.stats().pending() <= 1);
+    /// d.rcu_barrier();
+    /// assert_eq!(d.stats().pending(), 0);
+    /// ```
     pub fn pending(&self) -> u64 {
         self.queued.saturating_sub(self.reclaimed)
     }
