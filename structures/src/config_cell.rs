@@ -40,6 +40,16 @@ pub struct ConfigCell<T: Send + Sync + 'static> {
 
 /// A read of a [`ConfigCell`]: derefs to the value, and holds a read-side
 /// section so the value stays valid while it lives. `!Send`.
+///
+/// ```
+/// use urcu_structures::ConfigCell;
+/// let cell = ConfigCell::new(String::from("a"));
+/// let r = cell.read(); // a ConfigRef<String>
+/// cell.store(String::from("b"));
+/// assert_eq!(*r, "a"); // the old value lives as long as `r`
+/// drop(r);
+/// assert_eq!(*cell.read(), "b");
+/// ```
 pub struct ConfigRef<'a, T> {
     value: &'a T,
     _guard: ReadGuard<'a>,
@@ -61,12 +71,25 @@ impl<T: std::fmt::Debug> std::fmt::Debug for ConfigRef<'_, T> {
 
 impl<T: Send + Sync + 'static> ConfigCell<T> {
     /// A cell in the default domain.
+    ///
+    /// ```
+    /// let cell = urcu_structures::ConfigCell::new(42);
+    /// assert_eq!(*cell.read(), 42);
+    /// ```
     pub fn new(value: T) -> Self {
         Self::new_in(value, default_domain())
     }
 
     /// A cell in `domain` (for example a QSBR domain, where a read through
     /// a [`ThreadHandle`](urcu_reclaim::ThreadHandle) costs one load).
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, Flavor};
+    /// let d = Domain::builder().flavor(Flavor::Qsbr).build();
+    /// let cell = urcu_structures::ConfigCell::new_in(8080u16, &d);
+    /// let h = d.register_thread();
+    /// assert_eq!(*cell.load(&h.read_lock()), 8080);
+    /// ```
     pub fn new_in(value: T, domain: &Domain) -> Self {
         ConfigCell {
             value: RcuBox::new_in(value, domain),
@@ -76,12 +99,25 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
     }
 
     /// The domain whose grace periods protect the values.
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let cell = urcu_structures::ConfigCell::new_in(1, &d);
+    /// let g = cell.domain().read_lock(); // a guard that protects the cell
+    /// assert_eq!(*cell.load(&g), 1);
+    /// ```
     pub fn domain(&self) -> &Domain {
         self.value.domain()
     }
 
     /// The current value, held for as long as the returned reference lives.
     /// Costs a read-side section and one load; never waits for writers.
+    ///
+    /// ```
+    /// let cell = urcu_structures::ConfigCell::new(vec!["a.example", "b.example"]);
+    /// let hosts = cell.read();
+    /// assert_eq!(hosts.len(), 2); // derefs to the value
+    /// ```
     #[inline]
     pub fn read(&self) -> ConfigRef<'_, T> {
         let guard = self.domain().read_lock();
@@ -102,6 +138,14 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
     ///
     /// # Panics
     /// If `guard` belongs to another domain.
+    ///
+    /// ```
+    /// use urcu_structures::ConfigCell;
+    /// let d = urcu_reclaim::Domain::new();
+    /// let (limits, name) = (ConfigCell::new_in(10, &d), ConfigCell::new_in("svc", &d));
+    /// let g = d.read_lock(); // one section for several reads
+    /// assert_eq!((*limits.load(&g), *name.load(&g)), (10, "svc"));
+    /// ```
     #[inline]
     pub fn load<'g>(&'g self, guard: &'g ReadGuard<'_>) -> &'g T {
         self.value.load(guard)
@@ -109,6 +153,13 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
 
     /// A number that grows on every publish: compare it to notice a reload
     /// without entering a read-side section.
+    ///
+    /// ```
+    /// let cell = urcu_structures::ConfigCell::new(0);
+    /// let seen = cell.version();
+    /// cell.store(1);
+    /// assert!(cell.version() > seen); // a reload, noticed without reading the value
+    /// ```
     #[inline]
     pub fn version(&self) -> u64 {
         // Acquire pairs with the release increment in `publish`.
@@ -128,6 +179,12 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
     }
 
     /// Publishes `value`; the old value is dropped after a grace period.
+    ///
+    /// ```
+    /// let cell = urcu_structures::ConfigCell::new("v1");
+    /// cell.store("v2");
+    /// assert_eq!(*cell.read(), "v2");
+    /// ```
     pub fn store(&self, value: T) {
         let _w = self.lock();
         self.publish(value);
@@ -135,6 +192,14 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
 
     /// Publishes `value` and hands back a read of the old one, valid while
     /// `guard` lives (the old value is dropped after a grace period).
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let cell = urcu_structures::ConfigCell::new_in(1, &d);
+    /// let g = d.read_lock();
+    /// let old = cell.swap(2, &g);
+    /// assert_eq!((*old, *cell.load(&g)), (1, 2));
+    /// ```
     pub fn swap<'g>(&'g self, value: T, guard: &'g ReadGuard<'_>) -> &'g T {
         let _w = self.lock();
         let old = self.value.swap(value, guard);
@@ -144,6 +209,16 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
 
     /// Read-copy-update: publishes `f(current)`. Writers serialize, so `f`
     /// runs exactly once and concurrent updates are never lost.
+    ///
+    /// ```
+    /// let cell = urcu_structures::ConfigCell::new(0u32);
+    /// std::thread::scope(|s| {
+    ///     for _ in 0..4 {
+    ///         s.spawn(|| cell.update(|n| n + 1));
+    ///     }
+    /// });
+    /// assert_eq!(*cell.read(), 4); // no update lost
+    /// ```
     pub fn update(&self, f: impl FnOnce(&T) -> T) {
         let _w = self.lock();
         let g = self.domain().read_lock();
@@ -154,6 +229,14 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
 
     /// Publishes `new` only if the current value is `current` (by address,
     /// as read from this cell). Returns `new` back otherwise.
+    ///
+    /// ```
+    /// let cell = urcu_structures::ConfigCell::new(1);
+    /// let cur = cell.read();
+    /// assert_eq!(cell.compare_and_set(&cur, 2), Ok(()));
+    /// assert_eq!(cell.compare_and_set(&cur, 3), Err(3)); // `cur` is stale now
+    /// assert_eq!(*cell.read(), 2);
+    /// ```
     pub fn compare_and_set(&self, current: &T, new: T) -> Result<(), T> {
         let _w = self.lock();
         let g = self.domain().read_lock();
@@ -197,6 +280,14 @@ pub struct CachedReader<'a, T: Send + Sync + 'static> {
 impl<'a, T: Send + Sync + 'static> CachedReader<'a, T> {
     /// The current value, valid until the next `load` (or until the reader
     /// is dropped).
+    ///
+    /// ```
+    /// let cell = urcu_structures::ConfigCell::new(String::from("a"));
+    /// let mut reader = cell.reader();
+    /// let len = reader.load().len(); // copy out what outlives the next load
+    /// cell.store(String::from("bb"));
+    /// assert_eq!(reader.load().len(), len + 1);
+    /// ```
     #[inline]
     pub fn load(&mut self) -> &T {
         self.guard.quiescent_state();
@@ -210,6 +301,15 @@ impl<'a, T: Send + Sync + 'static> CachedReader<'a, T> {
 impl<T: Send + Sync + 'static> ConfigCell<T> {
     /// A [`CachedReader`] for this thread (in a QSBR domain, make it from a
     /// [`ThreadHandle`] guard with [`reader_in`](Self::reader_in)).
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let cell = urcu_structures::ConfigCell::new_in(5, &d);
+    /// let mut reader = cell.reader();
+    /// assert_eq!(*reader.load(), 5);
+    /// drop(reader); // before blocking, or waiting for a grace period
+    /// d.synchronize_rcu();
+    /// ```
     pub fn reader(&self) -> CachedReader<'_, T> {
         CachedReader {
             cell: self,
@@ -223,6 +323,15 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
     ///
     /// # Panics
     /// If `guard` belongs to another domain.
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, Flavor};
+    /// let d = Domain::builder().flavor(Flavor::Qsbr).build();
+    /// let cell = urcu_structures::ConfigCell::new_in(1, &d);
+    /// let h = d.register_thread();
+    /// let mut reader = cell.reader_in(h.read_lock());
+    /// assert_eq!(*reader.load(), 1);
+    /// ```
     pub fn reader_in<'a>(&'a self, guard: ReadGuard<'a>) -> CachedReader<'a, T> {
         assert!(
             guard.belongs_to(self.domain()),

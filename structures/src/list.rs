@@ -61,6 +61,14 @@ unsafe impl<T: Send + Sync + 'static> Sync for RcuList<T> {}
 unsafe impl<T: Send + Sync + 'static> Send for RcuList<T> {}
 
 /// A forward walk over an [`RcuList`], valid while its guard lives.
+///
+/// ```
+/// use urcu_structures::{ListIter, RcuList};
+/// let list: RcuList<u32> = (1..=3).collect();
+/// let g = urcu_reclaim::read_lock();
+/// let it: ListIter<'_, u32> = list.iter(&g);
+/// assert_eq!(it.sum::<u32>(), 6);
+/// ```
 pub struct Iter<'g, T> {
     next: *const Node<T>,
     _guard: std::marker::PhantomData<&'g T>,
@@ -82,11 +90,25 @@ impl<'g, T> Iterator for Iter<'g, T> {
 
 impl<T: Send + Sync + 'static> RcuList<T> {
     /// An empty list in the default domain.
+    ///
+    /// ```
+    /// let list = urcu_structures::RcuList::new();
+    /// list.push_back(1);
+    /// assert_eq!(list.len(), 1);
+    /// ```
     pub fn new() -> Self {
         Self::new_in(default_domain())
     }
 
     /// An empty list in `domain`.
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let list = urcu_structures::RcuList::new_in(&d);
+    /// list.push_back("a");
+    /// let g = d.read_lock(); // a guard of the list's domain
+    /// assert_eq!(list.iter(&g).next(), Some(&"a"));
+    /// ```
     pub fn new_in(domain: &Domain) -> Self {
         RcuList {
             head: AtomicPtr::new(std::ptr::null_mut()),
@@ -99,6 +121,12 @@ impl<T: Send + Sync + 'static> RcuList<T> {
     }
 
     /// The domain whose grace periods protect the nodes.
+    ///
+    /// ```
+    /// let list: urcu_structures::RcuList<i32> = [1, 2].into_iter().collect();
+    /// let g = list.domain().read_lock(); // a guard that protects the nodes
+    /// assert_eq!(list.iter(&g).count(), 2);
+    /// ```
     pub fn domain(&self) -> &Domain {
         &self.domain
     }
@@ -120,6 +148,17 @@ impl<T: Send + Sync + 'static> RcuList<T> {
     ///
     /// # Panics
     /// If `guard` belongs to another domain.
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let mut list = urcu_structures::RcuList::new_in(&d);
+    /// list.extend([1, 2, 3]);
+    /// let g = d.read_lock();
+    /// let mut it = list.iter(&g);
+    /// assert_eq!(it.next(), Some(&1));
+    /// list.remove_first(|&v| v == 1); // the walk goes on safely
+    /// assert_eq!(it.collect::<Vec<_>>(), [&2, &3]);
+    /// ```
     #[inline]
     pub fn iter<'g>(&'g self, guard: &'g ReadGuard<'_>) -> Iter<'g, T> {
         assert!(
@@ -134,16 +173,34 @@ impl<T: Send + Sync + 'static> RcuList<T> {
     }
 
     /// Number of elements (exact once writers are quiet).
+    ///
+    /// ```
+    /// let list: urcu_structures::RcuList<char> = "abc".chars().collect();
+    /// assert_eq!(list.len(), 3);
+    /// ```
     pub fn len(&self) -> usize {
         self.len.load(Ordering::Relaxed)
     }
 
     /// Whether the list is empty.
+    ///
+    /// ```
+    /// let list = urcu_structures::RcuList::new();
+    /// assert!(list.is_empty());
+    /// list.push_front(1);
+    /// assert!(!list.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.head.load(Ordering::Relaxed).is_null()
     }
 
     /// Whether some element equals `value`.
+    ///
+    /// ```
+    /// let list: urcu_structures::RcuList<&str> = ["ann", "bob"].into_iter().collect();
+    /// assert!(list.contains(&"bob"));
+    /// assert!(!list.contains(&"cy"));
+    /// ```
     pub fn contains(&self, value: &T) -> bool
     where
         T: PartialEq,
@@ -154,6 +211,13 @@ impl<T: Send + Sync + 'static> RcuList<T> {
     }
 
     /// Inserts at the front.
+    ///
+    /// ```
+    /// let list = urcu_structures::RcuList::new();
+    /// list.push_front(2);
+    /// list.push_front(1);
+    /// assert_eq!(format!("{list:?}"), "[1, 2]");
+    /// ```
     pub fn push_front(&self, value: T) {
         let mut w = self.lock();
         let node = Self::new_node(value);
@@ -169,6 +233,13 @@ impl<T: Send + Sync + 'static> RcuList<T> {
     }
 
     /// Inserts at the back.
+    ///
+    /// ```
+    /// let list = urcu_structures::RcuList::new();
+    /// list.push_back(1);
+    /// list.push_back(2);
+    /// assert_eq!(format!("{list:?}"), "[1, 2]");
+    /// ```
     pub fn push_back(&self, value: T) {
         let mut w = self.lock();
         let node = Self::new_node(value);
@@ -186,6 +257,13 @@ impl<T: Send + Sync + 'static> RcuList<T> {
 
     /// Inserts `value` after the first element matching `pred`, or gives it
     /// back if none matches.
+    ///
+    /// ```
+    /// let list: urcu_structures::RcuList<i32> = [1, 3].into_iter().collect();
+    /// assert_eq!(list.insert_after(|&v| v == 1, 2), Ok(()));
+    /// assert_eq!(list.insert_after(|&v| v == 9, 4), Err(4)); // no match: given back
+    /// assert_eq!(format!("{list:?}"), "[1, 2, 3]");
+    /// ```
     pub fn insert_after(&self, mut pred: impl FnMut(&T) -> bool, value: T) -> Result<(), T> {
         let mut w = self.lock();
         let mut cur = self.head.load(Ordering::Relaxed);
@@ -250,16 +328,35 @@ impl<T: Send + Sync + 'static> RcuList<T> {
     }
 
     /// Removes the first element matching `pred`; returns whether one did.
+    ///
+    /// ```
+    /// let list: urcu_structures::RcuList<i32> = [1, 2, 1].into_iter().collect();
+    /// assert!(list.remove_first(|&v| v == 1));
+    /// assert!(!list.remove_first(|&v| v == 7));
+    /// assert_eq!(format!("{list:?}"), "[2, 1]");
+    /// ```
     pub fn remove_first(&self, pred: impl FnMut(&T) -> bool) -> bool {
         self.unlink_where(pred, true) == 1
     }
 
     /// Keeps only the elements for which `keep` returns true.
+    ///
+    /// ```
+    /// let list: urcu_structures::RcuList<i32> = (1..=6).collect();
+    /// list.retain(|v| v % 2 == 0);
+    /// assert_eq!(format!("{list:?}"), "[2, 4, 6]");
+    /// ```
     pub fn retain(&self, mut keep: impl FnMut(&T) -> bool) {
         self.unlink_where(|v| !keep(v), false);
     }
 
     /// Removes every element.
+    ///
+    /// ```
+    /// let list: urcu_structures::RcuList<i32> = (1..=3).collect();
+    /// list.clear(); // the nodes are dropped after a grace period
+    /// assert!(list.is_empty() && list.len() == 0);
+    /// ```
     pub fn clear(&self) {
         self.unlink_where(|_| true, false);
     }
