@@ -39,7 +39,10 @@
 //! threads and peak RSS (VmHWM from /proc/self/status) do not pollute the next.
 //!
 //! The table goes to stdout and, as CSV, to `target/scaling/results.csv`
-//! (`$CARGO_TARGET_DIR/scaling/` when that is set); progress goes to stderr.
+//! (`$CARGO_TARGET_DIR/scaling/` when that is set), with one SVG line plot
+//! per workload beside it (`read.svg`, `reclaim.svg`, ...: M ops/s against
+//! threads on a log scale, grace-period mean latency for `gp`; urcu's lines
+//! drawn thicker); progress goes to stderr.
 //! "vs best peer" divides by the fastest non-urcu implementation at the same
 //! thread count; the unprotected baselines (`atomicptr-unprotected`,
 //! `box-drop`) are shown but are not peers. For urcu cases the last two
@@ -48,8 +51,9 @@
 //! (their own latency samples would dominate it).
 //!
 //! Without `--bench` (which `cargo bench` passes, and `cargo test
-//! --all-targets` does not) it only runs a short smoke pass and writes no CSV;
-//! pass `--bench` to run the binary directly.
+//! --all-targets` does not) it only runs a short smoke pass, writes no CSV
+//! and checks that its plots are well-formed SVG; pass `--bench` to run the
+//! binary directly.
 
 mod common;
 use arc_swap::ArcSwap;
@@ -1048,5 +1052,45 @@ fn main() {
         let path = dir.join("results.csv");
         std::fs::write(&path, csv).expect("write results.csv");
         eprintln!("wrote {}", path.display());
+        let svgs = common::plot::write_workload_plots(&dir, "scaling", plot_points(&rows), is_urcu);
+        for path in svgs {
+            eprintln!("wrote {}", path.display());
+        }
+    } else {
+        // Smoke: draw this run's plots in memory and check them, and write
+        // one plot to a temporary directory and read it back.
+        for plot in common::plot::plots_of("scaling", plot_points(&rows), is_urcu) {
+            let lines = common::plot::check_svg(&plot.to_svg())
+                .unwrap_or_else(|e| panic!("plot {:?} is not a sound SVG: {e}", plot.title));
+            assert!(
+                lines >= plot.series.len(),
+                "plot {:?}: a line is missing",
+                plot.title
+            );
+        }
+        common::plot::smoke_check(3, 4).expect("SVG plot writer smoke check");
+        eprintln!("scaling: SVG plots checked");
     }
+}
+
+/// What the plots show: Mops/s against threads, except for `gp`, whose
+/// throughput is just the inverse of its latency: grace-period mean latency.
+fn plot_points(rows: &[Row]) -> impl Iterator<Item = common::plot::Point<'_>> {
+    rows.iter().map(|r| {
+        let (value, unit) = if r.workload == "gp" {
+            (
+                r.outcome.as_ref().and_then(|o| o.gp_mean_us),
+                "grace period mean latency, µs",
+            )
+        } else {
+            (r.mops(), "M ops/s (all threads)")
+        };
+        common::plot::Point {
+            workload: &r.workload,
+            threads: r.threads as f64,
+            implementation: r.name,
+            value,
+            unit,
+        }
+    })
 }

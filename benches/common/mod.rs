@@ -1,7 +1,10 @@
 //! What the two harness-free drivers (`scaling`, `map`) share: running a
 //! case in a fresh child process, reading its `RESULT key=value ...` line,
-//! `/proc/self/status` figures, number formatting, where the CSV goes.
+//! `/proc/self/status` figures, number formatting, where the CSV goes, and
+//! (in [`plot`]) the SVG plots drawn next to it.
 #![allow(dead_code)]
+
+pub mod plot;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
