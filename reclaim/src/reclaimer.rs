@@ -85,7 +85,10 @@ impl Core {
 
     /// Makes the next pass run a grace period even with empty queues.
     pub(crate) fn force_grace_period(&self) {
-        self.signal.gp_requested.store(true, Ordering::Relaxed);
+        // Read first: many writers may ask at once; only the first stores.
+        if !self.signal.gp_requested.load(Ordering::Relaxed) {
+            self.signal.gp_requested.store(true, Ordering::Relaxed);
+        }
         self.request_grace_period();
     }
 
