@@ -32,7 +32,26 @@
 //!   `RwLock<Vec<u64>>` and `RwLock<LinkedList<u64>>` (the writer inserts and
 //!   removes at index 0 / the front).
 //!
-//! `--workloads all` runs all five (also the default).
+//! - `map`: the even keys of a 2^21 key space prefilled (in a map created
+//!   for 2^21 entries, so none resizes while measured), then N threads,
+//!   each with its own xorshift generator, do 98% get / 1% insert / 1%
+//!   remove of uniformly random keys (`own_loop` of `benches/map.rs`, which
+//!   has the full set of map peers). urcu's `RcuHashMap` (boxed and
+//!   `inline()` storage) through a pinned handle re-pinned every 128
+//!   operations, against `DashMap`.
+//!
+//! `--workloads all` runs all six (also the default).
+//!
+//! With `--features liburcu` (needs a C compiler and Debian's
+//! `liburcu-dev`, liburcu 0.13) the C library joins as a peer, through the
+//! shim in `benches/liburcu/` that runs each whole loop in C on its own
+//! pthreads, with liburcu's inline fast paths (`_LGPL_SOURCE`):
+//! `liburcu-memb` / `-mb` / `-qsbr` in `read` (the writer frees through
+//! `call_rcu`) and `gp`; `liburcu-defer_rcu` and `liburcu-call_rcu` in
+//! `reclaim` (memb flavor; `call_rcu`'s objects carry a 16-byte
+//! `rcu_head`); `liburcu-lfht` in `map` (`cds_lfht`, memb flavor,
+//! automatic resizing, one read-side section per 128 operations, removed
+//! and replaced nodes to `call_rcu`).
 //!
 //! Each case runs in a fresh child process (this binary re-executed with a
 //! hidden `--case WORKLOAD:IMPL --threads N --secs S`), so one case's garbage,
@@ -56,6 +75,8 @@
 //! binary directly.
 
 mod common;
+#[cfg(feature = "liburcu")]
+mod liburcu;
 use arc_swap::ArcSwap;
 use common::num;
 use seize::Guard as _;
@@ -65,7 +86,8 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::{Arc, Barrier, Mutex, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
-use urcu::{ConfigCell, Domain, Flavor, RcuBox, RcuList};
+use urcu::urcu_structures::{Boxed, Inline, MapStorage, Pinned};
+use urcu::{ConfigCell, Domain, Flavor, RcuBox, RcuHashMap, RcuList};
 
 /// The published object: 64 bytes, one cache line.
 type Obj = [u64; 8];
@@ -146,22 +168,39 @@ const CONFIG_IMPLS: &[&str] = &[
     "mutex-arc",
 ];
 const LIST_IMPLS: &[&str] = &["urcu-list", "rwlock-vec", "rwlock-linkedlist"];
+const MAP_IMPLS: &[&str] = &["urcu-map", "urcu-map-inline", "dashmap"];
 
 /// Every workload, in the order `--workloads all` runs them.
-const WORKLOADS: &[&str] = &["read", "reclaim", "gp", "config", "list"];
+const WORKLOADS: &[&str] = &["read", "reclaim", "gp", "config", "list", "map"];
 
-fn impls_of(workload: &str) -> &'static [&'static str] {
-    match workload {
+/// The `map` workload's key space (its even keys are prefilled), and the
+/// smaller one of the smoke pass.
+const MAP_KEYS: u64 = 1 << 21;
+const SMOKE_MAP_KEYS: u64 = 1 << 14;
+/// `map`: operations per read-side section (urcu re-pins, liburcu leaves
+/// and re-enters), and between two checks of the stop flag.
+const MAP_BATCH: u32 = 128;
+
+/// The implementations of `workload`: ours and the Rust peers, then (with
+/// `--features liburcu`) the C liburcu's.
+fn impls_of(workload: &str) -> Vec<&'static str> {
+    let ours_and_peers = match workload {
         "read" => READ_IMPLS,
         "reclaim" => RECLAIM_IMPLS,
         "gp" => GP_IMPLS,
         "config" => CONFIG_IMPLS,
         "list" => LIST_IMPLS,
+        "map" => MAP_IMPLS,
         other => panic!(
             "unknown workload {other:?} (expected all or some of {})",
             WORKLOADS.join(",")
         ),
-    }
+    };
+    #[cfg(feature = "liburcu")]
+    let c: &[&str] = liburcu::impls_of(workload);
+    #[cfg(not(feature = "liburcu"))]
+    let c: &[&str] = &[];
+    ours_and_peers.iter().chain(c).copied().collect()
 }
 
 fn is_urcu(name: &str) -> bool {
@@ -184,6 +223,8 @@ struct Args {
     case: Option<String>,
     /// `cargo bench` passes `--bench`; without it we only smoke-test.
     bench: bool,
+    /// Hidden: the `map` workload's key space (the parent passes it).
+    map_keys: u64,
 }
 
 fn parse_args() -> Args {
@@ -193,6 +234,7 @@ fn parse_args() -> Args {
         workloads: WORKLOADS.iter().map(|w| w.to_string()).collect(),
         case: None,
         bench: false,
+        map_keys: MAP_KEYS,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -209,10 +251,17 @@ fn parse_args() -> Args {
             }
             "--case" => args.case = Some(value("--case")),
             "--bench" => args.bench = true,
+            "--map-keys" => {
+                args.map_keys = value("--map-keys")
+                    .parse()
+                    .ok()
+                    .filter(|k: &u64| k.is_power_of_two() && *k >= 2)
+                    .expect("--map-keys takes a power of two")
+            }
             "--help" | "-h" => {
                 println!(
                     "usage: scaling [--threads 1,2,4] [--secs 1] \
-                     [--workloads all | read,reclaim,gp,config,list]"
+                     [--workloads all | read,reclaim,gp,config,list,map]"
                 );
                 std::process::exit(0);
             }
@@ -790,6 +839,165 @@ fn list_case(name: &str, n: usize, secs: f64) -> Outcome {
     }
 }
 
+/// xorshift64* (Marsaglia's xorshift with Vigna's multiplier), seeded per
+/// thread as in `benches/map.rs` (and in the C shim's lfht loop).
+struct XorShift(u64);
+
+impl XorShift {
+    fn new(stream: u64) -> Self {
+        XorShift((stream + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    #[inline(always)]
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// One thread's operations on a `map` implementation.
+trait MapSession {
+    /// Whether `k` is present.
+    fn get(&mut self, k: u64) -> bool;
+    /// Inserts or replaces; whether `k` was new.
+    fn insert(&mut self, k: u64, v: u64) -> bool;
+    /// Whether `k` was present (and is now removed).
+    fn remove(&mut self, k: u64) -> bool;
+    /// Called every `MAP_BATCH` operations (urcu: leave the read-side
+    /// section and enter a new one).
+    fn repin(&mut self) {}
+}
+
+type UrcuMap<M> = RcuHashMap<u64, u64, ahash::RandomState, M>;
+
+/// A urcu map through a pinned handle, re-pinned every batch.
+struct UrcuMapSession<'a, M: MapStorage<u64, u64>> {
+    map: &'a UrcuMap<M>,
+    /// Always `Some` between calls; `None` only inside `repin`.
+    pinned: Option<Pinned<'a, u64, u64, ahash::RandomState, M>>,
+}
+
+impl<'a, M: MapStorage<u64, u64>> UrcuMapSession<'a, M> {
+    fn new(map: &'a UrcuMap<M>) -> Self {
+        UrcuMapSession {
+            map,
+            pinned: Some(map.pin()),
+        }
+    }
+
+    #[inline(always)]
+    fn pinned(&self) -> &Pinned<'a, u64, u64, ahash::RandomState, M> {
+        self.pinned.as_ref().expect("pinned between re-pins")
+    }
+}
+
+impl<M: MapStorage<u64, u64>> MapSession for UrcuMapSession<'_, M> {
+    #[inline]
+    fn get(&mut self, k: u64) -> bool {
+        self.pinned().get(&k).is_some()
+    }
+    #[inline]
+    fn insert(&mut self, k: u64, v: u64) -> bool {
+        self.pinned().insert(k, v).is_none()
+    }
+    #[inline]
+    fn remove(&mut self, k: u64) -> bool {
+        self.pinned().remove(&k).is_some()
+    }
+    fn repin(&mut self) {
+        // Leave the section before entering the next one.
+        self.pinned = None;
+        self.pinned = Some(self.map.pin());
+    }
+}
+
+type DashMap = dashmap::DashMap<u64, u64, ahash::RandomState>;
+
+impl MapSession for &DashMap {
+    #[inline]
+    fn get(&mut self, k: u64) -> bool {
+        DashMap::get(self, &k).is_some()
+    }
+    #[inline]
+    fn insert(&mut self, k: u64, v: u64) -> bool {
+        DashMap::insert(self, k, v).is_none()
+    }
+    #[inline]
+    fn remove(&mut self, k: u64) -> bool {
+        DashMap::remove(self, &k).is_some()
+    }
+}
+
+/// The `map` workload on one implementation: prefill the even keys of the
+/// key space `0..keys` through one session, then `n` threads, each with its
+/// own session and generator, do 98% get / 1% insert / 1% remove of random
+/// keys.
+fn map_loop<S: MapSession>(
+    n: usize,
+    secs: f64,
+    keys: u64,
+    session: impl Fn() -> S + Sync,
+) -> Outcome {
+    {
+        let mut s = session();
+        for (i, k) in (0..keys).step_by(2).enumerate() {
+            s.insert(k, k);
+            if i as u32 % MAP_BATCH == 0 {
+                s.repin();
+            }
+        }
+    }
+    timed(n, secs, |i, ctl| {
+        let mut s = session();
+        let mut rng = XorShift::new(i as u64);
+        let mut found = 0u64;
+        let ops = run_batches(ctl, u64::from(MAP_BATCH), || {
+            for _ in 0..MAP_BATCH {
+                let r = rng.next();
+                // Key from the high bits (`keys` is a power of two),
+                // operation (0..100) from the low 32 bits by multiply-shift.
+                let key = (r >> 32) & (keys - 1);
+                found += u64::from(match ((r & 0xFFFF_FFFF) * 100) >> 32 {
+                    0 => s.insert(key, r),
+                    1 => s.remove(key),
+                    _ => s.get(key),
+                });
+            }
+            s.repin();
+        });
+        black_box(found);
+        ops
+    })
+    .into()
+}
+
+fn urcu_map<M: MapStorage<u64, u64>>(n: usize, secs: f64, keys: u64) -> Outcome {
+    // Sized for the whole key space, so that nothing resizes while measured.
+    let map: UrcuMap<M> = RcuHashMap::<u64, u64>::builder()
+        .capacity(keys as usize)
+        .storage::<M>()
+        .build();
+    let out = map_loop(n, secs, keys, || UrcuMapSession::new(&map));
+    let d = map.domain().clone();
+    urcu_outcome((out.ops, out.secs), &d)
+}
+
+fn map_case(name: &str, n: usize, secs: f64, keys: u64) -> Outcome {
+    match name {
+        "urcu-map" => urcu_map::<Boxed>(n, secs, keys),
+        "urcu-map-inline" => urcu_map::<Inline>(n, secs, keys),
+        "dashmap" => {
+            let map = DashMap::with_capacity_and_hasher(keys as usize, ahash::RandomState::new());
+            map_loop(n, secs, keys, || &map)
+        }
+        other => panic!("unknown map implementation {other:?}"),
+    }
+}
+
 /// Worker 0 calls `synchronize_rcu` in a loop; workers 1..n are busy readers.
 fn gp_case(name: &str, n: usize, secs: f64) -> Outcome {
     let d = domain_of(name);
@@ -819,19 +1027,47 @@ fn gp_case(name: &str, n: usize, secs: f64) -> Outcome {
         });
         0 // readers only keep the grace periods busy
     });
-    let mut lat = latencies_ns.into_inner().expect("not poisoned");
+    let (mean, p99) = latency_summary_us(latencies_ns.into_inner().expect("not poisoned"));
+    Outcome {
+        gp_mean_us: Some(mean),
+        gp_p99_us: Some(p99),
+        ..urcu_outcome(measured, &d)
+    }
+}
+
+/// Mean and p99 of latencies in ns, in µs (NaN when there are none).
+fn latency_summary_us(mut lat: Vec<u64>) -> (f64, f64) {
     lat.sort_unstable();
-    let (mean, p99) = if lat.is_empty() {
+    if lat.is_empty() {
         (f64::NAN, f64::NAN)
     } else {
         let mean = lat.iter().sum::<u64>() as f64 / lat.len() as f64;
         let p99 = lat[(lat.len() * 99).div_ceil(100) - 1] as f64;
         (mean / 1e3, p99 / 1e3)
-    };
-    Outcome {
-        gp_mean_us: Some(mean),
-        gp_p99_us: Some(p99),
-        ..urcu_outcome(measured, &d)
+    }
+}
+
+/// The C liburcu's cases (`--features liburcu`): each runs its whole loop
+/// in C, on the shim's own threads (see `benches/liburcu/`).
+#[cfg(feature = "liburcu")]
+fn liburcu_case(workload: &str, name: &str, n: usize, secs: f64, map_keys: u64) -> Outcome {
+    match workload {
+        "read" => liburcu::read(name, n, secs).into(),
+        "reclaim" => liburcu::reclaim(name, n, secs).into(),
+        "gp" => {
+            let (count, elapsed, lat) = liburcu::gp(name, n, secs);
+            let (mean, p99) = latency_summary_us(lat);
+            Outcome {
+                gp_mean_us: Some(mean),
+                gp_p99_us: Some(p99),
+                ..(count, elapsed).into()
+            }
+        }
+        "map" => {
+            assert_eq!(name, "liburcu-lfht", "unknown liburcu map implementation");
+            liburcu::lfht(n, secs, map_keys, MAP_BATCH).into()
+        }
+        other => panic!("no liburcu implementation of workload {other:?}"),
     }
 }
 
@@ -841,14 +1077,17 @@ fn peak_rss_mib() -> f64 {
 }
 
 /// Child side: run one case and print its `RESULT` line on stdout.
-fn run_child(case: &str, threads: usize, secs: f64) {
+fn run_child(case: &str, threads: usize, secs: f64, map_keys: u64) {
     let (workload, name) = case.split_once(':').expect("--case takes WORKLOAD:IMPL");
     let mut out = match workload {
+        #[cfg(feature = "liburcu")]
+        _ if name.starts_with("liburcu-") => liburcu_case(workload, name, threads, secs, map_keys),
         "read" => read_case(name, threads, secs),
         "reclaim" => reclaim_case(name, threads, secs),
         "gp" => gp_case(name, threads, secs),
         "config" => config_case(name, threads, secs),
         "list" => list_case(name, threads, secs),
+        "map" => map_case(name, threads, secs, map_keys),
         other => panic!("unknown workload {other:?}"),
     };
     // The gp case's own latency samples would dominate its peak RSS.
@@ -912,8 +1151,14 @@ fn run_in_child(
     name: &str,
     threads: usize,
     secs: f64,
+    map_keys: u64,
 ) -> Option<Outcome> {
-    let args = ["--secs".to_string(), secs.to_string()];
+    let args = [
+        "--secs".to_string(),
+        secs.to_string(),
+        "--map-keys".to_string(),
+        map_keys.to_string(),
+    ];
     common::run_case(exe, workload, name, threads, &args).and_then(parse_result)
 }
 
@@ -921,15 +1166,15 @@ fn main() {
     let args = parse_args();
     if let Some(case) = &args.case {
         let threads = args.threads.first().copied().unwrap_or(1);
-        run_child(case, threads, args.secs);
+        run_child(case, threads, args.secs, args.map_keys);
         return;
     }
 
-    let (secs, threads) = if args.bench {
-        (args.secs, args.threads.clone())
+    let (secs, threads, map_keys) = if args.bench {
+        (args.secs, args.threads.clone(), args.map_keys)
     } else {
         eprintln!("scaling: no --bench flag (e.g. under `cargo test`): short smoke run, no CSV");
-        (0.05, vec![1, 2])
+        (0.05, vec![1, 2], SMOKE_MAP_KEYS)
     };
     if Domain::new().flavor() != Flavor::Memb {
         eprintln!("note: membarrier is unavailable here; the urcu-memb cases run as mb");
@@ -939,9 +1184,11 @@ fn main() {
         .workloads
         .iter()
         .flat_map(|w| {
-            threads
-                .iter()
-                .flat_map(move |&t| impls_of(w).iter().map(move |&name| (w.clone(), t, name)))
+            threads.iter().flat_map(move |&t| {
+                impls_of(w)
+                    .into_iter()
+                    .map(move |name| (w.clone(), t, name))
+            })
         })
         .collect();
 
@@ -954,7 +1201,7 @@ fn main() {
             cases.len(),
             started.elapsed().as_secs_f64()
         );
-        let outcome = run_in_child(&exe, workload, name, *t, secs);
+        let outcome = run_in_child(&exe, workload, name, *t, secs, map_keys);
         rows.push(Row {
             workload: workload.clone(),
             threads: *t,

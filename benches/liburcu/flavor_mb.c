@@ -1,0 +1,9 @@
+/* The mb flavor's read-side and grace-period loops (see flavor_body.h). */
+#define _LGPL_SOURCE
+#define URCU_API_MAP
+#include <urcu/urcu-mb.h>
+
+#define SHIM_READ shim_mb_read
+#define SHIM_GP shim_mb_gp
+#define SHIM_QSBR 0
+#include "flavor_body.h"
