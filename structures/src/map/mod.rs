@@ -15,19 +15,16 @@ pub use iter::Iter;
 pub use par::ParIter;
 pub use storage::{Boxed, Inline, Storage};
 
+use crate::sync::{ptr_mut, AtomicIsize, AtomicPtr, Ordering};
 use crossbeam_utils::CachePadded;
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
-use std::sync::atomic::{AtomicIsize, AtomicPtr, Ordering};
 use table::{BucketLock, Lookup, Slot, Table};
 use urcu_reclaim::{default_domain, Domain, ReadGuard};
 
 /// Buckets of a new, empty map.
 const MIN_BUCKETS: usize = 16;
-/// Grow when the average chain holds more than this fraction of a line's
-/// slots (2/3: with four slots, 2.7 entries; with three, 2).
-const GROW_LOAD_NUM: usize = 2;
-const GROW_LOAD_DEN: usize = 3;
+
 /// Counter stripes for `len` (writers on different buckets rarely share one).
 const STRIPES: usize = 32;
 /// Buckets a helper migrates per claim.
@@ -176,7 +173,7 @@ where
 
     /// Builds the map.
     pub fn build(self) -> RcuHashMap<K, V, S, M> {
-        let buckets = (self.capacity * GROW_LOAD_DEN / (M::SLOTS * GROW_LOAD_NUM))
+        let buckets = (self.capacity * 100 / (M::SLOTS * M::GROW_PERCENT))
             .max(MIN_BUCKETS)
             .next_power_of_two();
         RcuHashMap {
@@ -340,7 +337,7 @@ where
     /// Entries the current table holds before it grows.
     pub fn capacity(&self) -> usize {
         let _g = self.domain.read_lock();
-        self.root().len() * M::SLOTS * GROW_LOAD_NUM / GROW_LOAD_DEN
+        self.root().len() * M::SLOTS * M::GROW_PERCENT / 100
     }
 
     #[inline]
@@ -458,7 +455,7 @@ where
     /// Called after a chain had to grow: grow the table if it is loaded.
     #[cold]
     fn maybe_grow(&self, t: &Table<K, V, M>) {
-        if t.next().is_none() && self.len() * GROW_LOAD_DEN > t.len() * M::SLOTS * GROW_LOAD_NUM {
+        if t.next().is_none() && self.len() * 100 > t.len() * M::SLOTS * M::GROW_PERCENT {
             self.resize(t.len() * 2);
         }
     }
@@ -469,7 +466,7 @@ where
     fn maybe_shrink(&self, t: &Table<K, V, M>) {
         if t.next().is_none()
             && t.len() > self.min_buckets
-            && self.len() * GROW_LOAD_DEN * 2 < t.len() * M::SLOTS * GROW_LOAD_NUM
+            && self.len() * 100 * 2 < t.len() * M::SLOTS * M::GROW_PERCENT
         {
             self.resize(t.len() / 2);
         }
@@ -650,10 +647,10 @@ where
         // `&mut self`: no reader or writer remains. A resize left half done
         // (a migrating writer panicked) is finished by dropping both tables'
         // live entries: unmoved buckets in the old one, the rest in the new.
-        let root = *self.root.get_mut();
+        let root = ptr_mut(&mut self.root);
         // SAFETY: the root came from `Box::into_raw`; nothing else owns it.
         let mut t = unsafe { Box::from_raw(root) };
-        let next = *t.next.get_mut();
+        let next = ptr_mut(&mut t.next);
         t.drop_entries();
         drop(t);
         if !next.is_null() {
