@@ -313,8 +313,10 @@ struct Registrations(RefCell<Vec<Registration>>);
 impl Drop for Registrations {
     fn drop(&mut self) {
         // The caches below must not outlive the records they point to.
-        DEFAULT_RECORD.with(|c| c.set(std::ptr::null()));
-        LAST_RECORD.with(|c| c.set((0, std::ptr::null())));
+        // (`try_with`: std's never fails for these const, drop-free cells;
+        // loom destroys every thread-local of a model thread at once.)
+        let _ = DEFAULT_RECORD.try_with(|c| c.set(std::ptr::null()));
+        let _ = LAST_RECORD.try_with(|c| c.set((0, std::ptr::null())));
         for reg in self.0.borrow_mut().drain(..) {
             let rec = &reg.record;
             // Spilled entries of a section that never ended (a leaked
@@ -332,14 +334,14 @@ impl Drop for Registrations {
     }
 }
 
-thread_local! {
-    static REGISTRATIONS: Registrations = const { Registrations(RefCell::new(Vec::new())) };
+crate::sync::const_thread_local! {
+    static REGISTRATIONS: Registrations = Registrations(RefCell::new(Vec::new()));
     /// This thread's record in the default domain (null: not yet joined).
-    static DEFAULT_RECORD: Cell<*const ThreadRecord> = const { Cell::new(std::ptr::null()) };
+    static DEFAULT_RECORD: Cell<*const ThreadRecord> = Cell::new(std::ptr::null());
     /// The last explicit domain this thread used, and its record there.
-    static LAST_RECORD: Cell<(u64, *const ThreadRecord)> = const { Cell::new((0, std::ptr::null())) };
+    static LAST_RECORD: Cell<(u64, *const ThreadRecord)> = Cell::new((0, std::ptr::null()));
     /// Set while this thread runs reclamation callbacks.
-    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
+    static IN_CALLBACK: Cell<bool> = Cell::new(false);
 }
 
 static DEFAULT_DOMAIN: OnceLock<Domain> = OnceLock::new();

@@ -24,6 +24,20 @@ pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
 
 pub(crate) use std::sync::atomic::Ordering;
 
+/// `thread_local!` with const initializers; loom's under `cfg(loom)`:
+/// loom runs every model thread on one OS thread, so std's would be shared
+/// between them, while loom's are per model thread (and destroyed when it
+/// ends). Loom's macro takes no `const { }` block, hence this wrapper.
+macro_rules! const_thread_local {
+    ($($(#[$attr:meta])* static $name:ident: $t:ty = $init:expr;)*) => {
+        #[cfg(not(loom))]
+        std::thread_local! { $($(#[$attr])* static $name: $t = const { $init };)* }
+        #[cfg(loom)]
+        loom::thread_local! { $($(#[$attr])* static $name: $t = $init;)* }
+    };
+}
+pub(crate) use const_thread_local;
+
 /// A compiler-only barrier (the read side of the membarrier flavor).
 #[inline(always)]
 pub(crate) fn compiler_fence() {

@@ -9,8 +9,11 @@
 
 mod config_cell;
 mod list;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod map;
-#[cfg(test)]
+mod sync;
+#[cfg(all(test, not(loom)))]
 mod tests;
 
 pub use config_cell::{CachedReader, ConfigCell, ConfigRef};

@@ -13,8 +13,7 @@
 //! order. An element inserted or removed during the walk may or may not be
 //! seen. Nothing freed is ever touched.
 
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use crate::sync::{ptr_mut, AtomicPtr, AtomicUsize, Mutex, MutexGuard, Ordering};
 use urcu_reclaim::{default_domain, Domain, ReadGuard};
 
 struct Node<T> {
@@ -131,7 +130,7 @@ impl<T: Send + Sync + 'static> RcuList<T> {
         &self.domain
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, WriterState<T>> {
+    fn lock(&self) -> MutexGuard<'_, WriterState<T>> {
         // A panicking predicate leaves the list consistent: every store a
         // writer makes leaves a well-formed list.
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
@@ -372,7 +371,7 @@ impl<T: Send + Sync + 'static> Drop for RcuList<T> {
     fn drop(&mut self) {
         // `&mut self`: no reader holds a reference (iterators borrow the
         // list), so nodes still linked can be freed at once.
-        let mut cur = *self.head.get_mut();
+        let mut cur = ptr_mut(&mut self.head);
         while !cur.is_null() {
             // SAFETY: every linked node came from `Box::into_raw` and is
             // freed once, here.

@@ -46,11 +46,10 @@
 
 use super::storage::private::Layout;
 use super::storage::LINE_DATA;
-use crossbeam_utils::Backoff;
+use crate::sync::{ptr_mut, AtomicPtr, AtomicU64, AtomicUsize, Backoff, Ordering};
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use urcu_reclaim::Domain;
 
 /// The four tag bytes.
@@ -598,12 +597,12 @@ impl<K, V, M: Layout<K, V>> Drop for Table<K, V, M> {
     /// (they moved on, were retired, or `drop_entries` ran).
     fn drop(&mut self) {
         for head in self.buckets.iter_mut() {
-            let mut p = *head.overflow.get_mut();
+            let mut p = ptr_mut(&mut head.overflow);
             while !p.is_null() {
                 // SAFETY: overflow lines come from `Box::into_raw` and are
                 // linked from exactly one place.
                 let mut b = unsafe { Box::from_raw(p) };
-                p = *b.overflow.get_mut();
+                p = ptr_mut(&mut b.overflow);
             }
         }
     }
