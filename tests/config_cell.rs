@@ -6,7 +6,7 @@ use std::sync::Arc;
 use urcu::{ConfigCell, Domain, Flavor};
 
 mod common;
-use common::{stress, Counted};
+use common::{scaled, stress, within, Counted};
 
 /// Fields that must agree with each other in every published config.
 #[derive(Clone, Debug)]
@@ -213,4 +213,57 @@ fn a_live_cached_reader_is_a_section() {
     let mut r = cell.reader();
     let _ = r.load();
     urcu::synchronize_rcu();
+}
+
+/// A writer whose queue is full waits for a grace period. It must not wait
+/// while holding the cell's writer lock: `compare_and_set` takes that lock
+/// inside a read-side section, and the grace period would wait for that
+/// section while the section waits for the lock (a deadlock the torture
+/// binary found).
+#[test]
+fn a_full_queue_never_makes_a_writer_wait_under_the_cell_lock() {
+    within(
+        std::time::Duration::from_secs(30),
+        "store with a full queue vs compare_and_set inside a section",
+        || {
+            let d = Domain::builder()
+                .flavor(Flavor::Mb)
+                .queue_capacity(4)
+                .build();
+            let cell = ConfigCell::new_in(0u64, &d);
+            let stop = AtomicBool::new(false);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    let mut i = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        cell.store(i); // a 4-word ring is full every other store
+                        i += 1;
+                    }
+                });
+                s.spawn(|| {
+                    for _ in 0..scaled(50) {
+                        let g = d.read_lock();
+                        // Hold the section a little: the writer's grace
+                        // period now waits for it, with the lock held if
+                        // it waited under the lock.
+                        spin_for(std::time::Duration::from_micros(300));
+                        let cur = cell.load(&g);
+                        let _ = cell.compare_and_set(cur, *cur + 1);
+                    }
+                    stop.store(true, Ordering::Relaxed);
+                });
+            });
+            assert!(
+                d.stats().caller_fallbacks > 0,
+                "the store queue really filled"
+            );
+        },
+    );
+}
+
+fn spin_for(d: std::time::Duration) {
+    let end = std::time::Instant::now() + d;
+    while std::time::Instant::now() < end {
+        std::hint::spin_loop();
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use urcu::{read_lock, Domain, Flavor, RcuList};
 
 mod common;
-use common::{stress, Counted, Rng};
+use common::{scaled, stress, within, Counted, Rng};
 
 #[test]
 fn random_operations_match_a_vecdeque() {
@@ -236,4 +236,59 @@ fn a_guard_of_another_domain_is_refused() {
     let list: RcuList<i32> = RcuList::new_in(&Domain::new());
     let g = read_lock();
     let _ = list.iter(&g).count();
+}
+
+/// Removal queues its nodes only after it lets go of the list's writer
+/// lock: with a full queue it waits for a grace period, and a thread inside
+/// its section may be blocked on that lock (here: removing while it
+/// iterates), which would deadlock.
+#[test]
+fn a_full_queue_never_makes_a_remover_wait_under_the_list_lock() {
+    within(
+        std::time::Duration::from_secs(30),
+        "removal with a full queue vs removal inside a section",
+        || {
+            let d = Domain::builder()
+                .flavor(Flavor::Mb)
+                .queue_capacity(4)
+                .build();
+            let list = RcuList::new_in(&d);
+            let stop = AtomicBool::new(false);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    let mut i = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        list.push_back(i);
+                        list.remove_first(|&v| v == i);
+                        i += 1;
+                    }
+                });
+                s.spawn(|| {
+                    for i in 0..scaled(50) as u64 {
+                        let g = d.read_lock();
+                        list.push_front(u64::MAX - i);
+                        // Hold the section a little: the remover's grace
+                        // period now waits for it, with the lock held if
+                        // it waited under the lock.
+                        spin_for(std::time::Duration::from_micros(300));
+                        assert!(list.iter(&g).count() <= 3);
+                        list.remove_first(|&v| v == u64::MAX - i);
+                    }
+                    stop.store(true, Ordering::Relaxed);
+                });
+            });
+            assert!(
+                d.stats().caller_fallbacks > 0,
+                "the removal queue really filled"
+            );
+            assert!(list.is_empty());
+        },
+    );
+}
+
+fn spin_for(d: std::time::Duration) {
+    let end = std::time::Instant::now() + d;
+    while std::time::Instant::now() < end {
+        std::hint::spin_loop();
+    }
 }

@@ -58,7 +58,7 @@ pub use domain::{
 };
 pub use flavor::Flavor;
 pub use guard::{ReadGuard, ThreadHandle};
-pub use rcu_box::RcuBox;
+pub use rcu_box::{RcuBox, Unpublished};
 pub use stall::StallReport;
 pub use stats::Stats;
 

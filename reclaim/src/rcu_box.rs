@@ -138,6 +138,36 @@ impl<T: Send + 'static> RcuBox<T> {
         unsafe { self.domain.rcu_reclaim_queue_raw(old) };
     }
 
+    /// Publishes `value` and hands back the old value as an
+    /// [`Unpublished`] handle, which queues it for reclamation when dropped.
+    /// For writers that publish under a lock: queueing may wait for a grace
+    /// period (when this thread's queue is full), and waiting while holding
+    /// a lock that a reader inside its section may be blocked on would
+    /// deadlock. Leave the lock first, then drop the handle.
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// let d = urcu_reclaim::Domain::new();
+    /// let b = urcu_reclaim::RcuBox::new_in(1, &d);
+    /// let writers = Mutex::new(());
+    /// let old = {
+    ///     let _w = writers.lock().unwrap();
+    ///     b.swap_out(2)
+    /// }; // the lock is released here, before the old value is queued
+    /// drop(old);
+    /// assert_eq!(*b.load(&d.read_lock()), 2);
+    /// ```
+    pub fn swap_out(&self, value: T) -> Unpublished<'_, T> {
+        // AcqRel: release publishes `value`; acquire takes over the old one.
+        let old = self
+            .ptr
+            .swap(Box::into_raw(Box::new(value)), Ordering::AcqRel);
+        Unpublished {
+            ptr: old,
+            domain: &self.domain,
+        }
+    }
+
     /// Publishes `value` and returns the old value, still readable while
     /// `guard` lives; it is dropped after a grace period.
     ///
@@ -258,4 +288,30 @@ impl<T: Send + Default + 'static> Default for RcuBox<T> {
 #[track_caller]
 fn wrong_domain() -> ! {
     panic!("RcuBox used with a ReadGuard of another domain: that guard does not protect this value")
+}
+
+/// An old value that [`RcuBox::swap_out`] has unpublished: new readers can
+/// no longer reach it, readers that loaded it earlier may still be using
+/// it. Dropping the handle queues it for reclamation after a grace period
+/// (like [`RcuBox::replace`], which may wait when the queue is full).
+#[must_use = "dropping the handle queues the old value at once"]
+pub struct Unpublished<'b, T: Send + 'static> {
+    /// From `Box::into_raw`; owned by this handle until it is queued.
+    ptr: *mut T,
+    domain: &'b Domain,
+}
+
+impl<T: Send + 'static> Drop for Unpublished<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `Box::into_raw`, was swapped out of its
+        // `RcuBox` (unreachable for new readers), and this handle queues it
+        // exactly once.
+        unsafe { self.domain.rcu_reclaim_queue_raw(self.ptr) };
+    }
+}
+
+impl<T: Send + 'static> std::fmt::Debug for Unpublished<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unpublished").finish_non_exhaustive()
+    }
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 #[cfg(doc)]
 use urcu_reclaim::ThreadHandle;
-use urcu_reclaim::{default_domain, Domain, RcuBox, ReadGuard};
+use urcu_reclaim::{default_domain, Domain, RcuBox, ReadGuard, Unpublished};
 
 /// A copy-on-write cell for configuration: wait-free reads, and writers
 /// that publish whole new values.
@@ -166,10 +166,15 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
         self.version.load(Ordering::Acquire)
     }
 
-    fn publish(&self, value: T) {
-        self.value.replace(value);
+    /// Publishes `value` (the caller holds the writer lock) and returns the
+    /// old value, for the caller to queue once it has let go of the lock:
+    /// queueing may wait for a grace period, and a reader inside its
+    /// section may be blocked on that lock (`swap`, `compare_and_set`).
+    fn publish(&self, value: T) -> Unpublished<'_, T> {
+        let old = self.value.swap_out(value);
         // Release: the new value is published before the version says so.
         self.version.fetch_add(1, Ordering::Release);
+        old
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
@@ -186,8 +191,11 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
     /// assert_eq!(*cell.read(), "v2");
     /// ```
     pub fn store(&self, value: T) {
-        let _w = self.lock();
-        self.publish(value);
+        let old = {
+            let _w = self.lock();
+            self.publish(value)
+        };
+        drop(old); // queued outside the lock
     }
 
     /// Publishes `value` and hands back a read of the old one, valid while
@@ -220,11 +228,14 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
     /// assert_eq!(*cell.read(), 4); // no update lost
     /// ```
     pub fn update(&self, f: impl FnOnce(&T) -> T) {
-        let _w = self.lock();
-        let g = self.domain().read_lock();
-        let next = f(self.value.load(&g));
-        drop(g);
-        self.publish(next);
+        let old = {
+            let _w = self.lock();
+            let g = self.domain().read_lock();
+            let next = f(self.value.load(&g));
+            drop(g);
+            self.publish(next)
+        };
+        drop(old); // queued outside the lock
     }
 
     /// Publishes `new` only if the current value is `current` (by address,

@@ -294,7 +294,10 @@ impl<T: Send + Sync + 'static> RcuList<T> {
         let mut w = self.lock();
         let mut link: &AtomicPtr<Node<T>> = &self.head;
         let mut prev: *mut Node<T> = std::ptr::null_mut();
-        let mut removed = 0;
+        // Queued only after the lock is released: queueing may wait for a
+        // grace period, and a reader inside its section may be waiting for
+        // this lock.
+        let mut unlinked = Vec::new();
         loop {
             let cur = link.load(Ordering::Relaxed);
             // SAFETY: nodes reachable from `head` under the lock are live.
@@ -308,11 +311,7 @@ impl<T: Send + Sync + 'static> RcuList<T> {
                 if w.tail == cur {
                     w.tail = prev;
                 }
-                // SAFETY: `cur` came from `Box::into_raw`, is now unreachable
-                // for new readers, keeps its `next` for current ones, and is
-                // queued exactly once.
-                unsafe { self.domain.rcu_reclaim_queue_raw(cur) };
-                removed += 1;
+                unlinked.push(cur);
                 if only_first {
                     break;
                 }
@@ -322,7 +321,14 @@ impl<T: Send + Sync + 'static> RcuList<T> {
             }
         }
         drop(w);
+        let removed = unlinked.len();
         self.len.fetch_sub(removed, Ordering::Relaxed);
+        for node in unlinked {
+            // SAFETY: `node` came from `Box::into_raw`, is unreachable for
+            // new readers since it was unlinked, keeps its `next` for current
+            // ones, and is queued exactly once.
+            unsafe { self.domain.rcu_reclaim_queue_raw(node) };
+        }
         removed
     }
 
