@@ -1216,5 +1216,18 @@ fn main() {
         let path = dir.join("results.csv");
         std::fs::write(&path, csv).expect("write results.csv");
         eprintln!("wrote {}", path.display());
+        let points = rows.iter().map(|r| {
+            let (unit, value, _) = r.metric();
+            common::plot::Point {
+                workload: &r.workload,
+                threads: common::plot::leading_number(&r.threads),
+                implementation: r.name,
+                value,
+                unit,
+            }
+        });
+        for path in common::plot::write_workload_plots(&dir, "map", points, is_urcu) {
+            eprintln!("wrote {}", path.display());
+        }
     }
 }
