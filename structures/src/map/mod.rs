@@ -478,9 +478,9 @@ where
         let (t, lock) = self.lock_bucket(hash);
         if let Some(slot) = lock.find_slot(hash, |k| *k == key) {
             let old = slot.get();
-            let item = lock.replace(&slot, M::make(hash, key, value), hash, &self.domain);
+            let old_item = lock.replace(&slot, M::make(hash, key, value), hash, &self.domain);
             drop(lock);
-            self.retire(item);
+            self.retire(&old_item);
             return Some(old);
         }
         let (grew, _) = lock.insert_new(M::make(hash, key, value), hash, &self.domain);
@@ -578,7 +578,7 @@ where
                 .expect("the key just replaced is present")
                 .get();
             drop(lock);
-            self.retire(item);
+            self.retire(&item);
             return Some(fresh);
         }
     }

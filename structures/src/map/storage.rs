@@ -11,6 +11,8 @@
 //! (an atomic counter, say) would fork into two, and updates made through
 //! the old copy would be lost. `Copy` types cannot hold an `UnsafeCell`.
 
+// Slots are plain memory viewed atomically (loom does not model them).
+use std::sync::atomic::{AtomicPtr, Ordering};
 use urcu_reclaim::Domain;
 
 /// Entries on the heap, one allocation each: for any `K` and `V`. The
@@ -40,6 +42,20 @@ pub trait Storage<K, V>: private::Layout<K, V> {}
 
 impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Storage<K, V> for Boxed {}
 impl<K: Copy + Send + Sync + 'static, V: Copy + Send + Sync + 'static> Storage<K, V> for Inline {}
+
+/// Loads a boxed slot's entry pointer. Readers load it while a writer may
+/// swap it ([`Boxed`] replaces in place), so the load is atomic; acquire
+/// pairs with the release of the store or swap that published the entry.
+///
+/// # Safety
+/// `item` is an initialized boxed slot of a live line.
+#[inline(always)]
+unsafe fn load_entry<K, V>(item: *const *mut Entry<K, V>) -> *mut Entry<K, V> {
+    // SAFETY: the caller's contract; `AtomicPtr` has the layout of a
+    // pointer, and the slot is only ever written atomically or while no
+    // reader can look at it (free slots).
+    unsafe { AtomicPtr::from_ptr(item.cast_mut()) }.load(Ordering::Acquire)
+}
 
 /// A boxed entry: key, value and the full hash (so that a resize need not
 /// hash keys again).
@@ -83,12 +99,34 @@ pub(crate) mod private {
         /// As for [`matches`](Self::matches).
         unsafe fn get<'a>(item: *const Self::Item) -> (&'a K, &'a V);
 
+        /// The key and value in a slot if it holds `hash`'s key as judged
+        /// by `eq` (a reader's lookup: one read of the slot).
+        ///
+        /// # Safety
+        /// As for [`matches`](Self::matches).
+        unsafe fn find<'a>(
+            item: *const Self::Item,
+            hash: u64,
+            eq: impl FnMut(&K) -> bool,
+        ) -> Option<(&'a K, &'a V)>;
+
         /// The hash of the item's key (`rehash` computes it if the item
         /// does not store it).
         ///
         /// # Safety
         /// As for [`matches`](Self::matches).
         unsafe fn hash(item: *const Self::Item, rehash: &impl Fn(&K) -> u64) -> u64;
+
+        /// Replaces a published item in place, atomically for readers, and
+        /// returns the old one; or gives `new` back where the format cannot
+        /// (inline pairs are too wide for one atomic store).
+        ///
+        /// # Safety
+        /// `item` is a published slot of a chain whose lock the caller holds.
+        unsafe fn replace_in_place(
+            item: *mut Self::Item,
+            new: Self::Item,
+        ) -> Result<Self::Item, Self::Item>;
 
         /// Hands what an unpublished item owns to the reclamation queue.
         ///
@@ -118,28 +156,51 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> private::Layout<K, V> f
     }
 
     #[inline(always)]
-    unsafe fn matches(item: *const Self::Item, hash: u64, mut eq: impl FnMut(&K) -> bool) -> bool {
-        // SAFETY: the caller's contract; a published entry stays allocated
-        // until a grace period after it is unpublished.
-        let e = unsafe { &**item };
-        e.hash == hash && eq(&e.key)
+    unsafe fn matches(item: *const Self::Item, hash: u64, eq: impl FnMut(&K) -> bool) -> bool {
+        // SAFETY: the caller's contract.
+        unsafe { Self::find(item, hash, eq) }.is_some()
     }
 
     #[inline(always)]
     unsafe fn get<'a>(item: *const Self::Item) -> (&'a K, &'a V) {
-        // SAFETY: as in `matches`.
-        let e = unsafe { &**item };
+        // SAFETY: the caller's contract; a published entry stays allocated
+        // until a grace period after it is unpublished or replaced.
+        let e = unsafe { &*load_entry(item) };
         (&e.key, &e.value)
     }
 
+    #[inline(always)]
+    unsafe fn find<'a>(
+        item: *const Self::Item,
+        hash: u64,
+        mut eq: impl FnMut(&K) -> bool,
+    ) -> Option<(&'a K, &'a V)> {
+        // SAFETY: as in `get`.
+        let e = unsafe { &*load_entry(item) };
+        (e.hash == hash && eq(&e.key)).then_some((&e.key, &e.value))
+    }
+
     unsafe fn hash(item: *const Self::Item, _: &impl Fn(&K) -> u64) -> u64 {
-        // SAFETY: as in `matches`.
-        unsafe { (**item).hash }
+        // SAFETY: as in `get`.
+        unsafe { (*load_entry(item)).hash }
+    }
+
+    unsafe fn replace_in_place(
+        item: *mut Self::Item,
+        new: Self::Item,
+    ) -> Result<Self::Item, Self::Item> {
+        // SAFETY: the slot is an aligned, initialized pointer word, and
+        // every concurrent access to a published boxed slot is atomic.
+        let slot = unsafe { AtomicPtr::from_ptr(item) };
+        // AcqRel: release publishes the new entry to readers' acquire
+        // loads; acquire takes over the old one.
+        Ok(slot.swap(new, Ordering::AcqRel))
     }
 
     unsafe fn retire(item: *const Self::Item, domain: &Domain) {
         // SAFETY: the entry came from `Box::into_raw`, is unreachable for
-        // new readers (its tag is cleared), and is retired once.
+        // new readers (its tag is cleared, or its slot points elsewhere),
+        // and is retired once.
         unsafe { domain.rcu_reclaim_queue_raw(*item) };
     }
 
@@ -188,6 +249,24 @@ where
         // SAFETY: as in `matches`.
         let pair = unsafe { &*item };
         (&pair.0, &pair.1)
+    }
+
+    #[inline(always)]
+    unsafe fn find<'a>(
+        item: *const Self::Item,
+        _: u64,
+        mut eq: impl FnMut(&K) -> bool,
+    ) -> Option<(&'a K, &'a V)> {
+        // SAFETY: as in `matches`.
+        let pair = unsafe { &*item };
+        eq(&pair.0).then_some((&pair.0, &pair.1))
+    }
+
+    unsafe fn replace_in_place(
+        _: *mut Self::Item,
+        new: Self::Item,
+    ) -> Result<Self::Item, Self::Item> {
+        Err(new)
     }
 
     unsafe fn hash(item: *const Self::Item, rehash: &impl Fn(&K) -> u64) -> u64 {

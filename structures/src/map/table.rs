@@ -161,10 +161,7 @@ impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
     /// `f` returns `Some`. The caller is in a read-side section (or holds
     /// the bucket lock), which keeps every item it is shown readable.
     #[inline]
-    pub(crate) fn scan<R>(
-        &self,
-        mut f: impl FnMut(*const M::Item) -> Option<R>,
-    ) -> Option<R> {
+    pub(crate) fn scan<R>(&self, mut f: impl FnMut(*const M::Item) -> Option<R>) -> Option<R> {
         let mut b = self;
         loop {
             // Acquire pairs with the writer's release store of `meta`.
@@ -199,12 +196,11 @@ impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
                 if tag_at(meta, i) == tag {
                     let item = b.item(i);
                     // SAFETY: the tag was set when we loaded `meta` inside
-                    // our section: the slot is initialized and is not
+                    // our section: the slot is initialized, and is not
                     // written again until a grace period after its tag is
-                    // cleared, which waits for our section.
-                    if unsafe { M::matches(item, hash, &mut eq) } {
-                        // SAFETY: as above.
-                        let (k, v) = unsafe { M::get(item) };
+                    // cleared (which waits for our section), except by an
+                    // atomic in-place replacement of a boxed entry.
+                    if let Some((k, v)) = unsafe { M::find(item, hash, &mut eq) } {
                         return Lookup::Found(k, v);
                     }
                 }
@@ -381,17 +377,23 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         b.meta.store(m, Ordering::Release);
     }
 
-    /// Replaces the entry in `slot` (same key) with `item`. Returns the old
-    /// item, which the caller retires (it stays readable for the caller's
-    /// section).
+    /// Replaces the entry in `slot` (same key) with `item` and returns the
+    /// old item, which the caller retires (what it points to stays readable
+    /// for the caller's section). Boxed entries are swapped in place; an
+    /// inline pair goes to a free slot, the old slot is retired.
     pub(crate) fn replace(
         &self,
         slot: &Slot<'t, K, V, M>,
         item: M::Item,
         hash: u64,
         domain: &Domain,
-    ) -> *const M::Item {
+    ) -> M::Item {
         let b = slot.bucket;
+        // SAFETY: a published slot of our locked chain.
+        let item = match unsafe { M::replace_in_place(b.item(slot.index), item) } {
+            Ok(old) => return old,
+            Err(item) => item,
+        };
         let mut meta = b.meta.load(Ordering::Relaxed);
         let mut waiting = false;
         if let Some(j) = b.free_slot(&mut meta, domain, &mut waiting) {
@@ -408,7 +410,9 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
             b.meta.store(retired(meta, slot.index), Ordering::Release);
         }
         Self::stamp(b, domain);
-        b.item(slot.index)
+        // SAFETY: the old slot is initialized and not written again before
+        // a grace period; a bitwise copy of what the caller retires.
+        unsafe { b.item(slot.index).read() }
     }
 
     /// Unpublishes `slot` and returns its item, which the caller retires
