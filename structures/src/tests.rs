@@ -168,3 +168,34 @@ fn inline_map_reuses_slots_only_after_a_grace_period() {
     assert_eq!(map.len(), 1);
     assert_eq!(map.get_cloned(&u64::MAX), Some(7));
 }
+
+/// A hot key updated many times inside one section grows its chain (each
+/// inline update retires a slot that cannot be reused before a grace
+/// period); once grace periods pass, further writes trim the empty lines
+/// again.
+#[test]
+fn a_hot_keys_chain_shrinks_back_after_a_burst() {
+    use crate::{Inline, RcuHashMap};
+    let burst: u64 = if cfg!(miri) { 60 } else { 3000 };
+    let d = Domain::builder().flavor(Flavor::Mb).build();
+    let map: RcuHashMap<u64, u64, ahash::RandomState, Inline> =
+        RcuHashMap::builder().domain(&d).inline().build();
+    {
+        let m = map.pin();
+        for i in 0..burst {
+            m.insert(0, i);
+        }
+    }
+    let grown = map.chain_lines(&0);
+    assert!(
+        grown as u64 >= burst / 3,
+        "the burst grew the chain ({grown} lines)"
+    );
+    for i in 0..(grown as u64 + 8) {
+        d.synchronize_rcu();
+        map.pin().insert(0, i);
+    }
+    let now = map.chain_lines(&0);
+    assert!(now <= 2, "the chain shrank back ({grown} -> {now} lines)");
+    assert_eq!(map.len(), 1);
+}

@@ -320,6 +320,24 @@ where
         }
     }
 
+    /// Lines in the chain that `key` hashes to (for tests of chain upkeep).
+    #[cfg(test)]
+    pub(crate) fn chain_lines<Q: Hash + ?Sized>(&self, key: &Q) -> usize {
+        let _g = self.domain.read_lock();
+        let hash = self.hash(key);
+        let mut t = self.root();
+        while t.bucket(hash).is_moved() {
+            t = t.next().expect("a moved bucket has a next table");
+        }
+        let mut lines = 1;
+        let mut b = t.bucket(hash);
+        while let Some(next) = b.overflow() {
+            lines += 1;
+            b = next;
+        }
+        lines
+    }
+
     /// Number of entries (exact once writers are quiet).
     pub fn len(&self) -> usize {
         self.counts
@@ -479,8 +497,12 @@ where
         if let Some(slot) = lock.find_slot(hash, |k| *k == key) {
             let old = slot.get();
             let old_item = lock.replace(&slot, M::make(hash, key, value), hash, &self.domain);
+            let trimmed = lock.trim_tail();
             drop(lock);
             self.retire(&old_item);
+            if let Some(line) = trimmed {
+                line.retire(&self.domain);
+            }
             return Some(old);
         }
         let (grew, _) = lock.insert_new(M::make(hash, key, value), hash, &self.domain);
@@ -516,8 +538,12 @@ where
     ) -> (&'t K, &'t V) {
         let old = slot.get();
         let item = lock.remove(slot, &self.domain);
+        let trimmed = lock.trim_tail();
         drop(lock);
         self.retire(item);
+        if let Some(line) = trimmed {
+            line.retire(&self.domain);
+        }
         self.count(hash, -1);
         if t.index(hash) % 64 == 0 {
             self.maybe_shrink(t);
@@ -577,8 +603,12 @@ where
                 .find_slot(hash, |k| k.borrow() == key)
                 .expect("the key just replaced is present")
                 .get();
+            let trimmed = lock.trim_tail();
             drop(lock);
             self.retire(&item);
+            if let Some(line) = trimmed {
+                line.retire(&self.domain);
+            }
             return Some(fresh);
         }
     }

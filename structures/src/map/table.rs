@@ -380,7 +380,9 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
     /// Replaces the entry in `slot` (same key) with `item` and returns the
     /// old item, which the caller retires (what it points to stays readable
     /// for the caller's section). Boxed entries are swapped in place; an
-    /// inline pair goes to a free slot, the old slot is retired.
+    /// inline pair goes to a free slot (of the head line if the old one is
+    /// there, else the first free one from the head), the old slot is
+    /// retired.
     pub(crate) fn replace(
         &self,
         slot: &Slot<'t, K, V, M>,
@@ -396,7 +398,14 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         };
         let mut meta = b.meta.load(Ordering::Relaxed);
         let mut waiting = false;
-        if let Some(j) = b.free_slot(&mut meta, domain, &mut waiting) {
+        // In the head line, swap within the line (one store). Further down
+        // the chain, move the entry to the first free slot from the head
+        // instead, so that a chain that grew drains from its tail.
+        let in_head = std::ptr::eq(b, self.head);
+        if let Some(j) = in_head
+            .then(|| b.free_slot(&mut meta, domain, &mut waiting))
+            .flatten()
+        {
             // SAFETY: a free slot, as in `insert_new`.
             unsafe { b.item(j).write(item) };
             let swapped = retired(with_tag(meta, j, tag_of(hash)), slot.index);
@@ -425,6 +434,39 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         b.meta.store(retired(meta, slot.index), Ordering::Release);
         Self::stamp(b, domain);
         b.item(slot.index)
+    }
+
+    /// Unlinks the chain's last line if it is an overflow line with no live
+    /// entry, and returns it for the caller to queue once the lock is
+    /// released (readers may still be in it, and may hold references into
+    /// its retired slots). Called after each removal, so chains that grew
+    /// while slots waited for a grace period (a hot key's inline updates)
+    /// shrink back.
+    pub(crate) fn trim_tail(&self) -> Option<RetiredLine<K, V, M>> {
+        let mut prev = self.head;
+        let mut last = prev.overflow.load(Ordering::Relaxed);
+        if last.is_null() {
+            return None;
+        }
+        loop {
+            // SAFETY: linked lines of our locked chain are live; `last` is
+            // the pointer from `Box::into_raw` (full provenance).
+            let line = unsafe { &*last };
+            let next = line.overflow.load(Ordering::Relaxed);
+            if next.is_null() {
+                break;
+            }
+            prev = line;
+            last = next;
+        }
+        // SAFETY: as above.
+        if unsafe { &*last }.meta.load(Ordering::Relaxed) & TAGS != 0 {
+            return None;
+        }
+        // Release is not needed for an unlink (no data is published), but
+        // keeps every store of a link in one discipline.
+        prev.overflow.store(std::ptr::null_mut(), Ordering::Release);
+        Some(RetiredLine(last))
     }
 
     /// Unpublishes the whole chain, handing each live item to `retire`.
@@ -497,6 +539,24 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         let m = self.head.meta.load(Ordering::Relaxed);
         // Release: the copies are visible before anyone sees "moved".
         self.head.meta.store(m | MOVED, Ordering::Release);
+    }
+}
+
+/// An overflow line unlinked from its chain, to be queued for reclamation
+/// after the bucket lock is released. Dropping it does not free it.
+pub(crate) struct RetiredLine<K, V, M: Layout<K, V>>(*mut Bucket<K, V, M>);
+
+impl<K, V, M: Layout<K, V>> RetiredLine<K, V, M>
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    /// Queues the line; it is freed after a grace period.
+    pub(crate) fn retire(self, domain: &Domain) {
+        // SAFETY: the line came from `Box::into_raw`, was unlinked under
+        // the bucket lock (unreachable for new readers and writers), owns
+        // nothing that is not retired already, and is queued once.
+        unsafe { domain.rcu_reclaim_queue_raw(self.0) };
     }
 }
 
@@ -611,6 +671,11 @@ impl<K, V, M: Layout<K, V>> Drop for Table<K, V, M> {
         }
     }
 }
+
+// SAFETY: a line is only freed (dropped) on the reclaiming thread once
+// nothing reaches it; its items are `K`/`V` values or pointers to entries
+// that are `Send`.
+unsafe impl<K: Send + Sync, V: Send + Sync, M: Layout<K, V>> Send for Bucket<K, V, M> {}
 
 // SAFETY: a table hands out `&K`/`&V` to readers on any thread (needs
 // `Sync`) and its entries are dropped on whichever thread reclaims them
