@@ -83,11 +83,12 @@ pub const PIPE_LEN: u64 = 10;
 const READERS: usize = 3;
 const FAKE_WRITERS: usize = 2;
 const LIVE: u64 = 0x00c0_ffee_1157_a11e;
-/// Set (to anything) to add writers that block on a structure's writer lock
-/// from inside a read-side section while another writer may hold that lock
-/// and wait for a grace period (a deadlock the library does not prevent
-/// today; see RELIABILITY.md). Off by default.
-const LOCK_IN_SECTION: &str = "URCU_TORTURE_LOCK_IN_SECTION";
+/// The list and config tortures add writers that take a structure's writer
+/// lock from inside a read-side section while another writer, whose queue
+/// is full, must wait for a grace period: that writer must not wait while
+/// holding the lock (a deadlock this torture found, fixed in 8b02c82). Set
+/// this variable (to anything) to leave those writers out.
+const NO_LOCK_IN_SECTION: &str = "URCU_TORTURE_NO_LOCK_IN_SECTION";
 const DEAD: u64 = 0xdead_dead_dead_dead;
 
 // ---------------------------------------------------------------------------
@@ -1041,7 +1042,7 @@ impl ListTorture {
             next_front: AtomicI64::new(-1),
             removals: AtomicU64::new(0),
             census: Arc::default(),
-            lock_in_section: std::env::var_os(LOCK_IN_SECTION).is_some(),
+            lock_in_section: std::env::var_os(NO_LOCK_IN_SECTION).is_none(),
         }
     }
 
@@ -1070,13 +1071,16 @@ impl ListTorture {
         let Some(target) = self.list.iter(&g).nth(n as usize) else {
             return;
         };
-        let ok = self.list.remove_first(|x| std::ptr::eq(x, target));
-        self.ctx.check(ok, || {
-            format!(
-                "item {} vanished before its only writer removed it",
-                target.id
-            )
-        });
+        if !self.list.remove_first(|x| std::ptr::eq(x, target)) {
+            // Only the second writer (lock in section) removes items too.
+            self.ctx.check(self.lock_in_section, || {
+                format!(
+                    "item {} vanished before its only writer removed it",
+                    target.id
+                )
+            });
+            return;
+        }
         let stamp = self.removals.fetch_add(1, Ordering::SeqCst) + 1;
         target.removed.store(stamp, Ordering::SeqCst);
         drop(g);
@@ -1087,7 +1091,8 @@ impl Torture for ListTorture {
     type ReaderState = ();
 
     /// One writer (ids are taken outside the list's lock), and with
-    /// `LOCK_IN_SECTION` a second that only removes, outside any section.
+    /// a second that only removes, outside any section (unless
+    /// `NO_LOCK_IN_SECTION`).
     fn writers(&self) -> usize {
         1 + self.lock_in_section as usize
     }
@@ -1210,7 +1215,7 @@ impl ConfigTorture {
             ctx: ctx.clone(),
             cell: ConfigCell::new_in(Cfg::new(0, &census), &ctx.d),
             census,
-            lock_in_section: std::env::var_os(LOCK_IN_SECTION).is_some(),
+            lock_in_section: std::env::var_os(NO_LOCK_IN_SECTION).is_none(),
         }
     }
 
