@@ -1,8 +1,10 @@
 //! `RcuHashMap`: a hash map for read-heavy services, whose lookups write no
 //! shared memory and never wait.
 //!
-//! See [`table`] for the layout (one cache line per bucket, boxed immutable
-//! entries) and for how resizing proceeds without stopping readers.
+//! See [`table`] for the layout (one cache line per bucket, slots written
+//! once per grace period) and for how resizing proceeds without stopping
+//! readers, and [`storage`] for the two entry formats: boxed (any key and
+//! value) and inline (`Copy` pairs inside the bucket line).
 
 mod iter;
 #[cfg(feature = "rayon")]
@@ -31,10 +33,12 @@ const STRIPES: usize = 32;
 const MIGRATE_CHUNK: usize = 64;
 
 /// A concurrent hash map with RCU reads: `get` is lock-free, writes
-/// nothing shared and touches about two cache lines; writers lock only
-/// their bucket; the table grows and shrinks by itself without blocking
-/// readers. Replaced and removed entries, and old tables, are freed through
-/// the reclamation queue after a grace period.
+/// nothing shared and touches two cache lines (the bucket line and the
+/// boxed entry), or one with [`Inline`] storage for `Copy` keys and values
+/// ([`MapBuilder::inline`]); writers lock only their bucket; the table
+/// grows and shrinks by itself without blocking readers. Replaced and
+/// removed entries, and old tables, are freed through the reclamation
+/// queue after a grace period.
 ///
 /// Reads go through a pinned handle ([`pin`](Self::pin)), or through an
 /// explicit guard ([`get`](Self::get)), or by value ([`get_cloned`](Self::get_cloned)).
