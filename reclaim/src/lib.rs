@@ -65,8 +65,10 @@ pub use stats::Stats;
 /// Enters a read-side section of the default domain. See [`ReadGuard`].
 ///
 /// ```
-/// let g = urcu_reclaim::read_lock();
-/// drop(g);
+/// let config = urcu_reclaim::RcuBox::new(5);
+/// let g = urcu_reclaim::read_lock(); // nests; writes only this thread's line
+/// assert_eq!(*config.load(&g), 5);   // valid while `g` lives
+/// drop(g);                           // leave before waiting for grace periods
 /// ```
 #[inline]
 pub fn read_lock() -> ReadGuard<'static> {
@@ -82,7 +84,9 @@ pub fn read_lock() -> ReadGuard<'static> {
 /// Inside a read-side section of the default domain (it would wait forever).
 ///
 /// ```
-/// urcu_reclaim::synchronize_rcu();
+/// let before = urcu_reclaim::stats().grace_periods;
+/// urcu_reclaim::synchronize_rcu(); // no reader in a section: returns soon
+/// assert!(urcu_reclaim::stats().grace_periods > before);
 /// ```
 pub fn synchronize_rcu() {
     default_domain().synchronize_rcu();
@@ -93,6 +97,9 @@ pub fn synchronize_rcu() {
 ///
 /// ```
 /// urcu_reclaim::rcu_reclaim_queue(Box::new(String::from("old")));
+/// assert!(urcu_reclaim::stats().queued >= 1);
+/// urcu_reclaim::rcu_barrier(); // the string has been dropped
+/// assert_eq!(urcu_reclaim::stats().pending(), 0);
 /// ```
 #[inline]
 pub fn rcu_reclaim_queue<T: Send + 'static>(obj: Box<T>) {
@@ -103,8 +110,11 @@ pub fn rcu_reclaim_queue<T: Send + 'static>(obj: Box<T>) {
 /// Runs `f` after a grace period of the default domain (`call_rcu`).
 ///
 /// ```
-/// urcu_reclaim::defer(|| println!("no reader can see the old object now"));
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// static RAN: AtomicBool = AtomicBool::new(false);
+/// urcu_reclaim::defer(|| RAN.store(true, Ordering::Relaxed)); // after a grace period
 /// urcu_reclaim::rcu_barrier();
+/// assert!(RAN.load(Ordering::Relaxed));
 /// ```
 #[inline]
 pub fn defer<F: FnOnce() + Send + 'static>(f: F) {
@@ -118,7 +128,11 @@ pub fn defer<F: FnOnce() + Send + 'static>(f: F) {
 /// Inside a read-side section, or from a reclamation callback.
 ///
 /// ```
-/// urcu_reclaim::rcu_barrier();
+/// for i in 0..3 {
+///     urcu_reclaim::rcu_reclaim_queue(Box::new(i));
+/// }
+/// urcu_reclaim::rcu_barrier(); // all three have been dropped
+/// assert_eq!(urcu_reclaim::stats().pending(), 0);
 /// ```
 pub fn rcu_barrier() {
     default_domain().rcu_barrier();
@@ -127,7 +141,11 @@ pub fn rcu_barrier() {
 /// Counters of the default domain.
 ///
 /// ```
-/// println!("{:?}", urcu_reclaim::stats());
+/// urcu_reclaim::rcu_reclaim_queue(Box::new(1u64));
+/// urcu_reclaim::rcu_barrier();
+/// let s = urcu_reclaim::stats();
+/// assert!(s.queued >= 1 && s.reclaimed >= 1 && s.grace_periods >= 1);
+/// println!("{s:?}");
 /// ```
 pub fn stats() -> Stats {
     default_domain().stats()

@@ -294,6 +294,17 @@ fn wrong_domain() -> ! {
 /// no longer reach it, readers that loaded it earlier may still be using
 /// it. Dropping the handle queues it for reclamation after a grace period
 /// (like [`RcuBox::replace`], which may wait when the queue is full).
+///
+/// ```
+/// use urcu_reclaim::{Domain, RcuBox};
+/// let d = Domain::new();
+/// let b = RcuBox::new_in(String::from("v1"), &d);
+/// let old = b.swap_out(String::from("v2")); // new readers see "v2"
+/// assert_eq!(d.stats().queued, 0);          // "v1" is not queued yet
+/// drop(old);                                // now it is
+/// d.rcu_barrier();
+/// assert_eq!((d.stats().queued, d.stats().reclaimed), (1, 1));
+/// ```
 #[must_use = "dropping the handle queues the old value at once"]
 pub struct Unpublished<'b, T: Send + 'static> {
     /// From `Box::into_raw`; owned by this handle until it is queued.
