@@ -5,6 +5,22 @@
 //! - [`ConfigCell`]: copy-on-write configuration reload.
 //! - [`RcuList`]: a linked list with wait-free readers.
 //! - [`RcuHashMap`]: a hash map whose lookups write nothing shared.
+//!
+//! ```
+//! use urcu_structures::{ConfigCell, RcuHashMap, RcuList};
+//!
+//! let config = ConfigCell::new(String::from("v1"));  // copy-on-write value
+//! config.store(String::from("v2"));                  // "v1" is freed later
+//! assert_eq!(*config.read(), "v2");
+//!
+//! let users: RcuList<&str> = ["ann", "bob"].into_iter().collect();
+//! let routes: RcuHashMap<&str, u32> = RcuHashMap::new();
+//! routes.pin().insert("/home", 1);
+//!
+//! let g = urcu_structures::urcu_reclaim::read_lock(); // one read-side section
+//! assert_eq!(users.iter(&g).count(), 2);
+//! assert_eq!(routes.get("/home", &g), Some(&1));
+//! ```
 #![deny(missing_docs)]
 
 mod config_cell;

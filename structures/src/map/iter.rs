@@ -14,6 +14,15 @@ use std::hash::BuildHasher;
 /// - no key is yielded twice, and nothing freed is ever touched.
 ///
 /// The order is unspecified.
+///
+/// ```
+/// use urcu_structures::{MapIter, RcuHashMap};
+///
+/// let map: RcuHashMap<&str, u32> = [("a", 1), ("b", 2), ("c", 3)].into_iter().collect();
+/// let m = map.pin();
+/// let it: MapIter<'_, &str, u32> = m.iter(); // borrows the pinned handle
+/// assert_eq!(it.map(|(_, v)| v).sum::<u32>(), 6);
+/// ```
 pub struct Iter<'p, K, V, S = ahash::RandomState, M = Boxed>
 where
     M: Storage<K, V>,

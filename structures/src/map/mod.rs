@@ -119,12 +119,28 @@ where
     M: Storage<K, V>,
 {
     /// Room for about `n` entries before the first resize.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let m = RcuHashMap::<u64, u64>::builder().capacity(10_000).build();
+    /// assert!(m.capacity() >= 10_000); // no resize before 10 000 entries
+    /// ```
     pub fn capacity(mut self, n: usize) -> Self {
         self.capacity = n;
         self
     }
 
     /// The hasher.
+    ///
+    /// ```
+    /// use std::collections::hash_map::RandomState;
+    /// use urcu_structures::RcuHashMap;
+    ///
+    /// let m: RcuHashMap<&str, u32, RandomState> =
+    ///     RcuHashMap::builder().hasher(RandomState::new()).build();
+    /// m.pin().insert("a", 1);
+    /// assert_eq!(m.get_cloned("a"), Some(1));
+    /// ```
     pub fn hasher<S2: BuildHasher>(self, hasher: S2) -> MapBuilder<K, V, S2, M> {
         MapBuilder {
             capacity: self.capacity,
@@ -135,6 +151,17 @@ where
     }
 
     /// The grace-period domain (default: the process-wide one).
+    ///
+    /// ```
+    /// use urcu_reclaim::Domain;
+    /// use urcu_structures::RcuHashMap;
+    ///
+    /// let d = Domain::new();
+    /// let m: RcuHashMap<u32, u32> = RcuHashMap::builder().domain(&d).build();
+    /// m.pin().insert(1, 10);
+    /// let g = d.read_lock(); // a section of `d` protects the map's entries
+    /// assert_eq!(m.get(&1, &g), Some(&10));
+    /// ```
     pub fn domain(mut self, domain: &Domain) -> Self {
         self.domain = Some(domain.clone());
         self
@@ -176,6 +203,13 @@ where
     }
 
     /// Builds the map.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let m = RcuHashMap::<u64, String>::builder().capacity(100).build();
+    /// m.pin().insert(7, "seven".to_string());
+    /// assert_eq!((m.len(), m.get_cloned(&7).as_deref()), (1, Some("seven")));
+    /// ```
     pub fn build(self) -> RcuHashMap<K, V, S, M> {
         let buckets = (self.capacity * 100 / (M::SLOTS * M::GROW_PERCENT))
             .max(MIN_BUCKETS)
@@ -198,16 +232,38 @@ where
     V: Send + Sync + 'static,
 {
     /// An empty map (default domain, ahash).
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let m: RcuHashMap<String, u32> = RcuHashMap::new();
+    /// assert!(m.is_empty());
+    /// m.pin().insert("a".to_string(), 1);
+    /// assert_eq!(m.get_cloned("a"), Some(1));
+    /// ```
     pub fn new() -> Self {
         Self::builder().build()
     }
 
     /// An empty map with room for about `capacity` entries.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let m: RcuHashMap<u64, u64> = RcuHashMap::with_capacity(1000);
+    /// assert!(m.is_empty() && m.capacity() >= 1000);
+    /// ```
     pub fn with_capacity(capacity: usize) -> Self {
         Self::builder().capacity(capacity).build()
     }
 
     /// A builder (capacity, hasher, domain).
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let d = urcu_reclaim::Domain::new();
+    /// let m = RcuHashMap::<u64, u64>::builder().capacity(64).domain(&d).inline().build();
+    /// m.pin().insert(1, 2);
+    /// assert_eq!(m.get_cloned(&1), Some(2));
+    /// ```
     pub fn builder() -> MapBuilder<K, V, ahash::RandomState> {
         MapBuilder {
             capacity: 0,
@@ -226,6 +282,15 @@ where
     M: Storage<K, V>,
 {
     /// An empty map using `hasher`.
+    ///
+    /// ```
+    /// use std::collections::hash_map::RandomState;
+    /// use urcu_structures::RcuHashMap;
+    ///
+    /// let m: RcuHashMap<u32, &str, RandomState> = RcuHashMap::with_hasher(RandomState::new());
+    /// m.pin().insert(1, "one");
+    /// assert!(m.contains_key(&1));
+    /// ```
     pub fn with_hasher(hasher: S) -> Self {
         MapBuilder {
             capacity: 0,
@@ -237,6 +302,14 @@ where
     }
 
     /// The domain whose grace periods protect the entries.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let m: RcuHashMap<u32, u32> = RcuHashMap::new();
+    /// m.pin().insert(1, 10);
+    /// let g = m.domain().read_lock(); // a guard for `get`
+    /// assert_eq!(m.get(&1, &g), Some(&10));
+    /// ```
     pub fn domain(&self) -> &Domain {
         &self.domain
     }
@@ -263,6 +336,16 @@ where
 
     /// Pins the map: a handle whose reads and writes share one read-side
     /// section, and whose references live as long as it does.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<&str, u32> = RcuHashMap::new();
+    /// let m = map.pin();
+    /// m.insert("a", 1);
+    /// let a = m.get("a").unwrap(); // a reference that lives as long as `m`
+    /// m.insert("a", 2);            // the old value is not freed while `m` lives
+    /// assert_eq!((a, m.get("a")), (&1, Some(&2)));
+    /// ```
     #[inline]
     pub fn pin(&self) -> Pinned<'_, K, V, S, M> {
         Pinned {
@@ -275,6 +358,15 @@ where
     ///
     /// # Panics
     /// If `guard` belongs to another domain.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u32, String> = RcuHashMap::new();
+    /// map.pin().insert(1, "one".to_string());
+    /// let g = map.domain().read_lock();
+    /// assert_eq!(map.get(&1, &g).map(String::as_str), Some("one"));
+    /// assert_eq!(map.get(&2, &g), None);
+    /// ```
     #[inline]
     pub fn get<'g, Q>(&'g self, key: &Q, guard: &'g ReadGuard<'_>) -> Option<&'g V>
     where
@@ -286,6 +378,14 @@ where
     }
 
     /// A copy of the value for `key`, for callers that do not want a guard.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<&str, Vec<u32>> = RcuHashMap::new();
+    /// map.pin().insert("primes", vec![2, 3, 5]);
+    /// let v = map.get_cloned("primes").unwrap(); // an owned copy: no guard to hold
+    /// assert_eq!(v, [2, 3, 5]);
+    /// ```
     pub fn get_cloned<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
@@ -297,6 +397,14 @@ where
     }
 
     /// Whether `key` is present.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u64, ()> = RcuHashMap::new();
+    /// map.pin().insert(42, ());
+    /// assert!(map.contains_key(&42));
+    /// assert!(!map.contains_key(&7));
+    /// ```
     pub fn contains_key<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
@@ -343,6 +451,14 @@ where
     }
 
     /// Number of entries (exact once writers are quiet).
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u64, u64> = (0..10).map(|i| (i, i * i)).collect();
+    /// assert_eq!(map.len(), 10);
+    /// map.pin().remove(&0);
+    /// assert_eq!(map.len(), 9);
+    /// ```
     pub fn len(&self) -> usize {
         self.counts
             .iter()
@@ -352,11 +468,30 @@ where
     }
 
     /// Whether the map is empty.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u64, u64> = RcuHashMap::new();
+    /// assert!(map.is_empty());
+    /// map.pin().insert(1, 1);
+    /// assert!(!map.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Entries the current table holds before it grows.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u64, u64> = RcuHashMap::new();
+    /// let before = map.capacity();
+    /// let m = map.pin();
+    /// for i in 0..4 * before as u64 {
+    ///     m.insert(i, i); // four times as many entries
+    /// }
+    /// assert!(map.capacity() > before); // the table grew
+    /// ```
     pub fn capacity(&self) -> usize {
         let _g = self.domain.read_lock();
         self.root().len() * M::SLOTS * M::GROW_PERCENT / 100
@@ -641,6 +776,13 @@ where
 
     /// Removes every entry. Concurrent inserts may survive (they are not
     /// ordered with the clear).
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u64, u64> = (0..100).map(|i| (i, i)).collect();
+    /// map.clear();
+    /// assert!(map.is_empty() && !map.contains_key(&5));
+    /// ```
     pub fn clear(&self) {
         let _g = self.domain.read_lock();
         let t = loop {
@@ -801,11 +943,28 @@ where
     M: Storage<K, V>,
 {
     /// The read-side section this handle holds.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u32, u32> = RcuHashMap::new();
+    /// let m = map.pin();
+    /// m.insert(1, 10);
+    /// assert_eq!(map.get(&1, m.guard()), Some(&10)); // reuse the handle's section
+    /// ```
     pub fn guard(&self) -> &ReadGuard<'m> {
         &self.guard
     }
 
     /// The value for `key`.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<String, u32> = RcuHashMap::new();
+    /// let m = map.pin();
+    /// m.insert("a".to_string(), 1);
+    /// assert_eq!(m.get("a"), Some(&1)); // a `String` key looked up by `&str`
+    /// assert_eq!(m.get("b"), None);
+    /// ```
     #[inline]
     pub fn get<Q>(&self, key: &Q) -> Option<&V>
     where
@@ -816,6 +975,15 @@ where
     }
 
     /// The key and value stored for `key`.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<String, u32> = RcuHashMap::new();
+    /// let m = map.pin();
+    /// m.insert("a".to_string(), 1);
+    /// let (k, v) = m.get_key_value("a").unwrap();
+    /// assert_eq!((k.as_str(), *v), ("a", 1));
+    /// ```
     pub fn get_key_value<Q>(&self, key: &Q) -> Option<(&K, &V)>
     where
         K: Borrow<Q>,
@@ -825,6 +993,14 @@ where
     }
 
     /// Whether `key` is present.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u32, &str> = RcuHashMap::new();
+    /// let m = map.pin();
+    /// m.insert(3, "three");
+    /// assert!(m.contains_key(&3) && !m.contains_key(&4));
+    /// ```
     pub fn contains_key<Q>(&self, key: &Q) -> bool
     where
         K: Borrow<Q>,
@@ -835,11 +1011,30 @@ where
 
     /// Inserts or replaces; returns the old value (dropped after a grace
     /// period, readable while this handle lives).
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<&str, u32> = RcuHashMap::new();
+    /// let m = map.pin();
+    /// assert_eq!(m.insert("hits", 1), None);
+    /// let old = m.insert("hits", 2); // replaced: the old value stays readable
+    /// assert_eq!((old, m.get("hits")), (Some(&1), Some(&2)));
+    /// ```
     pub fn insert(&self, key: K, value: V) -> Option<&V> {
         self.map.insert_entry(key, value).map(|(_, v)| v)
     }
 
     /// Removes `key`; returns its value (readable while this handle lives).
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u32, String> = RcuHashMap::new();
+    /// let m = map.pin();
+    /// m.insert(1, "one".to_string());
+    /// let gone = m.remove(&1).unwrap(); // unpublished; freed after a grace period
+    /// assert_eq!((gone.as_str(), m.get(&1)), ("one", None));
+    /// assert_eq!(m.remove(&1), None);
+    /// ```
     pub fn remove<Q>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
@@ -850,6 +1045,16 @@ where
 
     /// Removes `key` if `pred` accepts its current entry. `pred` runs
     /// outside any lock, and again if the entry changed meanwhile.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<&str, u32> = RcuHashMap::new();
+    /// let m = map.pin();
+    /// m.insert("session", 0);
+    /// assert_eq!(m.remove_if("session", |_, uses| *uses > 0), None); // kept
+    /// assert_eq!(m.remove_if("session", |_, uses| *uses == 0), Some(&0));
+    /// assert!(m.is_empty());
+    /// ```
     pub fn remove_if<Q>(&self, key: &Q, pred: impl FnMut(&K, &V) -> bool) -> Option<&V>
     where
         K: Borrow<Q>,
@@ -861,6 +1066,15 @@ where
     /// The value for `key`, inserting `make()` if absent (`make` runs at
     /// most once, outside any lock; if another thread inserted first, its
     /// value is returned and ours dropped).
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u32, String> = RcuHashMap::new();
+    /// let m = map.pin();
+    /// assert_eq!(m.get_or_insert_with(1, || "made".to_string()), "made");
+    /// // Present now: `make` does not run.
+    /// assert_eq!(m.get_or_insert_with(1, || unreachable!()), "made");
+    /// ```
     pub fn get_or_insert_with(&self, key: K, make: impl FnOnce() -> V) -> &V {
         self.map.get_or_insert_entry(key, make).1
     }
@@ -868,6 +1082,16 @@ where
     /// Copy-on-write update: replaces the value for `key` with `f(old)` and
     /// returns the new value, or `None` if absent. `f` runs outside any
     /// lock and may run again if another writer changed the entry meanwhile.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<&str, Vec<u32>> = RcuHashMap::new();
+    /// let m = map.pin();
+    /// m.insert("list", vec![1]);
+    /// let new = m.update("list", |old| [&old[..], &[2]].concat()); // copy, then publish
+    /// assert_eq!(new, Some(&vec![1, 2]));
+    /// assert_eq!(m.update("missing", |v| v.clone()), None);
+    /// ```
     pub fn update<Q>(&self, key: &Q, f: impl FnMut(&V) -> V) -> Option<&V>
     where
         K: Borrow<Q> + Clone,
@@ -878,6 +1102,16 @@ where
 
     /// Keeps only the entries for which `keep` returns true (each entry is
     /// judged once, outside any lock; see [`remove_if`](Self::remove_if)).
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u32, u32> = (1..=6).map(|i| (i, i)).collect();
+    /// let m = map.pin();
+    /// m.retain(|k, _| k % 2 == 0);
+    /// let mut left: Vec<u32> = m.iter().map(|(k, _)| *k).collect();
+    /// left.sort();
+    /// assert_eq!(left, [2, 4, 6]);
+    /// ```
     pub fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) {
         let doomed: Vec<&K> = self
             .iter()
@@ -890,16 +1124,43 @@ where
     }
 
     /// A weakly consistent iteration: see [`Iter`].
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u32, u32> = (0..4).map(|i| (i, 10 * i)).collect();
+    /// let m = map.pin();
+    /// let mut pairs: Vec<(u32, u32)> = m.iter().map(|(k, v)| (*k, *v)).collect();
+    /// pairs.sort(); // the order is unspecified
+    /// assert_eq!(pairs, [(0, 0), (1, 10), (2, 20), (3, 30)]);
+    /// ```
     pub fn iter(&self) -> Iter<'_, K, V, S, M> {
         Iter::new(self.map.root(), &self.map.hasher)
     }
 
     /// Number of entries.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u32, u32> = RcuHashMap::new();
+    /// let m = map.pin();
+    /// m.insert(1, 1);
+    /// m.insert(2, 2);
+    /// assert_eq!(m.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.map.len()
     }
 
     /// Whether the map is empty.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u32, u32> = RcuHashMap::new();
+    /// let m = map.pin();
+    /// assert!(m.is_empty());
+    /// m.insert(1, 1);
+    /// assert!(!m.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }

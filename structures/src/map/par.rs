@@ -13,6 +13,16 @@ use std::hash::{BuildHasher, Hash};
 ///
 /// The pinned handle's read-side section protects what the worker threads
 /// read: they finish before `par_iter`'s consumer returns, inside it.
+///
+/// ```
+/// use rayon::prelude::*;
+/// use urcu_structures::{MapParIter, RcuHashMap};
+///
+/// let map: RcuHashMap<u32, u32> = (0..100).map(|i| (i, i)).collect();
+/// let m = map.pin();
+/// let it: MapParIter<'_, u32, u32> = m.par_iter();
+/// assert_eq!(it.filter(|(k, _)| *k % 2 == 0).count(), 50);
+/// ```
 pub struct ParIter<'p, K, V, S = ahash::RandomState, M = Boxed>
 where
     M: Storage<K, V>,

@@ -17,6 +17,15 @@ use urcu_reclaim::Domain;
 
 /// Entries on the heap, one allocation each: for any `K` and `V`. The
 /// default.
+///
+/// ```
+/// use urcu_structures::{Boxed, RcuHashMap};
+///
+/// // The default storage: `RcuHashMap<K, V>` is `RcuHashMap<K, V, ahash::RandomState, Boxed>`.
+/// let m: RcuHashMap<String, Vec<u8>, ahash::RandomState, Boxed> = RcuHashMap::new();
+/// m.pin().insert("k".to_string(), vec![1, 2]);
+/// assert_eq!(m.get_cloned("k"), Some(vec![1, 2]));
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Boxed;
 
@@ -38,6 +47,19 @@ pub struct Boxed;
 pub struct Inline;
 
 /// Where a map keeps its entries: [`Boxed`] or [`Inline`]. Sealed.
+///
+/// ```
+/// use urcu_structures::{MapStorage, RcuHashMap};
+///
+/// // Code generic over the storage:
+/// fn keys<M: MapStorage<u64, u64>>(m: &RcuHashMap<u64, u64, ahash::RandomState, M>) -> usize {
+///     m.pin().iter().count()
+/// }
+/// let boxed: RcuHashMap<u64, u64> = (0..3).map(|i| (i, i)).collect();
+/// let inline = RcuHashMap::<u64, u64>::builder().inline().build();
+/// inline.pin().insert(1, 1);
+/// assert_eq!((keys(&boxed), keys(&inline)), (3, 1));
+/// ```
 pub trait Storage<K, V>: private::Layout<K, V> {}
 
 impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Storage<K, V> for Boxed {}
