@@ -62,28 +62,31 @@
 //!
 //! # Maps: `RcuHashMap` vs papaya, scc, dashmap
 //!
-//! From "RcuHashMap", `cargo bench --bench map` (bustle workloads, 16
-//! threads), millions of operations per second. Measured before the
-//! in-section spill change described there.
+//! From "RcuHashMap" in `BENCHMARKS.md`: `cargo bench --bench map`, the
+//! bustle workloads with `u64` keys and values, on the **2-core** VM at 1
+//! and 2 threads, millions of operations per second (ratio to the best
+//! peer). "inline" is the map built with
+//! [`MapBuilder::inline`](crate::urcu_structures::MapBuilder::inline),
+//! which keeps `Copy` pairs inside the bucket line.
 //!
-//! | workload | urcu | papaya | scc `HashIndex` | scc `HashMap` | dashmap |
-//! |---|---|---|---|---|---|
-//! | ReadHeavy | 117 (147 pinning per op) | 165 | 194 | 98.5 | 73 |
-//! | Exchange | 16.9 | 5.7 | 82.8 | 73.7 | 41.8 |
-//! | RapidGrow | 6.5 | 19.1 | 43.4 | 34.4 | 25.8 |
-//! | 98 % reads, 1M keys | 198 | 130 | 232 | 112 | 67 |
+//! | workload | threads | urcu (boxed) | urcu inline | best peer |
+//! |---|---|---|---|---|
+//! | ReadHeavy | 1 | 7.58 (1.11) | 8.53 (1.25) | papaya 6.85 |
+//! | ReadHeavy | 2 | 13.0 (0.98) | 15.9 (1.20) | papaya 13.2 |
+//! | Exchange | 2 | 4.88 (0.59) | 6.10 (0.74) | scc `HashIndex` 8.30 |
+//! | RapidGrow | 2 | 3.97 (0.53) | 4.34 (0.58) | scc `HashIndex` 7.55 |
+//! | 98 % reads, 1M keys | 2 | 20.9 (1.46) | 30.8 (2.15) | scc `HashIndex` 14.3 |
 //!
-//! **The map is currently slower than the best peer on every bustle
-//! workload**: 0.60× on ReadHeavy (papaya and scc `HashIndex` are ahead),
-//! 0.20× on Exchange and 0.15× on RapidGrow (scc far ahead), and 0.85× of
-//! scc `HashIndex` on the 98 %-read loop, where it does beat papaya and
-//! dashmap. It uses fewer bytes per entry than papaya (51.8 vs 68.3) but
-//! more than scc (40.1) and dashmap (35.8). `BENCHMARKS.md` explains why:
-//! two dependent cache misses per read (bucket, then the boxed entry),
-//! spills under write load, and mostly single-threaded growth. Pick scc or
-//! papaya for a write-heavy map today; pick [`RcuHashMap`](crate::RcuHashMap)
-//! when you want its guard-tied references, bounded reclamation and one
-//! grace-period domain shared with the rest of your RCU data.
+//! Runs on that VM vary by ±30 %; the 16-core figures in `BENCHMARKS.md`
+//! predate this design (the map then reached 0.60× of the best peer on
+//! ReadHeavy at 16 threads). **Reads lead, writes trail**: a lookup in
+//! the inline map touches one cache line, but write-heavy and fast-growing
+//! tables are behind scc (each doubling rewrites every entry). Inline
+//! uses 46 bytes per entry against papaya's 68, scc's 40 and dashmap's 34;
+//! the boxed default 70. Pick [`RcuHashMap`](crate::RcuHashMap) for
+//! read-mostly tables, where you want its guard-tied references, bounded
+//! reclamation and one grace-period domain shared with the rest of your
+//! RCU data; pick scc for a write-heavy or fast-growing one today.
 //!
 //! # Lists
 //!
