@@ -95,7 +95,7 @@
 
 mod common;
 use bustle::{Collection, CollectionHandle, Mix, Workload};
-use common::{num, status_kib};
+use common::{num, status_kib, XorShift};
 use papaya::Guard as _;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -599,25 +599,6 @@ fn bustle_case<M: Map>(workload: &str, threads: usize, cfg: &Config) -> Outcome 
 // ---------------------------------------------------------------------------
 // own_loop
 // ---------------------------------------------------------------------------
-
-/// xorshift64* (Marsaglia's xorshift with Vigna's multiplier).
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(stream: u64) -> Self {
-        XorShift((stream + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    #[inline(always)]
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
 
 fn own_loop_case<M: Map>(threads: usize, secs: f64, smoke: bool) -> Outcome {
     let batch = pin_batch();

@@ -78,7 +78,7 @@ mod common;
 #[cfg(feature = "liburcu")]
 mod liburcu;
 use arc_swap::ArcSwap;
-use common::num;
+use common::{num, XorShift};
 use seize::Guard as _;
 use std::collections::LinkedList;
 use std::hint::black_box;
@@ -836,26 +836,6 @@ fn list_case(name: &str, n: usize, secs: f64) -> Outcome {
             r.into()
         }
         other => panic!("unknown list implementation {other:?}"),
-    }
-}
-
-/// xorshift64* (Marsaglia's xorshift with Vigna's multiplier), seeded per
-/// thread as in `benches/map.rs` (and in the C shim's lfht loop).
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(stream: u64) -> Self {
-        XorShift((stream + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    #[inline(always)]
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 }
 

@@ -18,10 +18,10 @@
 
 mod common;
 
-use common::{scaled, wait_until, within, DropCount};
+use common::{scaled, stall, wait_until, within, DropCount};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 use urcu::{Domain, Flavor};
 
@@ -40,23 +40,6 @@ fn domain(flavor: Flavor) -> Domain {
     let d = Domain::builder().flavor(flavor).queue_capacity(C).build();
     assert_eq!(d.queue_capacity(), C);
     d
-}
-
-/// A reader (online through a handle) that stays in a section until the
-/// sender is used or dropped.
-fn stall(d: &Domain) -> (mpsc::Sender<()>, JoinHandle<()>) {
-    let (in_tx, in_rx) = mpsc::channel();
-    let (go_tx, go_rx) = mpsc::channel::<()>();
-    let d = d.clone();
-    let h = thread::spawn(move || {
-        let h = d.register_thread();
-        let g = h.read_lock();
-        in_tx.send(()).unwrap();
-        let _ = go_rx.recv();
-        drop(g);
-    });
-    in_rx.recv().unwrap();
-    (go_tx, h)
 }
 
 /// Resident memory of this process, in bytes (Linux; `None` elsewhere).

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use urcu::{ConfigCell, Domain, Flavor};
 
 mod common;
-use common::{scaled, stress, within, Counted};
+use common::{scaled, spin_for, stress, within, Counted};
 
 /// Fields that must agree with each other in every published config.
 #[derive(Clone, Debug)]
@@ -259,11 +259,4 @@ fn a_full_queue_never_makes_a_writer_wait_under_the_cell_lock() {
             );
         },
     );
-}
-
-fn spin_for(d: std::time::Duration) {
-    let end = std::time::Instant::now() + d;
-    while std::time::Instant::now() < end {
-        std::hint::spin_loop();
-    }
 }

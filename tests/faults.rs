@@ -13,7 +13,7 @@ mod common;
 #[path = "../examples/torture.rs"]
 mod torture;
 
-use common::{within, DropCount};
+use common::{stall, within, DropCount};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -25,23 +25,6 @@ const LIMIT: Duration = Duration::from_secs(20);
 /// A small ring (words): `C - 3` objects of one type fit (see
 /// tests/bounded_memory.rs).
 const C: usize = 16;
-
-/// A reader (online through a handle) that stays in a section until the
-/// returned sender is used or dropped: no grace period can end meanwhile.
-fn stall(d: &Domain) -> (mpsc::Sender<()>, thread::JoinHandle<()>) {
-    let (in_tx, in_rx) = mpsc::channel();
-    let (go_tx, go_rx) = mpsc::channel::<()>();
-    let d = d.clone();
-    let h = thread::spawn(move || {
-        let h = d.register_thread();
-        let g = h.read_lock();
-        in_tx.send(()).unwrap();
-        let _ = go_rx.recv();
-        drop(g);
-    });
-    in_rx.recv().unwrap();
-    (go_tx, h)
-}
 
 #[derive(Debug)]
 struct PanicOnDrop(#[allow(dead_code)] common::Counted);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use urcu::{read_lock, Domain, Flavor, RcuList};
 
 mod common;
-use common::{scaled, stress, within, Counted, Rng};
+use common::{scaled, spin_for, stress, within, Counted, Rng};
 
 #[test]
 fn random_operations_match_a_vecdeque() {
@@ -284,11 +284,4 @@ fn a_full_queue_never_makes_a_remover_wait_under_the_list_lock() {
             assert!(list.is_empty());
         },
     );
-}
-
-fn spin_for(d: std::time::Duration) {
-    let end = std::time::Instant::now() + d;
-    while std::time::Instant::now() < end {
-        std::hint::spin_loop();
-    }
 }

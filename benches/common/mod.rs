@@ -148,3 +148,26 @@ pub fn print_table<R: AsRef<[String]>>(header: &[&str], rows: &[R], left: impl F
         line(r.as_ref());
     }
 }
+
+/// xorshift64* (Marsaglia's xorshift with Vigna's multiplier): the drivers'
+/// per-thread key generator (the C shim's lfht loop uses the same).
+pub struct XorShift(u64);
+
+impl XorShift {
+    /// A generator for stream (thread) `stream`.
+    pub fn new(stream: u64) -> Self {
+        XorShift((stream + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// The next value.
+    #[inline(always)]
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}

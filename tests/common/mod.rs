@@ -141,3 +141,28 @@ impl Rng {
         }
     }
 }
+
+/// A reader (online through a handle) that stays in a section until the
+/// returned sender is used or dropped: no grace period can end meanwhile.
+pub fn stall(d: &urcu::Domain) -> (mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let (in_tx, in_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let d = d.clone();
+    let h = std::thread::spawn(move || {
+        let h = d.register_thread();
+        let g = h.read_lock();
+        in_tx.send(()).unwrap();
+        let _ = go_rx.recv();
+        drop(g);
+    });
+    in_rx.recv().unwrap();
+    (go_tx, h)
+}
+
+/// Busy-waits for `d` (keeps a read-side section open without sleeping).
+pub fn spin_for(d: Duration) {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        std::hint::spin_loop();
+    }
+}
