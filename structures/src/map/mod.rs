@@ -27,8 +27,20 @@ use urcu_reclaim::{default_domain, Domain, ReadGuard};
 /// Buckets of a new, empty map.
 const MIN_BUCKETS: usize = 16;
 
-/// Counter stripes for `len` (writers on different buckets rarely share one).
+/// Counter stripes for `len`. A thread keeps to its own stripe, so a
+/// writer's count stays in its own cache; striping by key made every
+/// insert and removal pull a line another core had just written.
 const STRIPES: usize = 32;
+
+/// This thread's counter stripe (threads take stripes round-robin).
+fn my_stripe() -> usize {
+    use std::sync::atomic::AtomicUsize;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    std::thread_local! {
+        static STRIPE: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STRIPES;
+    }
+    STRIPE.with(|s| *s)
+}
 /// Buckets a helper migrates per claim.
 const MIGRATE_CHUNK: usize = 64;
 
@@ -498,8 +510,8 @@ where
     }
 
     #[inline]
-    fn count(&self, hash: u64, delta: isize) {
-        self.counts[(hash >> 32) as usize % STRIPES].fetch_add(delta, Ordering::Relaxed);
+    fn count(&self, delta: isize) {
+        self.counts[my_stripe()].fetch_add(delta, Ordering::Relaxed);
     }
 
     /// Hands an unpublished item to the reclamation queue (boxed entries;
@@ -646,7 +658,7 @@ where
         }
         let (grew, _) = lock.insert_new(M::make(hash, key, value), hash, &self.domain);
         drop(lock);
-        self.count(hash, 1);
+        self.count(1);
         if grew {
             self.maybe_grow(t);
         }
@@ -683,7 +695,7 @@ where
         if let Some(line) = trimmed {
             line.retire(&self.domain);
         }
-        self.count(hash, -1);
+        self.count(-1);
         if t.index(hash) % 64 == 0 {
             self.maybe_shrink(t);
         }
@@ -767,7 +779,7 @@ where
         }
         let (grew, slot) = lock.insert_new(M::make(hash, key, value), hash, &self.domain);
         drop(lock);
-        self.count(hash, 1);
+        self.count(1);
         if grew {
             self.maybe_grow(t);
         }
@@ -797,18 +809,13 @@ where
             if lock.is_moved() {
                 continue; // a resize began meanwhile: its entries are elsewhere
             }
-            let mut hashes = Vec::new();
-            let rehash = self.rehash();
+            let mut removed = 0;
             lock.drain(&self.domain, |item| {
-                // SAFETY: unpublished just now under the lock, and readable
-                // for our section.
-                hashes.push(unsafe { M::hash(item, &rehash) });
+                removed += 1;
                 self.retire(item);
             });
             drop(lock);
-            for h in hashes {
-                self.count(h, -1);
-            }
+            self.count(-removed);
         }
     }
 }
