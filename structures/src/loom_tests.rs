@@ -170,7 +170,7 @@ fn map_inline_slot_reuse_waits_for_readers() {
 }
 
 /// Boxed entries: the same race, with values that loom tracks; `D` goes
-/// into the line's free fourth slot. After its section the reader runs a
+/// into a free slot of the same line (the line has five). After its section the reader runs a
 /// barrier (a grace period, then it frees what was queued: `A`'s entry
 /// once removed). The reader also looks `D` up and reads its value.
 ///

@@ -30,7 +30,7 @@ use urcu_reclaim::Domain;
 pub struct Boxed;
 
 /// Entries stored in the bucket line itself: for `Copy` keys and values of
-/// at most 48 bytes together (up to four per line). A lookup touches one
+/// at most 48 bytes together (up to five per line). A lookup touches one
 /// cache line; an insert allocates nothing. Choose it with
 /// [`MapBuilder::inline`](super::MapBuilder::inline).
 ///
@@ -89,8 +89,9 @@ pub struct Entry<K, V> {
 
 /// Bytes of a bucket line available for slots.
 pub(crate) const LINE_DATA: usize = 48;
-/// Most slots a line has (the meta word has room for four tags).
-pub(crate) const MAX_SLOTS: usize = 4;
+/// Most slots a line has (the meta word has room for five tags with their
+/// retired bits and a ticket).
+pub(crate) const MAX_SLOTS: usize = 5;
 
 pub(crate) mod private {
     use super::*;
@@ -168,10 +169,10 @@ pub(crate) mod private {
 impl<K: Send + Sync + 'static, V: Send + Sync + 'static> private::Layout<K, V> for Boxed {
     type Item = *mut Entry<K, V>;
     const SLOTS: usize = MAX_SLOTS;
-    /// Three entries per line: a lookup already pays a miss for the entry,
+    /// Lines fill to 4 of 5 slots: a lookup already pays a miss for the entry,
     /// and the entries (32 bytes each) dominate the memory; fuller lines
     /// keep bytes per entry below papaya's.
-    const GROW_PERCENT: usize = 75;
+    const GROW_PERCENT: usize = 80;
 
     fn make(hash: u64, key: K, value: V) -> Self::Item {
         Box::into_raw(Box::new(Entry { hash, key, value }))

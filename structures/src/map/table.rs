@@ -7,9 +7,9 @@
 //!
 //! # A bucket line
 //!
-//! 64 bytes: a `meta` word, 48 bytes of slots (up to four), and an overflow
-//! link. `meta` holds, from the low bits up: four 1-byte hash tags (zero:
-//! no entry), a 4-bit mask of retired slots, a 26-bit grace-period ticket,
+//! 64 bytes: a `meta` word, 48 bytes of slots (up to five), and an overflow
+//! link. `meta` holds, from the low bits up: five 1-byte hash tags (zero:
+//! no entry), a 5-bit mask of retired slots, a 17-bit grace-period ticket,
 //! the "moved" flag and the writers' lock bit (both in head lines only).
 //! A lookup loads `meta` once and reads only slots whose tag matches: one
 //! line for an inline entry, two for a boxed one.
@@ -45,18 +45,21 @@
 //! next table, so a key always lives in exactly one place.
 
 use super::storage::private::Layout;
-use super::storage::LINE_DATA;
+use super::storage::{LINE_DATA, MAX_SLOTS};
 use crate::sync::{ptr_mut, AtomicPtr, AtomicU64, AtomicUsize, Backoff, Ordering};
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use urcu_reclaim::Domain;
 
-/// The four tag bytes.
-const TAGS: u64 = 0xFFFF_FFFF;
-const RETIRED_SHIFT: u32 = 32;
-const TICKET_SHIFT: u32 = 36;
-const TICKET_BITS: u32 = 26;
+/// The five tag bytes.
+const TAGS: u64 = (1 << (8 * MAX_SLOTS)) - 1;
+/// One retired bit per slot, above the tags.
+const RETIRED_SHIFT: u32 = 8 * MAX_SLOTS as u32;
+const RETIRED_MASK: u64 = (1 << MAX_SLOTS) - 1;
+const TICKET_SHIFT: u32 = RETIRED_SHIFT + MAX_SLOTS as u32;
+/// The ticket fills the bits up to the two flags (17 bits).
+const TICKET_BITS: u32 = 62 - TICKET_SHIFT;
 const TICKET_MASK: u64 = (1 << TICKET_BITS) - 1;
 /// Set (release) once a head bucket's entries are all in the next table.
 const MOVED: u64 = 1 << 62;
@@ -92,10 +95,11 @@ fn retired(meta: u64, slot: usize) -> u64 {
 }
 
 /// Whether the ticket in `meta` has elapsed, given the domain's completed
-/// grace-period sequence. Tickets keep 26 bits of the grace-period count;
+/// grace-period sequence. Tickets keep 17 bits of the grace-period count;
 /// a ticket is at most two grace periods ahead of `completed`, so the
 /// modular difference tells "elapsed" exactly, except that a slot retired
-/// 2^25 grace periods ago may look unelapsed (it is then merely not reused).
+/// 2^16 grace periods ago may look unelapsed for a while (it is then
+/// merely not reused: never the unsafe way round).
 #[inline]
 fn ticket_elapsed(meta: u64, completed: u64) -> bool {
     let ticket = (meta >> TICKET_SHIFT) & TICKET_MASK;
@@ -237,14 +241,14 @@ impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
     fn free_slot(&self, meta: &mut u64, domain: &Domain, waiting: &mut bool) -> Option<usize> {
         let all = (1u64 << M::SLOTS) - 1;
         let live = (0..M::SLOTS).fold(0, |acc, i| acc | (u64::from(tag_at(*meta, i) != 0) << i));
-        let retired = (*meta >> RETIRED_SHIFT) & 0xF;
+        let retired = (*meta >> RETIRED_SHIFT) & RETIRED_MASK;
         let free = all & !live & !retired;
         if free != 0 {
             return Some(free.trailing_zeros() as usize);
         }
         if retired != 0 {
             if ticket_elapsed(*meta, domain.completed_sequence()) {
-                *meta &= !(0xF << RETIRED_SHIFT);
+                *meta &= !(RETIRED_MASK << RETIRED_SHIFT);
                 return Some(retired.trailing_zeros() as usize);
             }
             *waiting = true;
