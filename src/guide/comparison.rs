@@ -83,7 +83,7 @@
 //! the inline map touches one cache line, but write-heavy and fast-growing
 //! tables are behind scc (each doubling rewrites every entry). Inline
 //! uses 46 bytes per entry against papaya's 68, scc's 40 and dashmap's 34;
-//! the boxed default 70. Pick [`RcuHashMap`](crate::RcuHashMap) for
+//! the boxed default 56. Pick [`RcuHashMap`](crate::RcuHashMap) for
 //! read-mostly tables, where you want its guard-tied references, bounded
 //! reclamation and one grace-period domain shared with the rest of your
 //! RCU data; pick scc for a write-heavy or fast-growing one today.
