@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The 16-core benchmark run, as one command for a borrowed machine.
+#
+#   scripts/device-bench.sh prepare   # here: build the drivers into .devcarry/
+#   scripts/device-bench.sh run       # there: run them, results under $OUT
+#
+# `prepare` builds the release bench binaries (scaling, map) and copies them
+# into .devcarry/ (ignored by git: name it in the device call's `carry`).
+# `run` runs both drivers at 1-16 threads with the configuration quoted in
+# BENCHMARKS.md, each under its own time limit so that one slow driver
+# cannot eat the other's share, and leaves the CSVs, SVG plots and full
+# text output in $OUT (or ./device-out without $OUT). About 6 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+case "${1:-}" in
+prepare)
+  mkdir -p .devcarry
+  for bench in scaling map; do
+    exe=$(cargo bench --bench "$bench" --no-run --message-format=json 2>/dev/null |
+      grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)
+    cp "$exe" ".devcarry/$bench"
+  done
+  ls -la .devcarry
+  ;;
+run)
+  out="${OUT:-$PWD/device-out}"
+  mkdir -p "$out"
+  bin=.devcarry
+  [ -x "$bin/scaling" ] || bin="$(dirname "$0")"
+  # The drivers write results.csv and *.svg under $CARGO_TARGET_DIR/<driver>/.
+  export CARGO_TARGET_DIR="$out"
+  nproc > "$out/nproc.txt"
+  lscpu > "$out/lscpu.txt" 2>&1 || true
+  cat /sys/kernel/mm/transparent_hugepage/enabled > "$out/thp.txt" 2>&1 || true
+  timeout 200 "$bin/scaling" --bench --threads 1,2,4,8,16 --secs 0.7 --workloads all \
+    > "$out/scaling.txt" 2>&1 || echo "scaling: exit $?" >> "$out/scaling.txt"
+  timeout 240 "$bin/map" --bench --threads 1,4,16 --capacity-log2 21 --ops-factor 3 \
+    --workloads read_heavy,exchange,rapid_grow,own_loop \
+    > "$out/map.txt" 2>&1 || echo "map: exit $?" >> "$out/map.txt"
+  CARGO_TARGET_DIR="$out/single" timeout 60 "$bin/map" --bench --threads 1 \
+    --workloads memory,resize_latency \
+    > "$out/map-memory.txt" 2>&1 || echo "map memory: exit $?" >> "$out/map-memory.txt"
+  grep -A200 '^workload' "$out/map.txt" | head -60
+  ;;
+*)
+  echo "usage: $0 prepare|run" >&2
+  exit 2
+  ;;
+esac
