@@ -191,8 +191,12 @@ fn a_hot_keys_chain_shrinks_back_after_a_burst() {
         grown as u64 >= burst / 3,
         "the burst grew the chain ({grown} lines)"
     );
-    for i in 0..(grown as u64 + 8) {
-        d.synchronize_rcu();
+    // Removals and replacements trim an empty tail line now and then (one
+    // in 8 per thread): give them enough writes.
+    for i in 0..(8 * grown as u64 + 64) {
+        if i % 4 == 0 {
+            d.synchronize_rcu();
+        }
         map.pin().insert(0, i);
     }
     let now = map.chain_lines(&0);
