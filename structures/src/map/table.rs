@@ -198,13 +198,11 @@ impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
         loop {
             for i in 0..M::SLOTS {
                 if tag_at(meta, i) == tag {
-                    let item = b.item(i);
-                    // SAFETY: the tag was set when we loaded `meta` inside
-                    // our section: the slot is initialized, and is not
-                    // written again until a grace period after its tag is
-                    // cleared (which waits for our section), except by an
-                    // atomic in-place replacement of a boxed entry.
-                    if let Some((k, v)) = unsafe { M::find(item, hash, &mut eq) } {
+                    // SAFETY: the tag was set in our section's load of
+                    // `meta`: the slot is initialized and not rewritten
+                    // before a grace period waits for us (a boxed entry's
+                    // in-place swap is atomic).
+                    if let Some((k, v)) = unsafe { M::find(b.item(i), hash, &mut eq) } {
                         return Lookup::Found(k, v);
                     }
                 }
