@@ -33,7 +33,7 @@ run)
   nproc > "$out/nproc.txt"
   lscpu > "$out/lscpu.txt" 2>&1 || true
   cat /sys/kernel/mm/transparent_hugepage/enabled > "$out/thp.txt" 2>&1 || true
-  timeout 200 "$bin/scaling" --bench --threads 1,2,4,8,16 --secs 0.7 --workloads all \
+  timeout 170 "$bin/scaling" --bench --threads 1,2,4,8,16 --secs 0.7 --workloads all \
     > "$out/scaling.txt" 2>&1 || echo "scaling: exit $?" >> "$out/scaling.txt"
   timeout 240 "$bin/map" --bench --threads 1,4,16 --capacity-log2 21 --ops-factor 3 \
     --workloads read_heavy,exchange,rapid_grow,own_loop \
