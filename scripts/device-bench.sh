@@ -8,8 +8,9 @@
 # into .devcarry/ (ignored by git: name it in the device call's `carry`).
 # `run` runs both drivers at 1-16 threads with the configuration quoted in
 # BENCHMARKS.md, each under its own time limit so that one slow driver
-# cannot eat the other's share, and leaves the CSVs, SVG plots and full
-# text output in $OUT (or ./device-out without $OUT). About 6 minutes.
+# cannot eat the other's share, and leaves the full text output and
+# results.tgz (CSVs and SVG plots) in $OUT (or ./device-out). About 4 minutes
+# (230 s on 2026-11-28).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +42,8 @@ run)
   CARGO_TARGET_DIR="$out/single" timeout 60 "$bin/map" --bench --threads 1 \
     --workloads memory,resize_latency \
     > "$out/map-memory.txt" 2>&1 || echo "map memory: exit $?" >> "$out/map-memory.txt"
+  # The device call brings back at most 8 files: pack the CSVs and plots.
+  (cd "$out" && tar czf results.tgz scaling map single && rm -rf scaling map single)
   grep -A200 '^workload' "$out/map.txt" | head -60
   ;;
 *)
