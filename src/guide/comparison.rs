@@ -77,13 +77,14 @@
 //! | RapidGrow | 2 | 3.97 (0.53) | 4.34 (0.58) | scc `HashIndex` 7.55 |
 //! | 98 % reads, 1M keys | 2 | 20.9 (1.46) | 30.8 (2.15) | scc `HashIndex` 14.3 |
 //!
-//! Runs on that VM vary by ±30 %. On the **16-core** machine the inline
-//! map is 1.27× the best peer on ReadHeavy at 1 thread and 1.07×–1.38× on
-//! the 98 %-read loop at 1–16 threads, but 0.47× of scc `HashIndex` on
+//! Runs on that VM vary by ±30 %. On the **16-core** machine (two runs)
+//! the inline map is 1.27×–1.59× the best peer on ReadHeavy at 1 thread and
+//! 0.92×–1.38× on the 98 %-read loop at 1–16 threads, but 0.47×–0.76× on
 //! ReadHeavy at 16 threads (its grace periods starve when every CPU runs a
 //! benchmark thread: retired slots wait and chains grow). **Reads lead at
 //! low thread counts, writes trail**: write-heavy and fast-growing tables
-//! are behind scc at every thread count (0.27×–0.74× on 16 cores). Inline
+//! are behind scc and dashmap at every thread count (0.21×–0.74× on 16
+//! cores). Inline
 //! uses 46 bytes per entry against papaya's 68, scc's 40 and dashmap's 34;
 //! the boxed default 56. Pick [`RcuHashMap`](crate::RcuHashMap) for
 //! read-mostly tables, where you want its guard-tied references, bounded
