@@ -38,6 +38,11 @@ const STRIPES: usize = 32;
 /// exchange workload when every removal did it); a chain that grew still
 /// shrinks back, a line per that many writes.
 fn trim_now() -> bool {
+    // Loom replays a model many times on one OS thread: a countdown kept
+    // across runs would make the model nondeterministic.
+    if cfg!(loom) {
+        return true;
+    }
     std::thread_local! {
         static COUNTDOWN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     }
@@ -53,6 +58,9 @@ const TRIM_EVERY: u32 = 8;
 
 /// This thread's counter stripe (threads take stripes round-robin).
 fn my_stripe() -> usize {
+    if cfg!(loom) {
+        return 0; // see `trim_now`
+    }
     use std::sync::atomic::AtomicUsize;
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     std::thread_local! {
