@@ -13,7 +13,7 @@ mod common;
 #[path = "../examples/torture.rs"]
 mod torture;
 
-use common::{stall, within, DropCount};
+use common::{run_test_in_child, stall, within, DropCount};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -292,18 +292,7 @@ fn the_forced_membarrier_fallback_survives_torture() {
     if std::env::var_os(CHILD_ENV).is_some() {
         return;
     }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "forced_fallback_torture_child", "--nocapture"])
-        .env(CHILD_ENV, "1")
-        .output()
-        .expect("re-run the test binary");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
-    assert!(
-        stdout.contains(CHILD_MARK) && stdout.contains("1 passed"),
-        "the child test must actually run:\n{stdout}\n{stderr}"
-    );
+    run_test_in_child("forced_fallback_torture_child", CHILD_ENV, CHILD_MARK);
 }
 
 // ---------------------------------------------------------------------------

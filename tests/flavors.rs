@@ -132,24 +132,7 @@ fn membarrier_fallback_is_mb() {
     if std::env::var_os(CHILD_ENV).is_some() {
         return; // We are the child (or the whole run forces the fallback).
     }
-    let exe = std::env::current_exe().unwrap();
-    let out = std::process::Command::new(exe)
-        .args([
-            "--exact",
-            "membarrier_fallback_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
-        .output()
-        .expect("re-run the test binary");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
-    assert!(
-        stdout.contains(CHILD_MARK) && stdout.contains("1 passed"),
-        "the child test must actually run:\n{stdout}\n{stderr}"
-    );
+    common::run_test_in_child("membarrier_fallback_child", CHILD_ENV, CHILD_MARK);
     // Without the variable, the requested flavor is kept where it can be.
     let d = Domain::builder().flavor(Flavor::Memb).build();
     assert_eq!(d.requested_flavor(), Flavor::Memb);

@@ -166,3 +166,21 @@ pub fn spin_for(d: Duration) {
         std::hint::spin_loop();
     }
 }
+
+/// Re-runs the test binary for the single test `test` with `env=1` set,
+/// and checks that it passed and printed `mark` (so a child that was
+/// filtered out or returned early cannot pass for it).
+pub fn run_test_in_child(test: &str, env: &str, mark: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(env, "1")
+        .output()
+        .expect("re-run the test binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(mark) && stdout.contains("1 passed"),
+        "the child test must actually run:\n{stdout}\n{stderr}"
+    );
+}
