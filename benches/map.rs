@@ -72,7 +72,8 @@
 //!   64, timing the first get of each batch alone with `Instant` (the timer's
 //!   own cost, measured at start, is subtracted). Reports p50/p99/p99.9/max
 //!   of those gets in ns, and as Mops/s the reader's gets per second while
-//!   the writer ran.
+//!   the writer ran. The writer's slowest single insert (a resize's cost
+//!   to the writer that meets it) goes to stderr.
 //!
 //! Each (workload, implementation, threads) case runs in a fresh child
 //! process (this binary re-executed with a hidden `--case WORKLOAD:IMPL`),
@@ -744,20 +745,23 @@ fn resize_latency_case<M: Map>(smoke: bool) -> Outcome {
     }
     let start = Barrier::new(2);
     let done = AtomicBool::new(false);
-    let (samples, gets, reader_secs, writer_secs) = thread::scope(|scope| {
+    let (samples, gets, reader_secs, (writer_secs, slowest_insert)) = thread::scope(|scope| {
         let writer = scope.spawn(|| {
             let mut s = map.session();
             start.wait();
             let t0 = Instant::now();
+            let mut slowest = Duration::ZERO;
             for k in from..to {
+                let t = Instant::now();
                 s.insert(k, k);
+                slowest = slowest.max(t.elapsed());
                 if k as u32 % batch == 0 {
                     s.repin();
                 }
             }
             let secs = t0.elapsed().as_secs_f64();
             done.store(true, Ordering::Release);
-            secs
+            (secs, slowest)
         });
         let mut s = map.session();
         let mut rng = XorShift::new(7);
@@ -781,8 +785,8 @@ fn resize_latency_case<M: Map>(smoke: bool) -> Outcome {
         }
         let reader_secs = t0.elapsed().as_secs_f64();
         assert_eq!(misses, 0, "a present key was not found during the resize");
-        let writer_secs = writer.join().expect("writer panicked");
-        (samples, gets, reader_secs, writer_secs)
+        let writer = writer.join().expect("writer panicked");
+        (samples, gets, reader_secs, writer)
     });
     let mut samples = samples;
     samples.sort_unstable();
@@ -792,9 +796,11 @@ fn resize_latency_case<M: Map>(smoke: bool) -> Outcome {
             .map(|&v| f64::from(v))
     };
     eprintln!(
-        "  timer overhead {overhead} ns (subtracted), {} samples, writer took {:.1} ms",
+        "  timer overhead {overhead} ns (subtracted), {} samples, writer took {:.1} ms, \
+         its slowest insert {:.1} µs",
         samples.len(),
-        writer_secs * 1e3
+        writer_secs * 1e3,
+        slowest_insert.as_secs_f64() * 1e6
     );
     Outcome {
         ops: gets,

@@ -124,6 +124,87 @@ fn map_reads_during_resizes_and_drops_everything_once() {
     assert_eq!(drops.load(Ordering::Relaxed), keys + 1);
 }
 
+/// A map of 256 buckets (four migration chunks of 64) filled until a
+/// resize starts; returns it and the keys `0..n` it holds.
+fn half_resized(
+    d: &Domain,
+    drops: &Arc<AtomicUsize>,
+) -> (crate::RcuHashMap<usize, Counted>, usize) {
+    let map = crate::RcuHashMap::builder()
+        .domain(d)
+        .capacity(1000)
+        .build();
+    let mut n = 0;
+    while map.resize_progress().is_none() {
+        map.pin().insert(n, Counted(n, drops.clone()));
+        n += 1;
+        assert!(n < 10_000, "the map never started to grow");
+    }
+    let moved = map.resize_progress().expect("resizing");
+    assert!(
+        moved < 256,
+        "the write that started the resize moved all {moved} buckets"
+    );
+    (map, n)
+}
+
+/// Each write that meets a resize moves one chunk of buckets, so a resize
+/// stays half done when the writes stop: lookups, iteration and `len` see
+/// one map, a few more writes finish it, and drop frees everything once.
+#[test]
+fn a_resize_left_half_done_by_the_writes_is_one_map() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = Domain::builder().flavor(Flavor::Mb).build();
+    let (map, n) = half_resized(&d, &drops);
+    {
+        let m = map.pin();
+        for k in 0..n {
+            assert_eq!(m.get(&k).map(|c| c.0), Some(k), "key {k} lost mid-resize");
+        }
+        let mut seen: Vec<usize> = m.iter().map(|(k, _)| *k).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..n).collect::<Vec<_>>(), "iteration mid-resize");
+    }
+    assert_eq!(map.len(), n);
+    // Four chunks: four more writes (replacing values) finish the resize.
+    for k in 0..4 {
+        map.pin().insert(k, Counted(k + 100_000, drops.clone()));
+    }
+    assert_eq!(
+        map.resize_progress(),
+        None,
+        "four writes did not finish the resize"
+    );
+    assert_eq!(map.pin().get(&3).map(|c| c.0), Some(100_003));
+    assert_eq!(map.len(), n);
+    drop(map);
+    drop(d);
+    assert_eq!(
+        drops.load(Ordering::Relaxed),
+        n + 4,
+        "every value dropped once"
+    );
+}
+
+/// `clear` and drop of a map whose resize was left half done.
+#[test]
+fn clear_and_drop_finish_a_half_done_resize() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = Domain::builder().flavor(Flavor::Mb).build();
+    let (map, n) = half_resized(&d, &drops);
+    map.clear();
+    assert!(map.is_empty() && map.resize_progress().is_none());
+    map.pin().insert(1, Counted(1, drops.clone()));
+    let (other, m) = half_resized(&d, &drops);
+    drop((map, other));
+    drop(d);
+    assert_eq!(
+        drops.load(Ordering::Relaxed),
+        n + 1 + m,
+        "every value dropped once"
+    );
+}
+
 /// Inline storage: pairs live in the bucket lines and retired slots are
 /// reused after their grace period, while a reader holds references into
 /// lines across a resize (Miri checks the slot writes against the

@@ -11,6 +11,7 @@ mod iter;
 mod par;
 mod storage;
 mod table;
+mod zeroed;
 
 pub use iter::Iter;
 #[cfg(feature = "rayon")]
@@ -75,9 +76,10 @@ const MIGRATE_CHUNK: usize = 64;
 /// nothing shared and touches two cache lines (the bucket line and the
 /// boxed entry), or one with [`Inline`] storage for `Copy` keys and values
 /// ([`MapBuilder::inline`]); writers lock only their bucket; the table
-/// grows and shrinks by itself without blocking readers. Replaced and
-/// removed entries, and old tables, are freed through the reclamation
-/// queue after a grace period.
+/// grows and shrinks by itself without blocking readers, a chunk of
+/// buckets per write that meets the resize (no single write pays for a
+/// whole table). Replaced and removed entries, and old tables, are freed
+/// through the reclamation queue after a grace period.
 ///
 /// Reads go through a pinned handle ([`pin`](Self::pin)), or through an
 /// explicit guard ([`get`](Self::get)), or by value ([`get_cloned`](Self::get_cloned)).
@@ -541,6 +543,15 @@ where
         self.counts[my_stripe()].fetch_add(delta, Ordering::Relaxed);
     }
 
+    /// Whether a resize is under way and how many buckets it has moved
+    /// (tests look at a resize the writes left half done).
+    #[cfg(test)]
+    pub(crate) fn resize_progress(&self) -> Option<usize> {
+        let _g = self.domain.read_lock();
+        let t = self.root();
+        t.next().map(|_| t.moved.load(Ordering::Relaxed))
+    }
+
     /// Hands an unpublished item to the reclamation queue (boxed entries;
     /// inline slots wait for their ticket instead).
     fn retire(&self, item: *const M::Item) {
@@ -553,6 +564,12 @@ where
     /// lives (migrating it first if a resize is under way).
     fn lock_bucket(&self, hash: u64) -> (&Table<K, V, M>, BucketLock<'_, K, V, M>) {
         let mut t = self.root();
+        if let Some(next) = t.next() {
+            // Share the resize: every write that meets one moves a chunk, so
+            // growth is not one thread's job and no single write (nor the
+            // read-side section around it) lasts a whole table's migration.
+            self.migrate_chunk(t, next);
+        }
         loop {
             let lock = t.bucket(hash).lock();
             if lock.is_moved() {
@@ -563,12 +580,11 @@ where
             match t.next() {
                 None => return (t, lock),
                 Some(next) => {
+                    // Our key's bucket goes first, so that it lives in
+                    // exactly one table when we write it.
                     lock.migrate_to(t, t.index(hash), next, &self.rehash(), &self.domain);
                     drop(lock);
                     self.finish_bucket_move(t);
-                    // Share the resize: every writer that meets it moves a
-                    // chunk, so growth is not one thread's job.
-                    self.migrate_chunk(t, next);
                     t = next;
                 }
             }
@@ -609,6 +625,11 @@ where
     /// Claims and migrates one chunk of `t`'s buckets; `false` when none
     /// was left to claim.
     fn migrate_chunk(&self, t: &Table<K, V, M>, next: &Table<K, V, M>) -> bool {
+        // Look before claiming: once every chunk is claimed, the writers
+        // still meeting the resize do not all write one counter.
+        if t.claimed.load(Ordering::Relaxed) >= t.len() {
+            return false;
+        }
         let start = t.claimed.fetch_add(MIGRATE_CHUNK, Ordering::Relaxed);
         if start >= t.len() {
             return false;
@@ -626,7 +647,8 @@ where
     }
 
     /// Starts a resize of the root table to `buckets` (unless one is
-    /// already under way) and helps it finish.
+    /// already under way) and moves its first chunk. The writes that follow
+    /// move the rest, a chunk each (see `lock_bucket`).
     fn resize(&self, buckets: usize) {
         let t = self.root();
         if t.next().is_none() && t.len() != buckets {
@@ -645,7 +667,9 @@ where
                 drop(unsafe { Box::from_raw(fresh) });
             }
         }
-        self.help_migrate(t);
+        if let Some(next) = t.next() {
+            self.migrate_chunk(t, next);
+        }
     }
 
     /// Called after a chain had to grow: grow the table if it is loaded.
@@ -855,8 +879,9 @@ where
 {
     fn drop(&mut self) {
         // `&mut self`: no reader or writer remains. A resize left half done
-        // (a migrating writer panicked) is finished by dropping both tables'
-        // live entries: unmoved buckets in the old one, the rest in the new.
+        // (writes stopped before it finished, or a migrating writer
+        // panicked) is finished by dropping both tables' live entries:
+        // unmoved buckets in the old one, the rest in the new.
         let root = ptr_mut(&mut self.root);
         // SAFETY: the root came from `Box::into_raw`; nothing else owns it.
         let mut t = unsafe { Box::from_raw(root) };

@@ -43,9 +43,17 @@
 //! and the old one goes to the reclamation queue. A writer that finds its
 //! own bucket unmoved during a resize migrates it before working in the
 //! next table, so a key always lives in exactly one place.
+//!
+//! The work is spread over writes: each write that meets a resize moves one
+//! chunk of buckets besides its own, so no write (and no read-side section
+//! around one) lasts a whole table's migration, and grace periods keep
+//! ending while a large table grows. Until the writes have moved every
+//! bucket, a lookup in a moved bucket reads one more line, in the next
+//! table.
 
 use super::storage::private::Layout;
 use super::storage::{LINE_DATA, MAX_SLOTS};
+use super::zeroed::ZeroedArray;
 use crate::sync::{ptr_mut, AtomicPtr, AtomicU64, AtomicUsize, Backoff, Ordering};
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
@@ -514,8 +522,11 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
     /// Copies this chain's live entries into `next` (this is bucket `index`
     /// of `table`) and marks the bucket moved. The chain itself stays
     /// intact for readers already in it; the copies own what the entries
-    /// own (the old slots are never dropped). Each target bucket is locked
-    /// once.
+    /// own (the old slots are never dropped). One pass, one hash per entry:
+    /// the target buckets are locked together first (a resize doubles or
+    /// halves, so there are one or two). No deadlock: a target is locked
+    /// only under its source's lock, or after the source moved; growing,
+    /// the targets belong to this source alone; shrinking, there is one.
     pub(crate) fn migrate_to(
         &self,
         table: &Table<K, V, M>,
@@ -525,19 +536,29 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         domain: &Domain,
     ) {
         debug_assert!(!self.is_moved());
-        for target in table.targets(index, next) {
-            let lock = next.bucket_at(target).lock();
-            self.for_each_live(|item| {
-                // SAFETY: a live item of a chain whose lock we hold.
-                let h = unsafe { M::hash(item, rehash) };
-                if next.index(h) == target {
-                    // SAFETY: as above; a bitwise copy that takes over
-                    // ownership (the old slot is never dropped or reused:
-                    // its table is freed without touching items).
-                    lock.insert_new(unsafe { item.read() }, h, domain);
-                }
-            });
-        }
+        let mut targets = table.targets(index, next);
+        let low = targets.next().expect("every bucket has a target");
+        let high = targets.next();
+        assert!(
+            targets.next().is_none(),
+            "a resize doubles or halves the table"
+        );
+        let low_lock = next.bucket_at(low).lock();
+        let high_lock = high.map(|i| next.bucket_at(i).lock());
+        self.for_each_live(|item| {
+            // SAFETY: a live item of a chain whose lock we hold.
+            let h = unsafe { M::hash(item, rehash) };
+            let lock = match &high_lock {
+                Some(high_lock) if next.index(h) != low => high_lock,
+                _ => &low_lock,
+            };
+            debug_assert!(next.index(h) == low || Some(next.index(h)) == high);
+            // SAFETY: as above; a bitwise copy that takes over ownership
+            // (the old slot is never dropped or reused: its table is freed
+            // without touching items).
+            lock.insert_new(unsafe { item.read() }, h, domain);
+        });
+        drop((low_lock, high_lock));
         let m = self.head.meta.load(Ordering::Relaxed);
         // Release: the copies are visible before anyone sees "moved".
         self.head.meta.store(m | MOVED, Ordering::Release);
@@ -562,34 +583,23 @@ where
     }
 }
 
-/// Asks Linux to back a large, not yet touched bucket array with huge
-/// pages: a lookup in a table of hundreds of megabytes otherwise pays a TLB
-/// miss (a page walk) on top of its cache miss. A hint only: where
-/// transparent huge pages are off, or elsewhere than Linux, nothing changes.
-fn advise_huge_pages(start: *mut u8, len: usize) {
-    const HUGE: usize = 2 << 20;
-    if len < 2 * HUGE || cfg!(miri) || cfg!(loom) {
-        return;
-    }
-    #[cfg(target_os = "linux")]
-    {
-        // madvise takes whole pages: the 2 MiB-aligned part of the range.
-        let begin = (start as usize).next_multiple_of(HUGE);
-        let end = (start as usize + len) / HUGE * HUGE;
-        if end > begin {
-            // SAFETY: the range lies inside our own fresh allocation;
-            // MADV_HUGEPAGE changes only how its pages are backed, never
-            // their contents or validity.
-            unsafe { libc::madvise(begin as *mut libc::c_void, end - begin, libc::MADV_HUGEPAGE) };
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = start;
+/// `n` empty head buckets: an all-zero line is an empty bucket (no tags,
+/// no overflow line; slots are uninitialized anyway).
+#[cfg(not(loom))]
+fn empty_buckets<K, V, M: Layout<K, V>>(n: usize) -> ZeroedArray<Bucket<K, V, M>> {
+    // SAFETY: all-zero std atomics and pointers are valid (0 and null), and
+    // the slots are `MaybeUninit`.
+    unsafe { ZeroedArray::new(n) }
+}
+
+#[cfg(loom)]
+fn empty_buckets<K, V, M: Layout<K, V>>(n: usize) -> ZeroedArray<Bucket<K, V, M>> {
+    ZeroedArray::from_fn(n, Bucket::new)
 }
 
 /// A bucket array, and the state of its migration to the next table.
 pub(crate) struct Table<K, V, M: Layout<K, V>> {
-    buckets: Box<[Bucket<K, V, M>]>,
+    buckets: ZeroedArray<Bucket<K, V, M>>,
     mask: usize,
     /// The table being migrated to (null when no resize is under way).
     pub(crate) next: AtomicPtr<Table<K, V, M>>,
@@ -603,14 +613,8 @@ impl<K, V, M: Layout<K, V>> Table<K, V, M> {
     /// A table of `buckets` head buckets (a power of two).
     pub(crate) fn new(buckets: usize) -> Self {
         debug_assert!(buckets.is_power_of_two());
-        let mut lines = Box::<[Bucket<K, V, M>]>::new_uninit_slice(buckets);
-        advise_huge_pages(lines.as_mut_ptr().cast(), std::mem::size_of_val(&*lines));
-        for line in lines.iter_mut() {
-            line.write(Bucket::new());
-        }
         Table {
-            // SAFETY: every element was written just above.
-            buckets: unsafe { lines.assume_init() },
+            buckets: empty_buckets(buckets),
             mask: buckets - 1,
             next: AtomicPtr::new(std::ptr::null_mut()),
             claimed: AtomicUsize::new(0),
