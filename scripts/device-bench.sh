@@ -10,31 +10,42 @@
 # BENCHMARKS.md, each under its own time limit so that one slow driver
 # cannot eat the other's share, and leaves the full text output and
 # results.tgz (CSVs and SVG plots) in $OUT (or ./device-out). About 4 minutes
-# (230 s on 2026-11-28).
+# without the liburcu peers (230 s on 2026-11-28); allow 7 with them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 case "${1:-}" in
 prepare)
   mkdir -p .devcarry
+  # With liburcu-dev installed here, the scaling driver gets its liburcu
+  # peers, and the shared libraries travel with it (the device has none).
+  features=()
+  if dpkg -s liburcu-dev >/dev/null 2>&1; then
+    features=(--features liburcu)
+    mkdir -p .devcarry/lib
+    cp -L /usr/lib/x86_64-linux-gnu/liburcu*.so.8 .devcarry/lib/
+  else
+    echo "note: liburcu-dev is not installed: no liburcu rows on the device"
+  fi
   for bench in scaling map; do
-    exe=$(cargo bench --bench "$bench" --no-run --message-format=json 2>/dev/null |
+    exe=$(cargo bench --bench "$bench" "${features[@]}" --no-run --message-format=json 2>/dev/null |
       grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)
     cp "$exe" ".devcarry/$bench"
   done
-  ls -la .devcarry
+  du -sh .devcarry
   ;;
 run)
   out="${OUT:-$PWD/device-out}"
   mkdir -p "$out"
   bin=.devcarry
   [ -x "$bin/scaling" ] || bin="$(dirname "$0")"
+  export LD_LIBRARY_PATH="$PWD/.devcarry/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   # The drivers write results.csv and *.svg under $CARGO_TARGET_DIR/<driver>/.
   export CARGO_TARGET_DIR="$out"
   nproc > "$out/nproc.txt"
   lscpu > "$out/lscpu.txt" 2>&1 || true
   cat /sys/kernel/mm/transparent_hugepage/enabled > "$out/thp.txt" 2>&1 || true
-  timeout 170 "$bin/scaling" --bench --threads 1,2,4,8,16 --secs 0.7 --workloads all \
+  timeout 240 "$bin/scaling" --bench --threads 1,2,4,8,16 --secs 0.7 --workloads all \
     > "$out/scaling.txt" 2>&1 || echo "scaling: exit $?" >> "$out/scaling.txt"
   timeout 240 "$bin/map" --bench --threads 1,4,16 --capacity-log2 21 --ops-factor 3 \
     --workloads read_heavy,exchange,rapid_grow,own_loop \
