@@ -96,6 +96,7 @@
 
 mod common;
 use bustle::{Collection, CollectionHandle, Mix, Workload};
+use common::map_session::{own_loop_op, prefill_even_keys, MapSession as Session, PinnedSession};
 use common::{num, status_kib, XorShift};
 use papaya::Guard as _;
 use std::hint::black_box;
@@ -103,7 +104,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Barrier, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
-use urcu::urcu_structures::{Boxed, Inline, MapStorage, Pinned};
+use urcu::urcu_structures::{Boxed, Inline, MapStorage};
 use urcu::RcuHashMap;
 
 /// Operations between two re-pins (urcu), guard refreshes (papaya) or guard
@@ -179,42 +180,14 @@ trait Map: Send + Sync + Sized + 'static {
     fn settle(&self) {}
 }
 
-/// One thread's operations on a map.
-trait Session {
-    /// Whether `k` is present.
-    fn get(&mut self, k: u64) -> bool;
-    /// Inserts or replaces; whether `k` was new.
-    fn insert(&mut self, k: u64, v: u64) -> bool;
-    /// Whether `k` was present (and is now removed).
-    fn remove(&mut self, k: u64) -> bool;
-    /// Replaces the value of `k` with `old + 1` if present.
-    fn update(&mut self, k: u64) -> bool;
-    /// Called every `--pin-batch` operations: leave and re-enter the
-    /// read-side section (or epoch), where the session holds one.
-    fn repin(&mut self) {}
-}
-
 // urcu, pinned per batch ----------------------------------------------------
 
 /// `RcuHashMap<u64, u64>` with storage `M` (`Boxed`: "urcu", `Inline`:
 /// "urcu-inline").
 struct Urcu<M: MapStorage<u64, u64>>(RcuHashMap<u64, u64, ahash::RandomState, M>);
 
-struct UrcuSession<'a, M: MapStorage<u64, u64>> {
-    map: &'a RcuHashMap<u64, u64, ahash::RandomState, M>,
-    /// Always `Some` between calls; `None` only inside `repin`.
-    pinned: Option<Pinned<'a, u64, u64, ahash::RandomState, M>>,
-}
-
-impl<M: MapStorage<u64, u64>> UrcuSession<'_, M> {
-    #[inline(always)]
-    fn pinned(&self) -> &Pinned<'_, u64, u64, ahash::RandomState, M> {
-        self.pinned.as_ref().expect("pinned between re-pins")
-    }
-}
-
 impl<M: MapStorage<u64, u64>> Map for Urcu<M> {
-    type Session<'a> = UrcuSession<'a, M>;
+    type Session<'a> = PinnedSession<'a, M>;
     fn with_capacity(capacity: usize) -> Self {
         Urcu(
             RcuHashMap::<u64, u64>::builder()
@@ -223,39 +196,11 @@ impl<M: MapStorage<u64, u64>> Map for Urcu<M> {
                 .build(),
         )
     }
-    fn session(&self) -> UrcuSession<'_, M> {
-        UrcuSession {
-            map: &self.0,
-            pinned: Some(self.0.pin()),
-        }
+    fn session(&self) -> PinnedSession<'_, M> {
+        PinnedSession::new(&self.0)
     }
     fn settle(&self) {
         self.0.domain().rcu_barrier();
-    }
-}
-
-impl<M: MapStorage<u64, u64>> Session for UrcuSession<'_, M> {
-    #[inline]
-    fn get(&mut self, k: u64) -> bool {
-        self.pinned().get(&k).is_some()
-    }
-    #[inline]
-    fn insert(&mut self, k: u64, v: u64) -> bool {
-        self.pinned().insert(k, v).is_none()
-    }
-    #[inline]
-    fn remove(&mut self, k: u64) -> bool {
-        self.pinned().remove(&k).is_some()
-    }
-    #[inline]
-    fn update(&mut self, k: u64) -> bool {
-        self.pinned().update(&k, |v| v + 1).is_some()
-    }
-    fn repin(&mut self) {
-        // Leave the section before entering the next one: pinning first
-        // would only nest, and the thread would never leave its section.
-        self.pinned = None;
-        self.pinned = Some(self.map.pin());
     }
 }
 
@@ -611,15 +556,7 @@ fn own_loop_case<M: Map>(threads: usize, secs: f64, smoke: bool) -> Outcome {
     // Sized for the whole key space, so that no implementation resizes
     // while it is measured (the fill wanders around half the key space).
     let map = M::with_capacity(keys as usize);
-    {
-        let mut s = map.session();
-        for (i, k) in (0..keys).step_by(2).enumerate() {
-            s.insert(k, k);
-            if i as u32 % batch == 0 {
-                s.repin();
-            }
-        }
-    }
+    prefill_even_keys(&mut map.session(), keys, batch);
     let start = Barrier::new(threads + 1);
     let stop = AtomicBool::new(false);
     thread::scope(|scope| {
@@ -634,16 +571,7 @@ fn own_loop_case<M: Map>(threads: usize, secs: f64, smoke: bool) -> Outcome {
                     start.wait();
                     while !stop.load(Ordering::Relaxed) {
                         for _ in 0..batch {
-                            let r = rng.next();
-                            // Key from the high bits (`keys` is a power of
-                            // two), operation (0..100) from the low 32 bits
-                            // by multiply-shift: no division in the loop.
-                            let key = (r >> 32) & (keys - 1);
-                            match ((r & 0xFFFF_FFFF) * 100) >> 32 {
-                                0 => found += u64::from(s.insert(key, r)),
-                                1 => found += u64::from(s.remove(key)),
-                                _ => found += u64::from(s.get(key)),
-                            }
+                            found += u64::from(own_loop_op(&mut s, rng.next(), keys));
                         }
                         s.repin();
                         ops += u64::from(batch);

@@ -78,6 +78,7 @@ mod common;
 #[cfg(feature = "liburcu")]
 mod liburcu;
 use arc_swap::ArcSwap;
+use common::map_session::{own_loop_op, prefill_even_keys, MapSession, PinnedSession, UrcuMap};
 use common::{num, XorShift};
 use seize::Guard as _;
 use std::collections::LinkedList;
@@ -86,7 +87,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::{Arc, Barrier, Mutex, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
-use urcu::urcu_structures::{Boxed, Inline, MapStorage, Pinned};
+use urcu::urcu_structures::{Boxed, Inline, MapStorage};
 use urcu::{ConfigCell, Domain, Flavor, RcuBox, RcuHashMap, RcuList};
 
 /// The published object: 64 bytes, one cache line.
@@ -839,62 +840,6 @@ fn list_case(name: &str, n: usize, secs: f64) -> Outcome {
     }
 }
 
-/// One thread's operations on a `map` implementation.
-trait MapSession {
-    /// Whether `k` is present.
-    fn get(&mut self, k: u64) -> bool;
-    /// Inserts or replaces; whether `k` was new.
-    fn insert(&mut self, k: u64, v: u64) -> bool;
-    /// Whether `k` was present (and is now removed).
-    fn remove(&mut self, k: u64) -> bool;
-    /// Called every `MAP_BATCH` operations (urcu: leave the read-side
-    /// section and enter a new one).
-    fn repin(&mut self) {}
-}
-
-type UrcuMap<M> = RcuHashMap<u64, u64, ahash::RandomState, M>;
-
-/// A urcu map through a pinned handle, re-pinned every batch.
-struct UrcuMapSession<'a, M: MapStorage<u64, u64>> {
-    map: &'a UrcuMap<M>,
-    /// Always `Some` between calls; `None` only inside `repin`.
-    pinned: Option<Pinned<'a, u64, u64, ahash::RandomState, M>>,
-}
-
-impl<'a, M: MapStorage<u64, u64>> UrcuMapSession<'a, M> {
-    fn new(map: &'a UrcuMap<M>) -> Self {
-        UrcuMapSession {
-            map,
-            pinned: Some(map.pin()),
-        }
-    }
-
-    #[inline(always)]
-    fn pinned(&self) -> &Pinned<'a, u64, u64, ahash::RandomState, M> {
-        self.pinned.as_ref().expect("pinned between re-pins")
-    }
-}
-
-impl<M: MapStorage<u64, u64>> MapSession for UrcuMapSession<'_, M> {
-    #[inline]
-    fn get(&mut self, k: u64) -> bool {
-        self.pinned().get(&k).is_some()
-    }
-    #[inline]
-    fn insert(&mut self, k: u64, v: u64) -> bool {
-        self.pinned().insert(k, v).is_none()
-    }
-    #[inline]
-    fn remove(&mut self, k: u64) -> bool {
-        self.pinned().remove(&k).is_some()
-    }
-    fn repin(&mut self) {
-        // Leave the section before entering the next one.
-        self.pinned = None;
-        self.pinned = Some(self.map.pin());
-    }
-}
-
 type DashMap = dashmap::DashMap<u64, u64, ahash::RandomState>;
 
 impl MapSession for &DashMap {
@@ -910,6 +855,10 @@ impl MapSession for &DashMap {
     fn remove(&mut self, k: u64) -> bool {
         DashMap::remove(self, &k).is_some()
     }
+    #[inline]
+    fn update(&mut self, k: u64) -> bool {
+        DashMap::get_mut(self, &k).map(|mut v| *v += 1).is_some()
+    }
 }
 
 /// The `map` workload on one implementation: prefill the even keys of the
@@ -922,30 +871,14 @@ fn map_loop<S: MapSession>(
     keys: u64,
     session: impl Fn() -> S + Sync,
 ) -> Outcome {
-    {
-        let mut s = session();
-        for (i, k) in (0..keys).step_by(2).enumerate() {
-            s.insert(k, k);
-            if i as u32 % MAP_BATCH == 0 {
-                s.repin();
-            }
-        }
-    }
+    prefill_even_keys(&mut session(), keys, MAP_BATCH);
     timed(n, secs, |i, ctl| {
         let mut s = session();
         let mut rng = XorShift::new(i as u64);
         let mut found = 0u64;
         let ops = run_batches(ctl, u64::from(MAP_BATCH), || {
             for _ in 0..MAP_BATCH {
-                let r = rng.next();
-                // Key from the high bits (`keys` is a power of two),
-                // operation (0..100) from the low 32 bits by multiply-shift.
-                let key = (r >> 32) & (keys - 1);
-                found += u64::from(match ((r & 0xFFFF_FFFF) * 100) >> 32 {
-                    0 => s.insert(key, r),
-                    1 => s.remove(key),
-                    _ => s.get(key),
-                });
+                found += u64::from(own_loop_op(&mut s, rng.next(), keys));
             }
             s.repin();
         });
@@ -961,7 +894,7 @@ fn urcu_map<M: MapStorage<u64, u64>>(n: usize, secs: f64, keys: u64) -> Outcome 
         .capacity(keys as usize)
         .storage::<M>()
         .build();
-    let out = map_loop(n, secs, keys, || UrcuMapSession::new(&map));
+    let out = map_loop(n, secs, keys, || PinnedSession::new(&map));
     let d = map.domain().clone();
     urcu_outcome((out.ops, out.secs), &d)
 }

@@ -4,6 +4,7 @@
 //! (in [`plot`]) the SVG plots drawn next to it.
 #![allow(dead_code)]
 
+pub mod map_session;
 pub mod plot;
 
 use std::path::{Path, PathBuf};
