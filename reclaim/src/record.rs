@@ -361,6 +361,22 @@ impl ThreadRecord {
             return;
         }
         let hot = self.hot();
+        // The common case for every flavor: the reader word already holds
+        // the current grace-period counter (no grace period began since our
+        // last report). Checked once here, before dispatching on the flavor
+        // (each flavor's function checks it again). Relaxed: as in those
+        // functions, which order what they store.
+        if r.ctr.load(Ordering::Relaxed) == hot.gp_ctr.load(Ordering::Relaxed) {
+            return;
+        }
+        self.guard_report(hot);
+    }
+
+    /// The rest of `guard_quiescent_state`: a grace period is waiting for
+    /// this reader's report.
+    #[cold]
+    fn guard_report(&self, hot: &Hot) {
+        let r = &*self.reader;
         let changed = match r.flavor {
             Flavor::Memb => memb::refresh(&r.ctr, &hot.gp_ctr),
             Flavor::Mb => mb::refresh(&r.ctr, &hot.gp_ctr),
