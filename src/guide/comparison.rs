@@ -57,8 +57,9 @@
 //!
 //! `read()` beats arc-swap's `load` 4.6×–5.4×; the cached reader beats
 //! arc-swap's `Cache` at 2–8 threads but **loses at 1 and 16 threads**
-//! (0.56× and 0.74×). On the 2-core VM, after a later change, `reader()`
-//! measured 0.94×–1.07× of `Cache`.
+//! (0.56× and 0.74×). On the 2-core VM, after later changes (the last one
+//! halved the work per load), `reader()` measured 1.97×–2.09× of `Cache`
+//! at 1–2 readers; the 16-core figures above predate it.
 //!
 //! # Maps: `RcuHashMap` vs papaya, scc, dashmap
 //!
