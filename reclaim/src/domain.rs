@@ -14,7 +14,7 @@ use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
 use crossbeam_utils::CachePadded;
 use std::cell::{Cell, RefCell};
 use std::sync::{OnceLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Default per-thread queue capacity, in words (liburcu's `defer_rcu`).
 ///
@@ -73,6 +73,8 @@ pub(crate) struct Core {
     pub(crate) signal: Signal,
     pub(crate) id: u64,
     pub(crate) me: Weak<Core>,
+    /// The origin of the reclaimer's clock.
+    pub(crate) created: Instant,
 }
 
 /// Shared by every clone of a `Domain`; its drop (the last clone's) shuts
@@ -284,6 +286,7 @@ impl DomainBuilder {
             signal: Signal::default(),
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             me: me.clone(),
+            created: Instant::now(),
         });
         Domain {
             id: core.id,

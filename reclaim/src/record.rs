@@ -170,6 +170,10 @@ pub(crate) struct ThreadRecord {
     os_thread: i64,
     /// The reclaimer's head snapshot from its previous pass.
     pub(crate) reclaimer_seen: AtomicUsize,
+    /// A head snapshot the reclaimer lets age (see `Core::aged_upto`), and
+    /// when it took it (the reclaimer's clock).
+    pub(crate) aging_pos: AtomicUsize,
+    pub(crate) aging_since: AtomicU64,
     /// The ring's tail after the reclaimer's previous pass.
     pub(crate) reclaimer_seen_tail: AtomicUsize,
     /// For stall reports.
@@ -223,6 +227,8 @@ impl ThreadRecord {
             pinned,
             os_thread: crate::sys::current_os_thread(),
             reclaimer_seen: AtomicUsize::new(0),
+            aging_pos: AtomicUsize::new(0),
+            aging_since: AtomicU64::new(0),
             reclaimer_seen_tail: AtomicUsize::new(0),
             name,
         }

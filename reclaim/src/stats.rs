@@ -73,6 +73,8 @@ pub(crate) struct Counters {
     /// Counts carried over from records removed after their thread exited.
     pub(crate) exited_queued: AtomicU64,
     pub(crate) exited_reclaimed: AtomicU64,
+    /// Reclaimer passes so far (the reclaimer's clock under loom).
+    pub(crate) passes: AtomicU64,
 }
 
 impl Counters {
