@@ -109,6 +109,14 @@
 //! spills instead of deadlocking, waiting inside a section panics, stalls
 //! are reported, producers free their own entries instead of one worker
 //! thread freeing for everyone, and QSBR's reference rule is checked by the
-//! compiler. **Not yet measured in the same run**: an optional liburcu
-//! bench is planned (issue #6); until then `BENCHMARKS.md` compares only
-//! against figures quoted from another machine, and says so.
+//! compiler.
+//!
+//! Measured in the same run (`cargo bench --features liburcu --bench
+//! scaling`, the C side running whole loops in C; 2-core VM, 2026-11-28;
+//! "liburcu side by side" in `BENCHMARKS.md`), urcu ÷ liburcu at 1 / 2
+//! threads: memb read side 0.76–0.83× / 0.85–0.94× (**liburcu leads**),
+//! mb read side 5.6× / 5.2×, QSBR with a guard held 0.63× / 0.50×
+//! (**liburcu leads**: its QSBR read lock is empty), retirement 1.23× /
+//! 1.16× `defer_rcu`, `synchronize_rcu` with one busy reader 1.02× as
+//! long (without readers 7.4×: liburcu returns at once), map lookups 3.5× /
+//! 4.0× `cds_lfht`. Not yet measured on 16 cores.
