@@ -114,7 +114,7 @@
 //! Measured in the same run (`cargo bench --features liburcu --bench
 //! scaling`, the C side running whole loops in C; 2-core VM, 2026-11-28;
 //! "liburcu side by side" in `BENCHMARKS.md`), urcu ÷ liburcu at 1 / 2
-//! threads: memb read side 0.76–0.83× / 0.85–0.94× (**liburcu leads**),
+//! threads: memb read side 0.76–0.97× / 0.85–0.96× (**liburcu leads**),
 //! mb read side 5.6× / 5.2×, QSBR with a guard held 0.63× / 0.50×
 //! (**liburcu leads**: its QSBR read lock is empty), retirement 1.23× /
 //! 1.16× `defer_rcu`, `synchronize_rcu` with one busy reader 1.02× as
