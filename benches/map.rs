@@ -96,7 +96,9 @@
 
 mod common;
 use bustle::{Collection, CollectionHandle, Mix, Workload};
-use common::map_session::{own_loop_op, prefill_even_keys, MapSession as Session, PinnedSession};
+use common::map_session::{
+    own_loop_op, prefill_even_keys, DashMap, MapSession as Session, PinnedSession,
+};
 use common::{num, status_kib, XorShift};
 use papaya::Guard as _;
 use std::hint::black_box;
@@ -242,8 +244,6 @@ impl Session for &RcuHashMap<u64, u64> {
 
 // dashmap ---------------------------------------------------------------------
 
-type DashMap = dashmap::DashMap<u64, u64, ahash::RandomState>;
-
 impl Map for DashMap {
     type Session<'a> = &'a DashMap;
     fn with_capacity(capacity: usize) -> Self {
@@ -251,25 +251,6 @@ impl Map for DashMap {
     }
     fn session(&self) -> &DashMap {
         self
-    }
-}
-
-impl Session for &DashMap {
-    #[inline]
-    fn get(&mut self, k: u64) -> bool {
-        DashMap::get(self, &k).is_some()
-    }
-    #[inline]
-    fn insert(&mut self, k: u64, v: u64) -> bool {
-        DashMap::insert(self, k, v).is_none()
-    }
-    #[inline]
-    fn remove(&mut self, k: u64) -> bool {
-        DashMap::remove(self, &k).is_some()
-    }
-    #[inline]
-    fn update(&mut self, k: u64) -> bool {
-        self.get_mut(&k).map(|mut v| *v += 1).is_some()
     }
 }
 

@@ -78,7 +78,9 @@ mod common;
 #[cfg(feature = "liburcu")]
 mod liburcu;
 use arc_swap::ArcSwap;
-use common::map_session::{own_loop_op, prefill_even_keys, MapSession, PinnedSession, UrcuMap};
+use common::map_session::{
+    own_loop_op, prefill_even_keys, DashMap, MapSession, PinnedSession, UrcuMap,
+};
 use common::{num, XorShift};
 use seize::Guard as _;
 use std::collections::LinkedList;
@@ -837,27 +839,6 @@ fn list_case(name: &str, n: usize, secs: f64) -> Outcome {
             r.into()
         }
         other => panic!("unknown list implementation {other:?}"),
-    }
-}
-
-type DashMap = dashmap::DashMap<u64, u64, ahash::RandomState>;
-
-impl MapSession for &DashMap {
-    #[inline]
-    fn get(&mut self, k: u64) -> bool {
-        DashMap::get(self, &k).is_some()
-    }
-    #[inline]
-    fn insert(&mut self, k: u64, v: u64) -> bool {
-        DashMap::insert(self, k, v).is_none()
-    }
-    #[inline]
-    fn remove(&mut self, k: u64) -> bool {
-        DashMap::remove(self, &k).is_some()
-    }
-    #[inline]
-    fn update(&mut self, k: u64) -> bool {
-        DashMap::get_mut(self, &k).map(|mut v| *v += 1).is_some()
     }
 }
 

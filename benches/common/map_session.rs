@@ -70,6 +70,29 @@ impl<M: MapStorage<u64, u64>> MapSession for PinnedSession<'_, M> {
     }
 }
 
+/// `dashmap::DashMap<u64, u64>` with ahash, used through a shared
+/// reference: every operation takes its shard's lock itself.
+pub type DashMap = dashmap::DashMap<u64, u64, ahash::RandomState>;
+
+impl MapSession for &DashMap {
+    #[inline]
+    fn get(&mut self, k: u64) -> bool {
+        DashMap::get(self, &k).is_some()
+    }
+    #[inline]
+    fn insert(&mut self, k: u64, v: u64) -> bool {
+        DashMap::insert(self, k, v).is_none()
+    }
+    #[inline]
+    fn remove(&mut self, k: u64) -> bool {
+        DashMap::remove(self, &k).is_some()
+    }
+    #[inline]
+    fn update(&mut self, k: u64) -> bool {
+        DashMap::get_mut(self, &k).map(|mut v| *v += 1).is_some()
+    }
+}
+
 /// Inserts the even keys of `0..keys` (`k → k`), re-pinning every `batch`.
 pub fn prefill_even_keys(s: &mut impl MapSession, keys: u64, batch: u32) {
     for (i, k) in (0..keys).step_by(2).enumerate() {
