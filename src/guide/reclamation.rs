@@ -76,8 +76,11 @@
 //!   which wakes every
 //!   [`reclaim_interval`](crate::DomainBuilder::reclaim_interval) while
 //!   anything is pending, runs *one* grace period for all threads, and
-//!   frees what their owners left behind (also the rings of threads that
-//!   have exited).
+//!   frees what their owners left behind: an active owner's entries once
+//!   they have waited a reclaim interval without the owner freeing them
+//!   (frees by the owner are cheaper: its allocator's per-thread cache
+//!   gets the memory back), an idle owner's at once, and the rings of
+//!   threads that have exited.
 //!
 //! **When a ring is full**, the queueing thread does not grow it. It waits
 //! for a grace period and frees its own ring, then pushes (counted in
