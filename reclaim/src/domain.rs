@@ -61,7 +61,9 @@ pub(crate) struct Core {
     /// Grace-period sequence: odd while one runs; +2 per grace period.
     /// Written under `gp_lock`; polled (acquire) by `poll`.
     pub(crate) gp_seq: CachePadded<AtomicU64>,
-    pub(crate) gp_lock: Mutex<()>,
+    /// Held while a grace period runs; holds its list of readers to scan
+    /// (kept to reuse its allocation).
+    pub(crate) gp_lock: Mutex<Vec<Arc<ThreadRecord>>>,
     pub(crate) registry: Mutex<Vec<Arc<ThreadRecord>>>,
     /// Entries queued when a ring was full and the caller could not wait.
     pub(crate) overflow: Mutex<Vec<Retired>>,
@@ -270,7 +272,7 @@ impl DomainBuilder {
         let core = Arc::new_cyclic(|me| Core {
             hot: CachePadded::new(Hot::new(gp_ctr)),
             gp_seq: CachePadded::new(AtomicU64::new(0)),
-            gp_lock: Mutex::new(()),
+            gp_lock: Mutex::new(Vec::new()),
             registry: Mutex::new(Vec::new()),
             overflow: Mutex::new(Vec::new()),
             pass_lock: Mutex::new(()),

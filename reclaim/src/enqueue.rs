@@ -162,7 +162,7 @@ impl Core {
         if let Some(r) = qsbr_online {
             r.qsbr_offline();
         }
-        self.wait_for(target);
+        self.wait_for(target, rec);
         if let Some(r) = qsbr_online {
             r.qsbr_online();
         }

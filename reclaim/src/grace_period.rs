@@ -12,10 +12,10 @@
 //! # Ordering
 //!
 //! A ticket is taken after a `SeqCst` fence; a grace period makes `gp_seq`
-//! odd and then runs its heavy barrier (membarrier, or a `SeqCst` fence).
-//! If the ticket read `gp_seq` before that store, its fence precedes the
-//! grace period's barrier, so the reader scan that follows sees everything
-//! the caller did before the ticket (in particular, unpublishing).
+//! odd and then runs a `SeqCst` fence (and, for `memb`, membarrier). If the
+//! ticket read `gp_seq` before that store, its fence precedes the grace
+//! period's, so the reader scan that follows sees everything the caller did
+//! before the ticket (in particular, unpublishing).
 
 use crate::domain::Core;
 use crate::flavor::{phase, qsbr, Flavor};
@@ -54,29 +54,73 @@ impl Core {
     }
 
     /// Waits until `target` is reached, running grace periods as needed.
-    /// The caller must not be a reader of this domain (checked by callers).
-    pub(crate) fn wait_for(&self, target: u64) {
+    /// The caller must not be a reader of this domain (checked by callers);
+    /// `me` is the caller's own record, if it has one: quiescent for the
+    /// whole wait, so grace periods run here need not look at it.
+    pub(crate) fn wait_for(&self, target: u64, me: Option<&ThreadRecord>) {
         if self.poll(target) {
             return;
         }
-        let _gp = lock(&self.gp_lock);
+        let mut readers = lock(&self.gp_lock);
         while !self.poll(target) {
-            self.run_grace_period();
+            self.run_grace_period(&mut readers, me);
         }
     }
 
-    /// One grace period. `gp_lock` is held.
-    fn run_grace_period(&self) {
+    /// One grace period; `readers` is the scratch list kept under `gp_lock`.
+    fn run_grace_period(&self, readers: &mut Vec<Arc<ThreadRecord>>, me: Option<&ThreadRecord>) {
         let seq = self.gp_seq.load(Ordering::Relaxed);
         self.gp_seq.store(seq + 1, Ordering::Relaxed);
-        let start = Instant::now();
-        self.heavy_barrier();
-        let readers: Vec<Arc<ThreadRecord>> = lock(&self.registry).clone();
+        // Orders the odd `gp_seq` before everything below (see the module
+        // docs: a ticket that missed it was taken after a fence that comes
+        // first), and comes before our look at the registry, so it also
+        // happens before the reads of any thread that registers later.
+        fence(Ordering::SeqCst);
+        readers.extend(
+            lock(&self.registry)
+                .iter()
+                .filter(|r| !me.is_some_and(|me| std::ptr::eq(&***r, me)))
+                .cloned(),
+        );
+        if readers.is_empty() {
+            // No other thread is registered, so none is in a section: a
+            // thread registers (under the registry lock) before its first
+            // `read_lock`, and a record leaves the registry only after its
+            // owner exited outside any section. Nothing to wait for:
+            // - a reader that registers from now on takes the registry
+            //   lock after us, so the fence above happens before its reads,
+            //   and comes later in the SeqCst order than the fence of any
+            //   ticket this grace period completes: it sees what the
+            //   ticket's taker unpublished before taking it;
+            // - a reader that left the registry did so after its last
+            //   section ended (release/acquire through its reader word,
+            //   `alive` and the registry lock), before our look at it.
+            // liburcu's `synchronize_rcu` returns on an empty registry too.
+        } else {
+            self.wait_for_registered(readers);
+            readers.clear();
+        }
+        // Release pairs with `poll`'s acquire.
+        self.gp_seq.store(seq + 2, Ordering::Release);
+        Counters::bump(&self.counters.grace_periods);
+    }
+
+    /// The body of a grace period with other threads registered.
+    fn wait_for_registered(&self, readers: &[Arc<ThreadRecord>]) {
+        // Started when a reader is first found in its section: a grace
+        // period that never waits is not timed (two clock reads would be
+        // a third of its cost).
+        let mut clock = None;
+        // `memb` readers fence only the compiler: membarrier orders them.
+        // The other flavors' barrier is the fence `run_grace_period` ran.
+        if self.flavor == Flavor::Memb {
+            crate::sys::heavy_barrier();
+        }
         let gp_ctr = &self.hot.gp_ctr;
         match self.flavor {
             Flavor::Memb | Flavor::Mb => {
                 // Readers still in a section from before the previous flip.
-                self.wait_for_readers(&readers, start, |c| {
+                self.wait_for_readers(readers, &mut clock, |c| {
                     phase::holds_old_phase(c, gp_ctr.load(Ordering::Relaxed))
                 });
                 // Our scan above completes before the flip becomes visible.
@@ -87,7 +131,7 @@ impl Core {
                 );
                 // The flip is visible before we scan again.
                 fence(Ordering::SeqCst);
-                self.wait_for_readers(&readers, start, |c| {
+                self.wait_for_readers(readers, &mut clock, |c| {
                     phase::holds_old_phase(c, gp_ctr.load(Ordering::Relaxed))
                 });
             }
@@ -97,17 +141,16 @@ impl Core {
                     Ordering::Relaxed,
                 );
                 fence(Ordering::SeqCst);
-                self.wait_for_readers(&readers, start, |c| {
+                self.wait_for_readers(readers, &mut clock, |c| {
                     qsbr::holds(c, gp_ctr.load(Ordering::Relaxed))
                 });
             }
         }
         self.heavy_barrier();
-        // Release pairs with `poll`'s acquire.
-        self.gp_seq.store(seq + 2, Ordering::Release);
-        Counters::bump(&self.counters.grace_periods);
-        let ns = start.elapsed().as_nanos().min(u64::MAX as u128) as u64;
-        self.counters.longest_gp_ns.fetch_max(ns, Ordering::Relaxed);
+        if let Some(start) = clock {
+            let ns = start.elapsed().as_nanos().min(u64::MAX as u128) as u64;
+            self.counters.longest_gp_ns.fetch_max(ns, Ordering::Relaxed);
+        }
     }
 
     /// A full barrier on every reader: membarrier for `memb`, where readers
@@ -121,13 +164,19 @@ impl Core {
         }
     }
 
-    /// Waits until `holds(reader word)` is false for every reader.
+    /// Waits until `holds(reader word)` is false for every reader. `clock`
+    /// is when this grace period first had to wait (set here if unset).
     fn wait_for_readers(
         &self,
         readers: &[Arc<ThreadRecord>],
-        start: Instant,
+        clock: &mut Option<Instant>,
         holds: impl Fn(usize) -> bool,
     ) {
+        // The common case, readers outside their sections: no list built.
+        if !readers.iter().any(|r| holds(r.reader_word())) {
+            return;
+        }
+        let start = *clock.get_or_insert_with(Instant::now);
         let mut waiting: Vec<&ThreadRecord> = readers.iter().map(|r| &**r).collect();
         let mut attempts = 0;
         let mut reported = false;

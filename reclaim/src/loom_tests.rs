@@ -227,3 +227,51 @@ fn reads_after_an_in_section_quiescent_state_stay_protected() {
         reader_vs_grace_period_with(flavor, true);
     }
 }
+
+/// A grace period that finds no other thread registered returns at once.
+/// A reader that registers meanwhile still never sees a freed object,
+/// whether the writer's ticket completes in its own grace period or in one
+/// a concurrent caller runs; the writer's own record is not waited for.
+/// (The model fails if such a grace period ignores registered readers. It
+/// cannot check the fence taken before the registry is read: loom's SeqCst
+/// fences also order the reader's own fence, which C++'s need not; that
+/// fence rests on the argument in `run_grace_period`.)
+#[test]
+fn reader_registering_during_an_empty_grace_period() {
+    for flavor in [Flavor::Memb, Flavor::Mb, Flavor::Qsbr] {
+        model(move || {
+            let d = Domain::builder().flavor(flavor).build();
+            let writer_rec = d.core().register(false);
+            let version = Arc::new(AtomicUsize::new(1));
+            let freed_v1 = Arc::new(AtomicBool::new(false));
+            let reader = {
+                let (d, version, freed_v1) = (d.clone(), version.clone(), freed_v1.clone());
+                thread::spawn(move || {
+                    let rec = d.core().register(false);
+                    rec.read_lock();
+                    if version.load(Ordering::Acquire) == 1 {
+                        // Relaxed on purpose: only the protocol may order this.
+                        assert!(
+                            !freed_v1.load(Ordering::Relaxed),
+                            "reader saw a freed object"
+                        );
+                    }
+                    rec.read_unlock();
+                })
+            };
+            let other = {
+                let d = d.clone();
+                thread::spawn(move || {
+                    let core = d.core();
+                    core.wait_as(None, core.start_poll(), "model");
+                })
+            };
+            version.store(2, Ordering::Release);
+            let core = d.core();
+            core.wait_as(Some(&writer_rec), core.start_poll(), "model");
+            freed_v1.store(true, Ordering::Relaxed);
+            reader.join().unwrap();
+            other.join().unwrap();
+        });
+    }
+}

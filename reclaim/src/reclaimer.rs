@@ -197,7 +197,7 @@ impl Core {
         let forced = self.signal.gp_requested.swap(false, Ordering::Relaxed);
         if busy || forced || !spilled.is_empty() {
             let target = self.start_poll();
-            self.wait_for(target);
+            self.wait_for(target, None);
         }
         let clock = self.reclaimer_clock();
         for (rec, &snap) in records.iter().zip(&snaps) {

@@ -37,7 +37,9 @@ pub struct Stats {
     pub destructor_panics: u64,
     /// Grace periods that exceeded the stall timeout and were reported.
     pub stalls_reported: u64,
-    /// The longest grace period so far.
+    /// The longest grace period so far, timed from the moment it first
+    /// found a reader still in its section (one that found none costs
+    /// microseconds and is not timed).
     pub longest_grace_period: Duration,
     /// Threads registered with the domain (including exited threads whose
     /// queue is not yet drained).
