@@ -116,6 +116,17 @@ impl Config {
     }
 }
 
+/// What a `read` case does with the pointer it loaded: hands it to an
+/// empty `asm!` block that may read memory, so the load cannot be dropped
+/// and nothing is hoisted across it. The C shim's `SHIM_SINK` is the same
+/// (an empty `asm volatile` with a "memory" clobber); `black_box` would
+/// also store the pointer to the stack, a cost the C loops do not pay.
+#[inline(always)]
+fn sink<T>(p: *const T) {
+    // SAFETY: the block is empty: it reads the register and nothing else.
+    unsafe { std::arch::asm!("/* {0} */", in(reg) p, options(nostack, preserves_flags)) }
+}
+
 /// What a `config` reader does with a config: add two of its fields to a
 /// `black_box`ed accumulator.
 #[inline(always)]
@@ -453,7 +464,7 @@ fn read_case(name: &str, n: usize, secs: f64) -> Outcome {
                 run_batches(ctl, READ_BATCH, || {
                     for _ in 0..READ_BATCH {
                         let g = urcu::read_lock();
-                        black_box(b.load(&g));
+                        sink(b.load(&g));
                     }
                 })
             });
@@ -471,7 +482,7 @@ fn read_case(name: &str, n: usize, secs: f64) -> Outcome {
                 run_batches(ctl, READ_BATCH, || {
                     for _ in 0..READ_BATCH {
                         let g = h.read_lock();
-                        black_box(b.load(&g));
+                        sink(b.load(&g));
                     }
                     h.quiescent_state(); // no-op except under QSBR
                 })
@@ -492,7 +503,7 @@ fn read_case(name: &str, n: usize, secs: f64) -> Outcome {
                 let mut g = h.read_lock();
                 run_batches(ctl, READ_BATCH, || {
                     for _ in 0..READ_BATCH {
-                        black_box(b.load(&g));
+                        sink(b.load(&g));
                     }
                     g.quiescent_state();
                 })
@@ -508,7 +519,7 @@ fn read_case(name: &str, n: usize, secs: f64) -> Outcome {
                 run_batches(ctl, READ_BATCH, || {
                     for _ in 0..READ_BATCH {
                         let g = crossbeam_epoch::pin();
-                        black_box(a.load(Ordering::Acquire, &g).as_raw());
+                        sink(a.load(Ordering::Acquire, &g).as_raw());
                     }
                 })
             });
@@ -525,7 +536,7 @@ fn read_case(name: &str, n: usize, secs: f64) -> Outcome {
                 run_batches(ctl, READ_BATCH, || {
                     for _ in 0..READ_BATCH {
                         let g = collector.enter();
-                        black_box(g.protect(&slot, Ordering::Acquire));
+                        sink(g.protect(&slot, Ordering::Acquire));
                     }
                 })
             });
@@ -541,7 +552,7 @@ fn read_case(name: &str, n: usize, secs: f64) -> Outcome {
                 run_batches(ctl, READ_BATCH, || {
                     for _ in 0..READ_BATCH {
                         let g = s.load();
-                        black_box(&**g);
+                        sink(&**g);
                     }
                 })
             });
@@ -556,7 +567,7 @@ fn read_case(name: &str, n: usize, secs: f64) -> Outcome {
                 run_batches(ctl, READ_BATCH, || {
                     for _ in 0..READ_BATCH {
                         let g = l.read().expect("not poisoned");
-                        black_box(&**g);
+                        sink(&**g);
                     }
                 })
             });
@@ -576,7 +587,7 @@ fn read_case(name: &str, n: usize, secs: f64) -> Outcome {
                 }
                 run_batches(ctl, READ_BATCH, || {
                     for _ in 0..READ_BATCH {
-                        black_box(slot.load(Ordering::Acquire));
+                        sink(slot.load(Ordering::Acquire));
                     }
                 })
             });

@@ -131,10 +131,40 @@ pub(crate) struct ReaderLine {
     guard_online: Cell<bool>,
     /// Entries were spilled during the current section.
     spill_pending: Cell<bool>,
+    /// What the outermost unlock does, kept up to date from `flavor`,
+    /// `guard_online` and `spill_pending` (see `refresh_exit`), so that
+    /// the common unlock tests one byte.
+    exit: Cell<Exit>,
     flavor: Flavor,
     /// The domain's core. Valid while the domain lives, which every path
     /// that reaches it (a guard, a handle, a domain call) guarantees.
     core: *const Core,
+}
+
+/// What a thread's outermost unlock does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Exit {
+    /// `memb`, `mb`: clear the reader word, wake a waiting writer. Zero,
+    /// so that the common unlock tests the byte against zero.
+    Phase = 0,
+    /// QSBR online through a handle: nothing (the thread stays online).
+    Nothing,
+    /// A QSBR guard that brought the thread online, or a section that
+    /// spilled entries: `read_unlock_slow`.
+    Slow,
+}
+
+impl Exit {
+    fn of(flavor: Flavor, guard_online: bool, spill_pending: bool) -> Exit {
+        if guard_online || spill_pending {
+            Exit::Slow
+        } else if flavor == Flavor::Qsbr {
+            Exit::Nothing
+        } else {
+            Exit::Phase
+        }
+    }
 }
 
 /// A thread's record in one domain.
@@ -181,7 +211,7 @@ pub(crate) struct ThreadRecord {
 }
 
 // SAFETY: the `Cell`/`UnsafeCell` fields (`reader.nest`, `reader.*_online`,
-// `reader.spill_pending`, `producer`, `checkpoints`, `draining`, `handle_live`) are touched only by
+// `reader.spill_pending`, `reader.exit`, `producer`, `checkpoints`, `draining`, `handle_live`) are touched only by
 // the owning thread: through the thread-local registration or a
 // `ThreadHandle`, which are `!Send`. Other threads reach the record through
 // the registry and read only atomics and the `drain` mutex. `core` points
@@ -207,6 +237,7 @@ impl ThreadRecord {
                 handle_online: Cell::new(false),
                 guard_online: Cell::new(false),
                 spill_pending: Cell::new(false),
+                exit: Cell::new(Exit::of(flavor, false, false)),
                 flavor,
                 core,
             }),
@@ -246,12 +277,6 @@ impl ThreadRecord {
         &self.core().hot
     }
 
-    /// Whether this record belongs to `core`'s domain.
-    #[inline(always)]
-    pub(crate) fn belongs_to(&self, core: &Core) -> bool {
-        std::ptr::eq(self.reader.core, core)
-    }
-
     /// Depth of this thread's read-side sections in this domain (owner only).
     #[inline(always)]
     pub(crate) fn nesting(&self) -> u64 {
@@ -268,17 +293,30 @@ impl ThreadRecord {
             // outermost lock, the common case, runs straight through.
             return self.read_lock_nested(n);
         }
+        if r.flavor == Flavor::Memb {
+            memb::enter(&r.ctr, &self.hot().gp_ctr);
+        } else {
+            // `mb` pays a fence and a QSBR guard comes online: a call is
+            // noise beside either.
+            self.read_lock_fenced();
+        }
+        r.nest.set(1);
+    }
+
+    /// The outermost `read_lock` of `mb` and QSBR.
+    #[inline(never)]
+    fn read_lock_fenced(&self) {
+        let r = &*self.reader;
         match r.flavor {
-            Flavor::Memb => memb::enter(&r.ctr, &self.hot().gp_ctr),
-            Flavor::Mb => mb::enter(&r.ctr, &self.hot().gp_ctr),
+            Flavor::Memb | Flavor::Mb => mb::enter(&r.ctr, &self.hot().gp_ctr),
             Flavor::Qsbr => {
                 if !r.handle_online.get() {
                     qsbr::online(&r.ctr, &self.hot().gp_ctr);
                     r.guard_online.set(true);
+                    self.refresh_exit();
                 }
             }
         }
-        r.nest.set(1);
     }
 
     #[cold]
@@ -294,34 +332,68 @@ impl ThreadRecord {
         let n = r.nest.get() - 1;
         r.nest.set(n);
         if n == 0 {
-            // Read `hot` (and the spill flag) before our word goes quiescent:
-            // after that, a dead thread's record may be freed by the
-            // reclaimer.
-            let hot = self.hot();
-            let spilled = r.spill_pending.get();
-            match r.flavor {
-                Flavor::Memb => {
-                    memb::exit(&r.ctr);
-                    hot.wake_writer();
+            let exit = r.exit.get();
+            if exit != Exit::Phase {
+                if exit == Exit::Slow {
+                    self.read_unlock_slow();
                 }
-                Flavor::Mb => {
-                    mb::exit(&r.ctr);
-                    hot.wake_writer();
-                }
-                // A handle's section changes nothing shared: no writer to
-                // wake unless this guard had brought the thread online.
-                Flavor::Qsbr => {
-                    if r.guard_online.get() {
-                        r.guard_online.set(false);
-                        qsbr::offline(&r.ctr);
-                        hot.wake_writer();
-                    }
-                }
+                return;
             }
-            if spilled {
-                self.core().close_spill(self);
+            // Read `hot` before our word goes quiescent: after that, a dead
+            // thread's record may be freed by the reclaimer.
+            let hot = self.hot();
+            // `memb` and `mb` leave with the same release store; memb's
+            // compiler fence costs `mb` nothing. (Loom models that fence
+            // as a real one, so there the flavors keep their own exits.)
+            if cfg!(loom) && r.flavor == Flavor::Mb {
+                mb::exit(&r.ctr);
+            } else {
+                memb::exit(&r.ctr);
+            }
+            hot.wake_writer();
+        }
+    }
+
+    /// The outermost unlock of a QSBR guard, or of a section that spilled.
+    #[inline(never)]
+    fn read_unlock_slow(&self) {
+        let r = &*self.reader;
+        // As in `read_unlock`: read what we need before going quiescent.
+        let hot = self.hot();
+        let spilled = r.spill_pending.get();
+        match r.flavor {
+            Flavor::Memb => {
+                memb::exit(&r.ctr);
+                hot.wake_writer();
+            }
+            Flavor::Mb => {
+                mb::exit(&r.ctr);
+                hot.wake_writer();
+            }
+            // A handle's section changes nothing shared: no writer to
+            // wake unless this guard had brought the thread online.
+            Flavor::Qsbr => {
+                if r.guard_online.get() {
+                    r.guard_online.set(false);
+                    self.refresh_exit();
+                    qsbr::offline(&r.ctr);
+                    hot.wake_writer();
+                }
             }
         }
+        if spilled {
+            self.core().close_spill(self);
+        }
+    }
+
+    /// Recomputes `exit` after `guard_online` or `spill_pending` changed.
+    fn refresh_exit(&self) {
+        let r = &*self.reader;
+        r.exit.set(Exit::of(
+            r.flavor,
+            r.guard_online.get(),
+            r.spill_pending.get(),
+        ));
     }
 
     /// Keeps an entry that could not be queued inside a section (owner
@@ -329,11 +401,13 @@ impl ThreadRecord {
     pub(crate) fn spill_locally(&self, r: Retired) {
         crate::sync::lock(&self.spill).open.push(r);
         self.reader.spill_pending.set(true);
+        self.refresh_exit();
     }
 
     /// The section that spilled has ended (owner only).
     pub(crate) fn spill_closed(&self) {
         self.reader.spill_pending.set(false);
+        self.refresh_exit();
     }
 
     /// Enters a section through a QSBR `ThreadHandle` (owner only): the
@@ -426,6 +500,7 @@ impl ThreadRecord {
             let r = &*self.reader;
             if r.handle_online.replace(false) {
                 r.guard_online.set(true);
+                self.refresh_exit();
             }
         } else {
             self.qsbr_offline();
@@ -439,6 +514,7 @@ impl ThreadRecord {
             return;
         }
         if r.guard_online.replace(false) {
+            self.refresh_exit();
             // A guard from `Domain::read_lock` already holds the thread
             // online, mid-section: the handle takes that over as it is.
             // Storing the counter now would report a quiescent state inside
