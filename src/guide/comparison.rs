@@ -111,12 +111,14 @@
 //! thread freeing for everyone, and QSBR's reference rule is checked by the
 //! compiler.
 //!
-//! Measured in the same run (`cargo bench --features liburcu --bench
+//! Measured in the same runs (`cargo bench --features liburcu --bench
 //! scaling`, the C side running whole loops in C; 2-core VM, 2026-11-28;
 //! "liburcu side by side" in `BENCHMARKS.md`), urcu ÷ liburcu at 1 / 2
-//! threads: memb read side 0.76–0.97× / 0.85–0.96× (**liburcu leads**),
-//! mb read side 5.6× / 5.2×, QSBR with a guard held 0.63× / 0.50×
-//! (**liburcu leads**: its QSBR read lock is empty), retirement 1.23× /
-//! 1.16× `defer_rcu`, `synchronize_rcu` with one busy reader 1.02× as
-//! long (without readers 7.4×: liburcu returns at once), map lookups 3.5× /
+//! threads: memb read side 1.03× / 1.28× (medians of alternated rounds;
+//! single runs here move by 20 %), mb read side 5.1× / 4.6×, QSBR with a
+//! guard held 0.93× / 1.01× (**liburcu leads at 1 thread**: its QSBR read
+//! is a bare load, ours also checks the guard's domain), retirement
+//! 1.03–1.23× / 1.16–1.20× `defer_rcu`, `synchronize_rcu` as fast with no
+//! reader (both return at once) and 0.89× / 0.88× / 1.18× as long as
+//! liburcu's memb / mb / qsbr with one busy reader, map lookups 3.5× /
 //! 4.0× `cds_lfht`. Not yet measured on 16 cores.
