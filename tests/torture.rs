@@ -669,6 +669,123 @@ fn torture_qsbr_rcubox() {
     });
 }
 
+/// `synchronize_rcu` while reader threads come and go one at a time: grace
+/// periods often find no other thread registered (and return at once, as
+/// liburcu's do) just as a new reader registers and reads. The writer frees
+/// each old object itself right after its grace period; first from a thread
+/// that never joined the domain, then from one with a handle of its own
+/// (which those grace periods skip: it is waiting, not reading).
+fn torture_with_readers_coming_and_going(flavor: Flavor) {
+    let _serial = serial();
+    let run = Run::leak();
+    let d = Domain::builder()
+        .flavor(flavor)
+        .reclaim_interval(Duration::from_millis(1))
+        .build();
+    let sh = Arc::new(Shared {
+        d: d.clone(),
+        src: Source::Ptr(AtomicPtr::new(Box::into_raw(Box::new(Obj::new(0, run))))),
+        run,
+        done: AtomicBool::new(false),
+        next_seq: AtomicU64::new(0),
+    });
+    let readers = scaled(150);
+    let mut alone = [0usize; 2];
+    for (registered, alone) in [false, true].into_iter().zip(&mut alone) {
+        sh.done.store(false, Ordering::Relaxed);
+        let writer = {
+            let sh = sh.clone();
+            thread::spawn(move || {
+                let Source::Ptr(p) = &sh.src else {
+                    unreachable!()
+                };
+                let h = registered.then(|| sh.d.register_thread());
+                // Registered threads besides this writer's own record.
+                let mine = usize::from(h.is_some());
+                let mut alone = 0;
+                while !sh.done.load(Ordering::Relaxed) {
+                    let seq = sh.next_seq.fetch_add(1, Ordering::Relaxed) + 1;
+                    let obj = Box::into_raw(Box::new(Obj::new(seq, sh.run)));
+                    let old = p.swap(obj, Ordering::AcqRel);
+                    // SAFETY: `old` was published until the swap and only
+                    // this writer unpublishes; `OnceLock::set` is thread-safe.
+                    let _ = unsafe { (*old).ticket.set(sh.d.start_poll()) };
+                    if sh.d.stats().threads == mine {
+                        alone += 1;
+                    }
+                    sh.d.synchronize_rcu();
+                    // SAFETY: unpublished before the grace period, which
+                    // waited for every section that could have loaded it.
+                    drop(unsafe { Box::from_raw(old) });
+                    sh.run.replacements.fetch_add(1, Ordering::Relaxed);
+                }
+                drop(h);
+                alone
+            })
+        };
+        for n in 0..readers as u64 {
+            let sh = sh.clone();
+            thread::spawn(move || reader(sh, (n + 1).wrapping_mul(0x9e37_79b9), 3, n % 2 == 0))
+                .join()
+                .unwrap();
+        }
+        sh.done.store(true, Ordering::Relaxed);
+        *alone = writer.join().unwrap();
+    }
+    let replacements = run.replacements.load(Ordering::SeqCst);
+    let summary = format!(
+        "{flavor:?}: {replacements} replacements, {} reads by {} reader threads, \
+         {} ticket checks; the writer was alone {alone:?} times (unregistered, registered)",
+        run.reads.load(Ordering::SeqCst),
+        run.reader_threads.load(Ordering::SeqCst),
+        run.ticket_checks.load(Ordering::SeqCst),
+    );
+    println!("{summary}");
+    assert_eq!(
+        run.violations.load(Ordering::SeqCst),
+        0,
+        "{summary}\nfirst violation: {:?}",
+        run.first_violation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    );
+    assert!(replacements > 0, "{summary}");
+    assert_eq!(
+        run.reader_threads.load(Ordering::SeqCst),
+        2 * readers,
+        "{summary}"
+    );
+    assert!(run.reads.load(Ordering::SeqCst) >= 2 * readers, "{summary}");
+    // Not vacuous: grace periods did find the registry empty but for the
+    // writer, in both halves.
+    assert!(alone.iter().all(|&n| n > 0), "{summary}");
+    let sh = Arc::into_inner(sh).expect("every thread is joined");
+    if let Source::Ptr(p) = sh.src {
+        // SAFETY: the last published object, unreachable now that every
+        // reader has exited; it came from `Box::into_raw`.
+        drop(unsafe { Box::from_raw(p.into_inner()) });
+    }
+    assert_eq!(
+        run.dropped.load(Ordering::SeqCst),
+        run.created.load(Ordering::SeqCst)
+    );
+}
+
+#[test]
+fn torture_memb_readers_coming_and_going() {
+    torture_with_readers_coming_and_going(Flavor::Memb);
+}
+
+#[test]
+fn torture_mb_readers_coming_and_going() {
+    torture_with_readers_coming_and_going(Flavor::Mb);
+}
+
+#[test]
+fn torture_qsbr_readers_coming_and_going() {
+    torture_with_readers_coming_and_going(Flavor::Qsbr);
+}
+
 /// The torture can fail: a writer that frees the old object at once,
 /// without a grace period, is caught by the readers' checks.
 #[test]
