@@ -398,6 +398,12 @@ impl Domain {
         &self.core
     }
 
+    /// The domain's unique id (kept inline: a guard's domain check reads it).
+    #[inline(always)]
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     /// The flavor readers really use: [`Flavor::Memb`] reads as
     /// [`Flavor::Mb`] where `membarrier` is unavailable.
     ///

@@ -1,6 +1,6 @@
 //! Read guards and per-thread handles.
 
-use crate::domain::{Core, Domain};
+use crate::domain::Domain;
 use crate::flavor::Flavor;
 use crate::record::ThreadRecord;
 use crate::sync::Arc;
@@ -27,10 +27,11 @@ use std::marker::PhantomData;
 #[must_use = "a read-side section ends when its guard is dropped"]
 pub struct ReadGuard<'a> {
     record: &'a ThreadRecord,
-    /// The record's domain core, copied here so that the check every
-    /// protected load makes (`belongs_to`) compares against a value the
-    /// compiler can keep in a register across a loop of loads.
-    core: *const Core,
+    /// The id of the record's domain, copied here so that the check every
+    /// protected load makes (`belongs_to`) is one load from the `Domain`
+    /// (its id lives inline) compared with a value the compiler can keep in
+    /// a register across a loop of loads.
+    domain_id: u64,
     /// `!Send` and `!Sync`: the section is this thread's.
     _not_send: PhantomData<*mut ()>,
 }
@@ -40,7 +41,7 @@ impl<'a> ReadGuard<'a> {
     pub(crate) fn new(record: &'a ThreadRecord) -> Self {
         ReadGuard {
             record,
-            core: record.core(),
+            domain_id: record.core().id,
             _not_send: PhantomData,
         }
     }
@@ -55,7 +56,7 @@ impl<'a> ReadGuard<'a> {
     /// ```
     #[inline(always)]
     pub fn belongs_to(&self, domain: &Domain) -> bool {
-        std::ptr::eq(self.core, domain.core())
+        self.domain_id == domain.id()
     }
 }
 
