@@ -78,7 +78,7 @@ fn read_side(c: &mut Criterion) {
     });
     drop(handle);
 
-    // urcu, QSBR: read_lock costs nothing; the reader pays for a
+    // urcu, QSBR: read_lock writes nothing shared; the reader pays for a
     // quiescent_state() once every QSBR_EVERY reads, included in the time.
     let qsbr = Domain::builder().flavor(Flavor::Qsbr).build();
     let qsbr_box = RcuBox::new_in(OBJ, &qsbr);

@@ -170,7 +170,8 @@ impl ThreadHandle {
         &self.domain
     }
 
-    /// Enters a read-side section. Under QSBR this costs nothing at all.
+    /// Enters a read-side section. Under QSBR it writes nothing shared and
+    /// fences nothing: an online check and the thread's nesting count.
     ///
     /// # Panics
     /// Under QSBR, if the handle is [`offline`](Self::offline).
@@ -180,7 +181,7 @@ impl ThreadHandle {
     /// let d = Domain::builder().flavor(Flavor::Qsbr).build();
     /// let b = RcuBox::new_in(5, &d);
     /// let h = d.register_thread();
-    /// let g = h.read_lock(); // QSBR: no instruction at all
+    /// let g = h.read_lock(); // QSBR: no fence, no shared write
     /// assert_eq!(*b.load(&g), 5);
     /// ```
     #[inline]

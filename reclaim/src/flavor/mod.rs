@@ -28,7 +28,8 @@ pub enum Flavor {
     /// Readers do a store and a full fence on entry, a release store on exit.
     /// Works everywhere; costs a fence per outermost `read_lock`.
     Mb,
-    /// Quiescent-state-based: a registered thread's read side costs nothing,
+    /// Quiescent-state-based: a registered thread's read side writes nothing
+    /// shared and runs no fence (a guard only counts its nesting),
     /// and it must call [`quiescent_state`](crate::ThreadHandle::quiescent_state)
     /// regularly or go [`offline`](crate::ThreadHandle::offline) before
     /// blocking, or grace periods stall.
