@@ -28,9 +28,12 @@
 //!   removes it again, sleeping 10 µs (in practice the timer's resolution,
 //!   often ~60 µs) after each of the two operations. One op is one traversal:
 //!   multiply Mops/s by 1,000 for millions of elements per second. urcu's
-//!   `RcuList` (default domain, `read_lock()` per traversal) against
-//!   `RwLock<Vec<u64>>` and `RwLock<LinkedList<u64>>` (the writer inserts and
-//!   removes at index 0 / the front).
+//!   `RcuList` (default domain, `read_lock()` per traversal) and a
+//!   copy-on-write `ConfigCell<Vec<u64>>` (`read()` per traversal; the
+//!   writer clones the vector, edits the clone and stores it: O(n) per
+//!   write, for small read-mostly lists) against `RwLock<Vec<u64>>` and
+//!   `RwLock<LinkedList<u64>>` (the writer inserts and removes at index 0 /
+//!   the front).
 //!
 //! - `map`: the even keys of a 2^21 key space prefilled (in a map created
 //!   for 2^21 entries, so none resizes while measured), then N threads,
@@ -181,7 +184,12 @@ const CONFIG_IMPLS: &[&str] = &[
     "rwlock-arc",
     "mutex-arc",
 ];
-const LIST_IMPLS: &[&str] = &["urcu-list", "rwlock-vec", "rwlock-linkedlist"];
+const LIST_IMPLS: &[&str] = &[
+    "urcu-list",
+    "urcu-cow-vec",
+    "rwlock-vec",
+    "rwlock-linkedlist",
+];
 const MAP_IMPLS: &[&str] = &["urcu-map", "urcu-map-inline", "dashmap"];
 
 /// Every workload, in the order `--workloads all` runs them.
@@ -805,6 +813,36 @@ fn list_case(name: &str, n: usize, secs: f64) -> Outcome {
                     for _ in 0..LIST_BATCH {
                         let g = urcu::read_lock();
                         black_box(list.iter(&g).sum::<u64>());
+                    }
+                })
+            });
+            urcu_outcome(r, urcu::default_domain())
+        }
+        "urcu-cow-vec" => {
+            let cell = ConfigCell::new((0..LIST_LEN).collect::<Vec<u64>>());
+            let r = timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return list_writer(
+                        ctl,
+                        || {
+                            cell.update(|v| {
+                                let mut next = Vec::with_capacity(v.len() + 1);
+                                next.push(LIST_EXTRA);
+                                next.extend_from_slice(v);
+                                next
+                            })
+                        },
+                        || {
+                            cell.update(|v| {
+                                assert_eq!(v[0], LIST_EXTRA);
+                                v[1..].to_vec()
+                            })
+                        },
+                    );
+                }
+                run_batches(ctl, LIST_BATCH, || {
+                    for _ in 0..LIST_BATCH {
+                        black_box(cell.read().iter().sum::<u64>());
                     }
                 })
             });

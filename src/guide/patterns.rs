@@ -146,3 +146,20 @@
 //! ```
 //!
 //! Runnable: `examples/subscriber_list.rs`.
+//!
+//! A list is pointer chasing. When the subscribers are few and change
+//! rarely, a copy-on-write vector in a [`ConfigCell`](crate::ConfigCell)
+//! scans contiguously instead (each change copies it):
+//!
+//! ```
+//! use urcu::ConfigCell;
+//!
+//! let subscribers = ConfigCell::new(vec!["logger".to_string()]);
+//! subscribers.update(|v| {
+//!     let mut next = v.clone();
+//!     next.push("metrics".to_string());
+//!     next
+//! });
+//! let names: Vec<String> = subscribers.read().iter().cloned().collect();
+//! assert_eq!(names, ["logger", "metrics"]);
+//! ```
