@@ -104,7 +104,7 @@
 //! [`ConfigCell<Vec<T>>`](crate::ConfigCell) scans as fast as a `Vec`
 //! (it is one) and never makes a reader wait: a writer clones, edits and
 //! stores (O(n) per write). In the same runs (2-core VM, third session,
-//! `cargo bench --bench scaling -- --threads 1,2 --workloads list`, medians
+//! `scaling --case list:IMPL --threads 1|2 --secs 1`, medians
 //! of 3) it read 3.72 / 7.43 M traversals/s at 1 / 2 threads against
 //! `RwLock<Vec>`'s 3.64 / 5.86 (1.02× / 1.27×), `RcuList` 0.49 / 0.88.
 //!
