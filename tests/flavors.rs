@@ -206,6 +206,69 @@ fn concurrent_synchronize_rcu_calls_share_grace_periods() {
     }
 }
 
+/// While a grace period sleeps waiting for one long section, another
+/// thread enters and leaves sections in a loop: only the reader being
+/// waited for may wake the grace period, so it sleeps on until its timeout
+/// (10 ms; 1 ms for `mb`) instead of being woken, and paying a heavy
+/// barrier on every reader, at each of the other thread's exits.
+#[test]
+fn readers_a_grace_period_does_not_wait_for_leave_it_asleep() {
+    for flavor in FLAVORS {
+        let d = Domain::builder()
+            .flavor(flavor)
+            .stall_timeout(Duration::from_secs(600))
+            .build();
+        let (held_tx, held_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let parked = {
+            let d = d.clone();
+            thread::spawn(move || {
+                let g = d.read_lock();
+                held_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                drop(g);
+            })
+        };
+        held_rx.recv().unwrap();
+        let waiter = {
+            let d = d.clone();
+            thread::spawn(move || d.synchronize_rcu())
+        };
+        let waiting = d.clone();
+        within(LIMIT, "the grace period's first sleep", move || {
+            while waiting.stats().grace_period_sleeps == 0 {
+                thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let before = d.stats().grace_period_sleeps;
+        let start = std::time::Instant::now();
+        let mut sections = 0u64;
+        while start.elapsed() < Duration::from_millis(300) {
+            for _ in 0..1000 {
+                drop(d.read_lock());
+            }
+            sections += 1000;
+        }
+        let sleeps = d.stats().grace_period_sleeps - before;
+        let ms = start.elapsed().as_millis() as u64;
+        release_tx.send(()).unwrap();
+        within(LIMIT, "synchronize_rcu after the long section", move || {
+            waiter.join().unwrap();
+            parked.join().unwrap();
+        });
+        // Timeouts only, with room for a slow machine's late wake-ups: far
+        // below one sleep per exit (the bug this guards against made one
+        // sleep per few tens of microseconds).
+        let timeout_ms = if flavor == Flavor::Mb { 1 } else { 10 };
+        let bound = 2 * ms / timeout_ms + 20;
+        assert!(
+            sleeps <= bound,
+            "{flavor:?}: the grace period slept {sleeps} times in {ms} ms while another thread \
+             ran {sections} sections: readers it does not wait for are waking it"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // QSBR
 // ---------------------------------------------------------------------------

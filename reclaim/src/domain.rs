@@ -10,7 +10,7 @@ use crate::reclaimer::Signal;
 use crate::record::{Hot, ThreadRecord};
 use crate::stall::{default_hook, StallHook, StallReport};
 use crate::stats::{Counters, Stats};
-use crate::sync::{lock, Arc, AtomicU64, Mutex, Ordering};
+use crate::sync::{lock, Arc, AtomicBool, AtomicU64, Mutex, Ordering};
 use crossbeam_utils::CachePadded;
 use std::cell::{Cell, RefCell};
 use std::sync::{OnceLock, Weak};
@@ -58,6 +58,14 @@ pub(crate) struct Config {
 /// user handles hold a `Domain`, whose last drop shuts the core down.
 pub(crate) struct Core {
     pub(crate) hot: CachePadded<Hot>,
+    /// Set while no reclaimer pass is due (at first, before any thread
+    /// queued anything, and whenever the reclaimer sleeps with nothing to
+    /// do); a producer that sees it asks for a pass (and so starts the
+    /// reclaimer thread on first use). Off the readers' line: the
+    /// reclaimer writes it.
+    pub(crate) reclaimer_idle: CachePadded<AtomicBool>,
+    /// Hands out readers' wake bits ([`Hot::wake_mask`]).
+    pub(crate) next_wake_bit: std::sync::atomic::AtomicU32,
     /// Grace-period sequence: odd while one runs; +2 per grace period.
     /// Written under `gp_lock`; polled (acquire) by `poll`.
     pub(crate) gp_seq: CachePadded<AtomicU64>,
@@ -271,6 +279,8 @@ impl DomainBuilder {
         };
         let core = Arc::new_cyclic(|me| Core {
             hot: CachePadded::new(Hot::new(gp_ctr)),
+            reclaimer_idle: CachePadded::new(AtomicBool::new(true)),
+            next_wake_bit: std::sync::atomic::AtomicU32::new(0),
             gp_seq: CachePadded::new(AtomicU64::new(0)),
             gp_lock: Mutex::new(Vec::new()),
             registry: Mutex::new(Vec::new()),
@@ -328,6 +338,9 @@ impl Drop for Registrations {
             // guard): the reclaimer frees them once that is safe.
             if let Some(core) = reg.core.upgrade() {
                 core.collect_spill(rec, true, &mut lock(&core.overflow));
+            }
+            if rec.nesting() > 0 {
+                rec.orphan();
             }
             // Release: our last writes to the record (ring, counters) are
             // visible to the reclaimer once it sees `alive == false`.

@@ -19,7 +19,7 @@ impl Core {
         if rec.checkpoint_due() {
             self.checkpoint(rec);
         }
-        if self.hot.reclaimer_idle.load(Ordering::Relaxed) {
+        if self.reclaimer_idle.load(Ordering::Relaxed) {
             self.request_pass();
         }
     }

@@ -190,14 +190,18 @@ impl Core {
                 crate::sync::spin_hint();
                 continue;
             }
-            // Announce that we are about to sleep, make that visible to every
-            // reader (their exit path reads the word after clearing theirs),
-            // and look once more before sleeping.
-            self.hot.gp_futex.store(-1, Ordering::Relaxed);
+            // Name the readers we wait for, make that visible to them
+            // (their exit path reads the mask after clearing their word),
+            // and look once more before sleeping. Only those readers wake
+            // us: the others leave their sections without a system call,
+            // and we pay no barrier for them, however long one section
+            // keeps us waiting.
+            self.hot
+                .arm_wake(waiting.iter().fold(0, |m, r| m | r.wake_bit()));
             self.heavy_barrier();
             waiting.retain(|r| holds(r.reader_word()));
             if waiting.is_empty() {
-                self.hot.gp_futex.store(0, Ordering::Relaxed);
+                self.hot.disarm_wake();
                 return;
             }
             let waited = start.elapsed();
@@ -221,12 +225,20 @@ impl Core {
             } else {
                 MAX_SLEEP
             };
-            crate::sys::futex_wait(
-                &self.hot.gp_futex,
-                -1,
-                until_stall.clamp(Duration::from_micros(1), longest),
-            );
-            self.hot.gp_futex.store(0, Ordering::Relaxed);
+            Counters::bump(&self.counters.gp_sleeps);
+            if cfg!(loom) && self.flavor == Flavor::Mb {
+                // `mb` readers may miss our wake by design (see
+                // `flavor::mb::exit`): only the timeout ends such a sleep,
+                // which loom's futex (no timeout) cannot model. Look again.
+                crate::sync::spin_hint();
+            } else {
+                crate::sys::futex_wait(
+                    &self.hot.gp_futex,
+                    -1,
+                    until_stall.clamp(Duration::from_micros(1), longest),
+                );
+            }
+            self.hot.disarm_wake();
         }
     }
 }

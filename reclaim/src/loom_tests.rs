@@ -275,3 +275,26 @@ fn reader_registering_during_an_empty_grace_period() {
         });
     }
 }
+
+/// Two readers in sections when a grace period starts: it sleeps naming
+/// both, and whichever leaves first wakes it only to sleep again on the
+/// other. No wake-up is lost (loom's futex has no timeout: a lost one
+/// deadlocks the model), whatever the order of the exits.
+#[test]
+fn memb_grace_period_woken_by_each_reader_it_waits_for() {
+    model(|| {
+        let d = Domain::builder().flavor(Flavor::Memb).build();
+        let (a, b) = (d.core().register(false), d.core().register(false));
+        a.read_lock();
+        b.read_lock();
+        let readers: Vec<_> = [a, b]
+            .into_iter()
+            .map(|rec| thread::spawn(move || rec.read_unlock()))
+            .collect();
+        let core = d.core();
+        core.wait_as(None, core.start_poll(), "model");
+        for r in readers {
+            r.join().unwrap();
+        }
+    });
+}

@@ -94,7 +94,7 @@ impl Core {
 
     /// Same as a grace-period request; named for the callers' intent.
     pub(crate) fn request_pass(&self) {
-        self.hot.reclaimer_idle.store(false, Ordering::Relaxed);
+        self.reclaimer_idle.store(false, Ordering::Relaxed);
         self.request_grace_period();
     }
 
@@ -136,7 +136,7 @@ impl Core {
                         IDLE_SLEEP
                     };
                     if !pending {
-                        self.hot.reclaimer_idle.store(true, Ordering::Relaxed);
+                        self.reclaimer_idle.store(true, Ordering::Relaxed);
                     }
                     drop(s.cv.wait_timeout(g, wait));
                 }
@@ -146,7 +146,10 @@ impl Core {
                 break;
             }
             s.wanted.store(false, Ordering::Relaxed);
-            self.hot.reclaimer_idle.store(false, Ordering::Relaxed);
+            // Read first: producers read this word on every enqueue.
+            if self.reclaimer_idle.load(Ordering::Relaxed) {
+                self.reclaimer_idle.store(false, Ordering::Relaxed);
+            }
             self.pass(false);
         }
         self.final_drain();
@@ -324,6 +327,7 @@ impl Core {
             overflow_spills: c.overflow_spills.load(Ordering::Relaxed),
             destructor_panics: c.destructor_panics.load(Ordering::Relaxed),
             stalls_reported: c.stalls_reported.load(Ordering::Relaxed),
+            grace_period_sleeps: c.gp_sleeps.load(Ordering::Relaxed),
             longest_grace_period: Duration::from_nanos(c.longest_gp_ns.load(Ordering::Relaxed)),
             ..Stats::default()
         };

@@ -21,11 +21,12 @@ pub(crate) struct Hot {
     pub(crate) gp_ctr: AtomicUsize,
     /// -1 while a writer sleeps waiting for readers; see `wake_writer`.
     pub(crate) gp_futex: AtomicI32,
-    /// Set while no reclaimer pass is due (at first, before any thread
-    /// queued anything, and whenever the reclaimer sleeps with nothing to
-    /// do); a producer that sees it asks for a pass (and so starts the
-    /// reclaimer thread on first use).
-    pub(crate) reclaimer_idle: AtomicBool,
+    /// The readers a sleeping writer waits for, one bit each
+    /// ([`ThreadRecord::wake_bit`]; threads beyond 64 share bits). Only
+    /// those wake it: a reader the grace period is not waiting for leaves
+    /// its sections without a system call, however often, even while one
+    /// long section keeps the writer asleep.
+    pub(crate) wake_mask: AtomicU64,
 }
 
 impl Hot {
@@ -33,22 +34,65 @@ impl Hot {
         Hot {
             gp_ctr: AtomicUsize::new(gp_ctr),
             gp_futex: AtomicI32::new(0),
-            reclaimer_idle: AtomicBool::new(true),
+            wake_mask: AtomicU64::new(0),
         }
     }
 
-    /// Called by a reader right after it made its word quiescent.
+    /// Called by a reader right after it made its word quiescent, with
+    /// its wake bit (read before that: the record may go once we are
+    /// quiescent, the domain's words may not).
     #[inline(always)]
-    pub(crate) fn wake_writer(&self) {
+    pub(crate) fn wake_writer(&self, bit: u64) {
         // Relaxed: the flavors' exit paths order the reader's store before
         // this load (fence, or membarrier on the writer's side).
         if self.gp_futex.load(Ordering::Relaxed) == -1 {
+            self.wake_writer_if_waited_for(bit);
+        }
+    }
+
+    /// [`wake_writer`](Self::wake_writer) for the common unlock, which
+    /// reads its wake bit only if a writer sleeps: `reader` must stay
+    /// allocated after going quiescent (see `ThreadRecord::read_unlock`).
+    #[inline(always)]
+    fn wake_writer_for(&self, reader: &ReaderLine) {
+        if self.gp_futex.load(Ordering::Relaxed) == -1 {
+            self.wake_writer_if_waited_for(reader.wake_bit);
+        }
+    }
+
+    /// A writer sleeps: wake it if it waits for us. Out of line, so that
+    /// the common exit tests one word as before.
+    #[inline(never)]
+    fn wake_writer_if_waited_for(&self, bit: u64) {
+        // Relaxed: as in `wake_writer` (`arm_wake` stores the mask before
+        // the heavy barrier, as it does the -1 we just saw).
+        if self.wake_mask.load(Ordering::Relaxed) & bit != 0 {
             self.wake_writer_slow();
         }
     }
 
+    /// The writer, about to sleep, names the readers it waits for. The
+    /// caller then makes this visible to them (a heavy barrier) and looks
+    /// at their words once more before sleeping.
+    pub(crate) fn arm_wake(&self, mask: u64) {
+        self.gp_futex.store(-1, Ordering::Relaxed);
+        // Release: a reader that sees its bit also sees the -1 above, so
+        // its store of 0 comes after it (see `wake_writer_slow`).
+        self.wake_mask.store(mask, Ordering::Release);
+    }
+
+    /// The writer is awake again (or never slept).
+    pub(crate) fn disarm_wake(&self) {
+        self.wake_mask.store(0, Ordering::Relaxed);
+        self.gp_futex.store(0, Ordering::Relaxed);
+    }
+
     #[cold]
     fn wake_writer_slow(&self) {
+        // Acquire pairs with `arm_wake`'s release: our 0 lands after the
+        // writer's -1, so its futex wait cannot miss it.
+        crate::sync::fence(Ordering::Acquire);
+        self.wake_mask.store(0, Ordering::Relaxed);
         self.gp_futex.store(0, Ordering::Relaxed);
         crate::sys::futex_wake_all(&self.gp_futex);
     }
@@ -131,11 +175,18 @@ pub(crate) struct ReaderLine {
     guard_online: Cell<bool>,
     /// Entries were spilled during the current section.
     spill_pending: Cell<bool>,
+    /// The thread's registrations are gone while a section of this record
+    /// is still open (a guard kept in a thread-local destroyed later): the
+    /// record may be freed once that section ends, so its last unlock takes
+    /// the slow path, which reads what it needs first.
+    orphaned: Cell<bool>,
     /// What the outermost unlock does, kept up to date from `flavor`,
-    /// `guard_online` and `spill_pending` (see `refresh_exit`), so that
-    /// the common unlock tests one byte.
+    /// `guard_online`, `spill_pending` and `orphaned` (see `refresh_exit`),
+    /// so that the common unlock tests one byte.
     exit: Cell<Exit>,
     flavor: Flavor,
+    /// This reader's bit in [`Hot::wake_mask`].
+    wake_bit: u64,
     /// The domain's core. Valid while the domain lives, which every path
     /// that reaches it (a guard, a handle, a domain call) guarantees.
     core: *const Core,
@@ -156,8 +207,8 @@ enum Exit {
 }
 
 impl Exit {
-    fn of(flavor: Flavor, guard_online: bool, spill_pending: bool) -> Exit {
-        if guard_online || spill_pending {
+    fn of(flavor: Flavor, guard_online: bool, spill_pending: bool, orphaned: bool) -> Exit {
+        if guard_online || spill_pending || orphaned {
             Exit::Slow
         } else if flavor == Flavor::Qsbr {
             Exit::Nothing
@@ -237,8 +288,14 @@ impl ThreadRecord {
                 handle_online: Cell::new(false),
                 guard_online: Cell::new(false),
                 spill_pending: Cell::new(false),
-                exit: Cell::new(Exit::of(flavor, false, false)),
+                orphaned: Cell::new(false),
+                exit: Cell::new(Exit::of(flavor, false, false, false)),
                 flavor,
+                wake_bit: 1
+                    << (core
+                        .next_wake_bit
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                        % 64),
                 core,
             }),
             ring,
@@ -339,8 +396,11 @@ impl ThreadRecord {
                 }
                 return;
             }
-            // Read `hot` before our word goes quiescent: after that, a dead
-            // thread's record may be freed by the reclaimer.
+            // Read `hot` before our word goes quiescent (the slow path does
+            // the same for the wake bit; here the record outlives the call:
+            // `exit` is `Phase` only while the thread's registrations live,
+            // and the reclaimer frees a record only after they are gone, or,
+            // for one registered after them, after the OS thread exited).
             let hot = self.hot();
             // `memb` and `mb` leave with the same release store; memb's
             // compiler fence costs `mb` nothing. (Loom models that fence
@@ -350,7 +410,7 @@ impl ThreadRecord {
             } else {
                 memb::exit(&r.ctr);
             }
-            hot.wake_writer();
+            hot.wake_writer_for(r);
         }
     }
 
@@ -359,16 +419,16 @@ impl ThreadRecord {
     fn read_unlock_slow(&self) {
         let r = &*self.reader;
         // As in `read_unlock`: read what we need before going quiescent.
-        let hot = self.hot();
+        let (hot, bit) = (self.hot(), r.wake_bit);
         let spilled = r.spill_pending.get();
         match r.flavor {
             Flavor::Memb => {
                 memb::exit(&r.ctr);
-                hot.wake_writer();
+                hot.wake_writer(bit);
             }
             Flavor::Mb => {
                 mb::exit(&r.ctr);
-                hot.wake_writer();
+                hot.wake_writer(bit);
             }
             // A handle's section changes nothing shared: no writer to
             // wake unless this guard had brought the thread online.
@@ -377,7 +437,7 @@ impl ThreadRecord {
                     r.guard_online.set(false);
                     self.refresh_exit();
                     qsbr::offline(&r.ctr);
-                    hot.wake_writer();
+                    hot.wake_writer(bit);
                 }
             }
         }
@@ -393,7 +453,15 @@ impl ThreadRecord {
             r.flavor,
             r.guard_online.get(),
             r.spill_pending.get(),
+            r.orphaned.get(),
         ));
+    }
+
+    /// The owner's registrations are being destroyed (owner only, just
+    /// before `alive` is cleared): see `ReaderLine::orphaned`.
+    pub(crate) fn orphan(&self) {
+        self.reader.orphaned.set(true);
+        self.refresh_exit();
     }
 
     /// Keeps an entry that could not be queued inside a section (owner
@@ -463,7 +531,7 @@ impl ThreadRecord {
             Flavor::Qsbr => qsbr::quiescent_state(&r.ctr, &hot.gp_ctr),
         };
         if changed {
-            hot.wake_writer();
+            hot.wake_writer(self.reader.wake_bit);
         }
     }
 
@@ -480,16 +548,18 @@ impl ThreadRecord {
         if !self.reader.handle_online.get() {
             return;
         }
-        if qsbr::quiescent_state(&self.reader.ctr, &self.hot().gp_ctr) {
-            self.hot().wake_writer();
+        let (hot, bit) = (self.hot(), self.reader.wake_bit);
+        if qsbr::quiescent_state(&self.reader.ctr, &hot.gp_ctr) {
+            hot.wake_writer(bit);
         }
     }
 
     /// QSBR: the handle goes offline (owner only, no guard live).
     pub(crate) fn qsbr_offline(&self) {
         if self.reader.handle_online.replace(false) {
+            let (hot, bit) = (self.hot(), self.reader.wake_bit);
             qsbr::offline(&self.reader.ctr);
-            self.hot().wake_writer();
+            hot.wake_writer(bit);
         }
     }
 
@@ -560,6 +630,12 @@ impl ThreadRecord {
             self.reclaimed.load(Ordering::Relaxed) + n,
             Ordering::Relaxed,
         );
+    }
+
+    /// This reader's bit in [`Hot::wake_mask`]: a writer sleeping on it
+    /// sets the bit to be woken when this reader leaves its section.
+    pub(crate) fn wake_bit(&self) -> u64 {
+        self.reader.wake_bit
     }
 
     /// Whether the reader word says this thread holds up grace periods of

@@ -37,6 +37,11 @@ pub struct Stats {
     pub destructor_panics: u64,
     /// Grace periods that exceeded the stall timeout and were reported.
     pub stalls_reported: u64,
+    /// Times a grace period went to sleep waiting for readers still in
+    /// their sections (each sleep costs it a heavy barrier). Only those
+    /// readers wake it, so a reader that enters and leaves sections in a
+    /// loop while another holds one open does not add to this.
+    pub grace_period_sleeps: u64,
     /// The longest grace period so far, timed from the moment it first
     /// found a reader still in its section (one that found none costs
     /// microseconds and is not timed).
@@ -71,6 +76,7 @@ pub(crate) struct Counters {
     pub(crate) overflow_reclaimed: AtomicU64,
     pub(crate) destructor_panics: AtomicU64,
     pub(crate) stalls_reported: AtomicU64,
+    pub(crate) gp_sleeps: AtomicU64,
     pub(crate) longest_gp_ns: AtomicU64,
     /// Counts carried over from records removed after their thread exited.
     pub(crate) exited_queued: AtomicU64,

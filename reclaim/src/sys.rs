@@ -122,23 +122,43 @@ pub(crate) fn futex_wait(word: &AtomicI32, expected: i32, timeout: Duration) {
     linux::futex_wait(word, expected, timeout);
     #[cfg(not(all(target_os = "linux", not(miri), not(loom))))]
     {
-        if word.load(Ordering::Relaxed) == expected {
-            #[cfg(loom)]
-            {
-                let _ = timeout;
-                loom::thread::yield_now();
+        // Under loom, a real futex: the check and the sleep are atomic
+        // with respect to a wake (one lock for every word, as the kernel's
+        // hash bucket), and there is no timeout, so a model whose wake-up
+        // can be lost deadlocks (loom reports it) instead of being rescued.
+        #[cfg(loom)]
+        {
+            let _ = timeout;
+            let (lock, cv) = &*LOOM_FUTEX;
+            let g = lock.lock().unwrap();
+            if word.load(Ordering::Relaxed) == expected {
+                drop(cv.wait(g).unwrap());
             }
-            #[cfg(not(loom))]
+        }
+        #[cfg(not(loom))]
+        if word.load(Ordering::Relaxed) == expected {
             std::thread::sleep(timeout.min(Duration::from_micros(50)));
         }
     }
+}
+
+#[cfg(loom)]
+loom::lazy_static! {
+    static ref LOOM_FUTEX: (loom::sync::Mutex<()>, loom::sync::Condvar) = Default::default();
 }
 
 /// Wakes every thread sleeping in [`futex_wait`] on `word`.
 pub(crate) fn futex_wake_all(word: &AtomicI32) {
     #[cfg(all(target_os = "linux", not(miri), not(loom)))]
     linux::futex_wake_all(word);
-    #[cfg(not(all(target_os = "linux", not(miri), not(loom))))]
+    #[cfg(loom)]
+    {
+        let _ = word;
+        let (lock, cv) = &*LOOM_FUTEX;
+        drop(lock.lock().unwrap());
+        cv.notify_all();
+    }
+    #[cfg(all(not(loom), not(all(target_os = "linux", not(miri)))))]
     let _ = word;
 }
 
