@@ -55,8 +55,12 @@ impl Hot {
     /// allocated after going quiescent (see `ThreadRecord::read_unlock`).
     #[inline(always)]
     fn wake_writer_for(&self, reader: &ReaderLine) {
-        if self.gp_futex.load(Ordering::Relaxed) == -1 {
-            self.wake_writer_if_waited_for(reader.wake_bit);
+        // As `wake_writer`, inline: while a writer sleeps on another
+        // reader, this exit then costs two more loads, not a call.
+        if self.gp_futex.load(Ordering::Relaxed) == -1
+            && self.wake_mask.load(Ordering::Relaxed) & reader.wake_bit != 0
+        {
+            self.wake_writer_slow();
         }
     }
 
