@@ -43,7 +43,7 @@ fn round(readers: usize) -> (f64, f64, u64) {
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     for _ in 0..1000 {
-                        std::hint::black_box(d.read_lock());
+                        drop(std::hint::black_box(d.read_lock()));
                     }
                     n += 1000;
                     counts[i].store(n, Ordering::Relaxed);
