@@ -27,7 +27,7 @@ prepare)
   else
     echo "note: liburcu-dev is not installed: no liburcu rows on the device"
   fi
-  for bench in scaling map; do
+  for bench in scaling map parked_reader; do
     exe=$(cargo bench --bench "$bench" "${features[@]}" --no-run --message-format=json 2>/dev/null |
       grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)
     cp "$exe" ".devcarry/$bench"
@@ -53,6 +53,11 @@ run)
   CARGO_TARGET_DIR="$out/single" timeout 60 "$bin/map" --bench --threads 1 \
     --workloads memory,resize_latency \
     > "$out/map-memory.txt" 2>&1 || echo "map memory: exit $?" >> "$out/map-memory.txt"
+  # A grace period asleep on one parked reader, and how much it slows the
+  # readers it does not wait for (about 5 s per line).
+  for n in 1 4 15; do
+    timeout 30 "$bin/parked_reader" "$n" 3 || echo "parked_reader $n: exit $?"
+  done > "$out/parked_reader.txt" 2>&1
   # The device call brings back at most 8 files: pack the CSVs and plots.
   (cd "$out" && tar czf results.tgz scaling map single && rm -rf scaling map single)
   grep -A200 '^workload' "$out/map.txt" | head -60
