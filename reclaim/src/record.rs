@@ -64,8 +64,9 @@ impl Hot {
         }
     }
 
-    /// A writer sleeps: wake it if it waits for us. Out of line, so that
-    /// the common exit tests one word as before.
+    /// A writer sleeps: wake it if it waits for us. Out of line: only the
+    /// slow exits (QSBR, spilled or orphaned sections) come here; the common
+    /// unlock uses `wake_writer_for`.
     #[inline(never)]
     fn wake_writer_if_waited_for(&self, bit: u64) {
         // Relaxed: as in `wake_writer` (`arm_wake` stores the mask before
