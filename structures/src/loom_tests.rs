@@ -219,6 +219,54 @@ fn map_boxed_publication_and_reclamation() {
     });
 }
 
+/// Replacing an inline entry that sits in an overflow line: `D` is in the
+/// overflow line of bucket 1 (its head holds A, B, C), then `B` is removed
+/// and a grace period lets its slot be reused. A writer replaces `D`'s
+/// value while a reader looks `D` up: the reader must find it (old or new
+/// value), since `D` is in the map throughout.
+///
+/// Injected bug (checked, the code before this model): the new copy put in
+/// the first free slot from the head (`B`'s old slot) while the old copy
+/// is retired further down the chain: a reader that read the head before
+/// the new copy and the overflow line after the retirement missed `D`.
+#[test]
+fn map_inline_update_in_overflow_stays_visible() {
+    model(2, || {
+        let d = Domain::builder().flavor(FLAVOR).build();
+        let map: Arc<InlineMap> = Arc::new(
+            RcuHashMap::builder()
+                .hasher(Ident)
+                .inline()
+                .domain(&d)
+                .build(),
+        );
+        {
+            let m = map.pin();
+            for k in [A, B, C, D] {
+                m.insert(k, enc(k));
+            }
+            assert_eq!(m.remove(&B), Some(&enc(B)));
+        }
+        // `B`'s slot becomes reusable once its ticket has elapsed.
+        map.domain().synchronize_rcu();
+        map.domain().synchronize_rcu();
+        let reader = {
+            let map = map.clone();
+            thread::spawn(move || {
+                let m = map.pin();
+                let v = m.get(&D).copied();
+                assert!(
+                    v == Some(enc(D)) || v == Some(enc(D) + 1),
+                    "a key replaced under a reader went missing: {v:?}"
+                );
+            })
+        };
+        assert_eq!(map.pin().insert(D, enc(D) + 1), Some(&enc(D)));
+        reader.join().unwrap();
+        assert_eq!(map.pin().get(&D), Some(&(enc(D) + 1)));
+    });
+}
+
 /// Resize publication: a reader looks up a key that stays in the map
 /// while a writer's insert grows the table, migrating every bucket to the
 /// next table (copies first, then the "moved" flag; readers that meet it

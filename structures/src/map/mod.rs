@@ -33,7 +33,7 @@ const MIN_BUCKETS: usize = 16;
 /// insert and removal pull a line another core had just written.
 const STRIPES: usize = 32;
 
-/// Whether this removal should also look for an empty tail line to trim:
+/// Whether this write should also look for an empty overflow line to unlink:
 /// one in [`TRIM_EVERY`] per thread. Walking to the tail costs a cache miss
 /// per overflow line (a fifth of a remove's time in a profile of the
 /// exchange workload when every removal did it); a chain that grew still
@@ -698,10 +698,12 @@ where
         let (t, lock) = self.lock_bucket(hash);
         if let Some(slot) = lock.find_slot(hash, |k| *k == key) {
             let old = slot.get();
-            let old_item = lock.replace(&slot, M::make(hash, key, value), hash, &self.domain);
-            let trimmed = trim_now().then(|| lock.trim_tail()).flatten();
+            let r = lock.replace(&slot, M::make(hash, key, value), hash, &self.domain);
+            let trimmed = (r.moved || trim_now())
+                .then(|| lock.trim_empty_line())
+                .flatten();
             drop(lock);
-            self.retire(&old_item);
+            self.retire(&r.old);
             if let Some(line) = trimmed {
                 line.retire(&self.domain);
             }
@@ -740,7 +742,7 @@ where
     ) -> (&'t K, &'t V) {
         let old = slot.get();
         let item = lock.remove(slot, &self.domain);
-        let trimmed = trim_now().then(|| lock.trim_tail()).flatten();
+        let trimmed = trim_now().then(|| lock.trim_empty_line()).flatten();
         drop(lock);
         self.retire(item);
         if let Some(line) = trimmed {
@@ -795,19 +797,18 @@ where
             if !std::ptr::eq(slot.get().1, seen) {
                 continue;
             }
-            let item = lock.replace(
+            let r = lock.replace(
                 &slot,
                 M::make(hash, seen_key.clone(), value),
                 hash,
                 &self.domain,
             );
-            let fresh = lock
-                .find_slot(hash, |k| k.borrow() == key)
-                .expect("the key just replaced is present")
-                .get();
-            let trimmed = trim_now().then(|| lock.trim_tail()).flatten();
+            let fresh = r.fresh.get();
+            let trimmed = (r.moved || trim_now())
+                .then(|| lock.trim_empty_line())
+                .flatten();
             drop(lock);
-            self.retire(&item);
+            self.retire(&r.old);
             if let Some(line) = trimmed {
                 line.retire(&self.domain);
             }

@@ -14,6 +14,13 @@
 //! A lookup loads `meta` once and reads only slots whose tag matches: one
 //! line for an inline entry, two for a boxed one.
 //!
+//! A head line of a layout with fewer than five slots (inline `u64` pairs
+//! have three) uses the spare tag bytes as a filter of the tags in its
+//! overflow lines: one bit per tag value modulo the filter's width, set
+//! before an entry is published in an overflow line and recomputed under
+//! the lock when one leaves. A lookup whose bit is clear stops after the
+//! head line, so an absent key costs one line however long the chain.
+//!
 //! # Slots are write-once per grace period
 //!
 //! A writer (holding the head line's lock) fills a free slot with plain
@@ -28,9 +35,13 @@
 //!
 //! A replacement writes the new entry into a free slot of the same line and
 //! swaps the two tags in one store when it can; otherwise it publishes the
-//! new entry elsewhere in the chain before retiring the old one, so a
+//! new entry further down the chain before retiring the old one, so a
 //! reader always finds the key (a scan may meet it twice for that instant:
-//! iteration removes such duplicates within a chain).
+//! iteration removes such duplicates within a chain). Never nearer the
+//! head: a reader could pass that slot before it is filled and reach the
+//! old one after it is retired. A line that a replacement leaves empty is
+//! unlinked at once, so a hot key updated faster than grace periods end
+//! walks down a chain of two lines rather than growing it.
 //!
 //! # Resizing
 //!
@@ -169,6 +180,43 @@ impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
         self.meta.load(Ordering::Acquire) & MOVED != 0
     }
 
+    /// Width of the overflow filter in a head line's meta word: the tag
+    /// bytes a layout with fewer than five slots leaves unused, rounded
+    /// down to a power of two (zero: no filter, lookups walk the chain).
+    const FILTER_BITS: u32 = {
+        let spare = 8 * (MAX_SLOTS - M::SLOTS) as u32;
+        if spare >= 32 {
+            32
+        } else if spare >= 16 {
+            16
+        } else if spare >= 8 {
+            8
+        } else {
+            0
+        }
+    };
+    const FILTER_SHIFT: u32 = 8 * M::SLOTS as u32;
+    const FILTER_MASK: u64 = ((1u64 << Self::FILTER_BITS) - 1) << Self::FILTER_SHIFT;
+
+    /// `tag`'s bit in the overflow filter (zero when there is no filter).
+    #[inline(always)]
+    fn filter_bit(tag: u8) -> u64 {
+        if Self::FILTER_BITS == 0 {
+            return 0;
+        }
+        1 << (Self::FILTER_SHIFT + (u32::from(tag) & (Self::FILTER_BITS - 1)))
+    }
+
+    /// Whether the overflow lines of a head line whose meta word is `meta`
+    /// may hold an entry tagged `tag`. The filter has a bit set for every
+    /// live tag in them (set before the entry is published, recomputed
+    /// only under the lock), so a clear bit means "not there" and a
+    /// lookup of an absent key reads one line instead of the whole chain.
+    #[inline(always)]
+    fn overflow_may_hold(meta: u64, tag: u8) -> bool {
+        Self::FILTER_BITS == 0 || meta & Self::filter_bit(tag) != 0
+    }
+
     /// Visits the live items of this chain (a reader's scan); stops when
     /// `f` returns `Some`. The caller is in a read-side section (or holds
     /// the bucket lock), which keeps every item it is shown readable.
@@ -203,6 +251,7 @@ impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
         if meta & MOVED != 0 {
             return Lookup::Moved;
         }
+        let may_overflow = Self::overflow_may_hold(meta, tag);
         loop {
             for i in 0..M::SLOTS {
                 if tag_at(meta, i) == tag {
@@ -214,6 +263,9 @@ impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
                         return Lookup::Found(k, v);
                     }
                 }
+            }
+            if !may_overflow {
+                return Lookup::Absent;
             }
             match b.overflow() {
                 Some(next) => b = next,
@@ -263,6 +315,16 @@ impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
     }
 }
 
+/// What [`BucketLock::replace`] did.
+pub(crate) struct Replaced<'t, K, V, M: Layout<K, V>> {
+    /// The old item, for the caller to retire.
+    pub(crate) old: M::Item,
+    /// Where the new entry is.
+    pub(crate) fresh: Slot<'t, K, V, M>,
+    /// Whether the entry moved to another line of the chain.
+    pub(crate) moved: bool,
+}
+
 /// A locked head bucket; unlocks on drop. Only the holder changes the chain.
 pub(crate) struct BucketLock<'t, K, V, M: Layout<K, V>> {
     head: &'t Bucket<K, V, M>,
@@ -308,6 +370,8 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
     ) -> Option<Slot<'t, K, V, M>> {
         let tag = tag_of(hash);
         let mut b = self.head;
+        let may_overflow =
+            Bucket::<K, V, M>::overflow_may_hold(b.meta.load(Ordering::Relaxed), tag);
         loop {
             let meta = b.meta.load(Ordering::Relaxed);
             for i in 0..M::SLOTS {
@@ -320,8 +384,48 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
                     });
                 }
             }
+            if !may_overflow {
+                return None;
+            }
             b = b.overflow()?;
         }
+    }
+
+    /// Sets `tag`'s bit in the head's overflow filter, before an entry
+    /// with that tag is published in an overflow line. Release, like every
+    /// store of `meta` (readers that see the entry's tag through a later
+    /// release store also see the bit).
+    fn add_to_filter(&self, tag: u8) {
+        let bit = Bucket::<K, V, M>::filter_bit(tag);
+        let m = self.head.meta.load(Ordering::Relaxed);
+        if m & bit != bit {
+            self.head.meta.store(m | bit, Ordering::Release);
+        }
+    }
+
+    /// Recomputes the head's overflow filter from the live tags of the
+    /// overflow lines, after one of them lost an entry (bits only ever
+    /// go stale-set otherwise). Under the lock nothing else changes the
+    /// chain, so every entry still there keeps its bit.
+    fn refresh_filter(&self) {
+        if Bucket::<K, V, M>::FILTER_BITS == 0 {
+            return;
+        }
+        let mut filter = 0;
+        let mut b = self.head;
+        while let Some(next) = b.overflow() {
+            b = next;
+            let meta = b.meta.load(Ordering::Relaxed);
+            for i in 0..M::SLOTS {
+                if tag_at(meta, i) != 0 {
+                    filter |= Bucket::<K, V, M>::filter_bit(tag_at(meta, i));
+                }
+            }
+        }
+        let m = self.head.meta.load(Ordering::Relaxed);
+        let m = (m & !Bucket::<K, V, M>::FILTER_MASK) | filter;
+        // Release: every store of `meta` is (see `add_to_filter`).
+        self.head.meta.store(m, Ordering::Release);
     }
 
     /// Puts a new entry in a free slot, growing the chain if it is full.
@@ -334,17 +438,33 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         hash: u64,
         domain: &Domain,
     ) -> (bool, Slot<'t, K, V, M>) {
+        self.insert_from(self.head, item, hash, domain)
+    }
+
+    /// [`insert_new`](Self::insert_new) into line `start` of the chain or
+    /// a later one.
+    fn insert_from(
+        &self,
+        start: &'t Bucket<K, V, M>,
+        item: M::Item,
+        hash: u64,
+        domain: &Domain,
+    ) -> (bool, Slot<'t, K, V, M>) {
+        let tag = tag_of(hash);
         let mut waiting = false;
-        let mut b = self.head;
+        let mut b = start;
         loop {
             let mut meta = b.meta.load(Ordering::Relaxed);
             if let Some(i) = b.free_slot(&mut meta, domain, &mut waiting) {
+                if !std::ptr::eq(b, self.head) {
+                    // The head's word, not `b`'s: `meta` stays current.
+                    self.add_to_filter(tag);
+                }
                 // SAFETY: a free slot: no reader looks at it (no tag), and
                 // any reader that saw its old tag has left its section.
                 unsafe { b.item(i).write(item) };
                 // Release: the item is written before readers see its tag.
-                b.meta
-                    .store(with_tag(meta, i, tag_of(hash)), Ordering::Release);
+                b.meta.store(with_tag(meta, i, tag), Ordering::Release);
                 return (
                     false,
                     Slot {
@@ -356,10 +476,11 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
             match b.overflow() {
                 Some(next) => b = next,
                 None => {
+                    self.add_to_filter(tag);
                     let fresh = Box::new(Bucket::<K, V, M>::new());
                     // SAFETY: slot 0 of a line nobody else can see yet.
                     unsafe { fresh.item(0).write(item) };
-                    fresh.meta.store(u64::from(tag_of(hash)), Ordering::Relaxed);
+                    fresh.meta.store(u64::from(tag), Ordering::Relaxed);
                     let fresh = Box::into_raw(fresh);
                     // Release: the new line is complete before it is linked.
                     b.overflow.store(fresh, Ordering::Release);
@@ -387,51 +508,72 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         b.meta.store(m, Ordering::Release);
     }
 
-    /// Replaces the entry in `slot` (same key) with `item` and returns the
-    /// old item, which the caller retires (what it points to stays readable
-    /// for the caller's section). Boxed entries are swapped in place; an
-    /// inline pair goes to a free slot (of the head line if the old one is
-    /// there, else the first free one from the head), the old slot is
-    /// retired.
+    /// Replaces the entry in `slot` (same key) with `item`; returns the old
+    /// item, which the caller retires (what it points to stays readable
+    /// for the caller's section), and the new entry's slot. Boxed entries
+    /// are swapped in place. An inline pair goes to a free slot of the same
+    /// line (the two tags swap in one store) or, if it has none, of a
+    /// *later* line, published before the old slot is retired: a reader
+    /// scans the chain from the head, so if it finds the old slot retired
+    /// it also sees the new entry further on. (Moving the entry nearer the
+    /// head would let a reader pass the new slot before it was filled and
+    /// reach the old one after it was retired, and miss a key that was
+    /// there throughout.) The caller should trim the chain when the entry
+    /// moved to another line ([`Replaced::moved`]): the line it left may
+    /// now be empty.
     pub(crate) fn replace(
         &self,
         slot: &Slot<'t, K, V, M>,
         item: M::Item,
         hash: u64,
         domain: &Domain,
-    ) -> M::Item {
+    ) -> Replaced<'t, K, V, M> {
         let b = slot.bucket;
         // SAFETY: a published slot of our locked chain.
         let item = match unsafe { M::replace_in_place(b.item(slot.index), item) } {
-            Ok(old) => return old,
+            Ok(old) => {
+                let fresh = Slot {
+                    bucket: b,
+                    index: slot.index,
+                };
+                return Replaced {
+                    old,
+                    fresh,
+                    moved: false,
+                };
+            }
             Err(item) => item,
         };
         let mut meta = b.meta.load(Ordering::Relaxed);
         let mut waiting = false;
-        // In the head line, swap within the line (one store). Further down
-        // the chain, move the entry to the first free slot from the head
-        // instead, so that a chain that grew drains from its tail.
-        let in_head = std::ptr::eq(b, self.head);
-        if let Some(j) = in_head
-            .then(|| b.free_slot(&mut meta, domain, &mut waiting))
-            .flatten()
-        {
+        let fresh = if let Some(j) = b.free_slot(&mut meta, domain, &mut waiting) {
             // SAFETY: a free slot, as in `insert_new`.
             unsafe { b.item(j).write(item) };
             let swapped = retired(with_tag(meta, j, tag_of(hash)), slot.index);
             // Release: the new item is written before its tag is seen; one
             // store, so readers see the old entry or the new one.
             b.meta.store(swapped, Ordering::Release);
+            Slot {
+                bucket: b,
+                index: j,
+            }
         } else {
-            // Publish the new entry first, so the key never looks absent.
-            self.insert_new(item, hash, domain);
+            // Publish the new entry first, further down the chain, so the
+            // key never looks absent.
+            let (_, fresh) = self.insert_from(b, item, hash, domain);
             let meta = b.meta.load(Ordering::Relaxed);
             b.meta.store(retired(meta, slot.index), Ordering::Release);
-        }
+            fresh
+        };
         Self::stamp(b, domain);
-        // SAFETY: the old slot is initialized and not written again before
-        // a grace period; a bitwise copy of what the caller retires.
-        unsafe { b.item(slot.index).read() }
+        Replaced {
+            // SAFETY: the old slot is initialized and not written again
+            // before a grace period; a bitwise copy of what the caller
+            // retires.
+            old: unsafe { b.item(slot.index).read() },
+            moved: !std::ptr::eq(fresh.bucket, b),
+            fresh,
+        }
     }
 
     /// Unpublishes `slot` and returns its item, which the caller retires
@@ -443,40 +585,39 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         // readers (they need no data from it).
         b.meta.store(retired(meta, slot.index), Ordering::Release);
         Self::stamp(b, domain);
+        if !std::ptr::eq(b, self.head) {
+            self.refresh_filter();
+        }
         b.item(slot.index)
     }
 
-    /// Unlinks the chain's last line if it is an overflow line with no live
+    /// Unlinks the first overflow line of the chain that holds no live
     /// entry, and returns it for the caller to queue once the lock is
     /// released (readers may still be in it, and may hold references into
-    /// its retired slots). Called after each removal, so chains that grew
-    /// while slots waited for a grace period (a hot key's inline updates)
-    /// shrink back.
-    pub(crate) fn trim_tail(&self) -> Option<RetiredLine<K, V, M>> {
+    /// its retired slots; its link to the next line stays, so a reader in
+    /// it goes on to the rest of the chain). Called after some removals and
+    /// replacements, so chains that grew while slots waited for a grace
+    /// period (a hot key's inline updates move down the chain) shrink back.
+    pub(crate) fn trim_empty_line(&self) -> Option<RetiredLine<K, V, M>> {
         let mut prev = self.head;
-        let mut last = prev.overflow.load(Ordering::Relaxed);
-        if last.is_null() {
-            return None;
-        }
         loop {
-            // SAFETY: linked lines of our locked chain are live; `last` is
-            // the pointer from `Box::into_raw` (full provenance).
-            let line = unsafe { &*last };
-            let next = line.overflow.load(Ordering::Relaxed);
-            if next.is_null() {
-                break;
+            let line = prev.overflow.load(Ordering::Relaxed);
+            if line.is_null() {
+                return None;
             }
-            prev = line;
-            last = next;
+            // SAFETY: linked lines of our locked chain are live; `line` is
+            // the pointer from `Box::into_raw` (full provenance).
+            let b = unsafe { &*line };
+            if b.meta.load(Ordering::Relaxed) & TAGS == 0 {
+                let next = b.overflow.load(Ordering::Relaxed);
+                // Release: readers that take this link must see `next`
+                // built; it was built by a lock holder before us (the lock
+                // orders its writes before ours).
+                prev.overflow.store(next, Ordering::Release);
+                return Some(RetiredLine(line));
+            }
+            prev = b;
         }
-        // SAFETY: as above.
-        if unsafe { &*last }.meta.load(Ordering::Relaxed) & TAGS != 0 {
-            return None;
-        }
-        // Release is not needed for an unlink (no data is published), but
-        // keeps every store of a link in one discipline.
-        prev.overflow.store(std::ptr::null_mut(), Ordering::Release);
-        Some(RetiredLine(last))
     }
 
     /// Unpublishes the whole chain, handing each live item to `retire`.
@@ -497,9 +638,11 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
             }
             match b.overflow() {
                 Some(next) => b = next,
-                None => return,
+                None => break,
             }
         }
+        // After the retirements: nothing live is left in the overflow lines.
+        self.refresh_filter();
     }
 
     /// Calls `f` on every live item of the chain (the lock holder's view).
