@@ -584,7 +584,7 @@ where
                     // exactly one table when we write it.
                     lock.migrate_to(t, t.index(hash), next, &self.rehash(), &self.domain);
                     drop(lock);
-                    self.finish_bucket_move(t);
+                    self.finish_bucket_moves(t, 1);
                     t = next;
                 }
             }
@@ -596,10 +596,12 @@ where
         |k| self.hasher.hash_one(k)
     }
 
-    /// Counts one more bucket moved out of `t`; the last one switches the
-    /// root to the next table and retires `t`.
-    fn finish_bucket_move(&self, t: &Table<K, V, M>) {
-        if t.moved.fetch_add(1, Ordering::AcqRel) + 1 == t.len() {
+    /// Counts `n` more buckets moved out of `t`; the last ones switch the
+    /// root to the next table and retire `t`. Migration counts a chunk at
+    /// a time: one write of this shared counter per bucket made it a line
+    /// that every migrating thread pulled from the others.
+    fn finish_bucket_moves(&self, t: &Table<K, V, M>, n: usize) {
+        if t.moved.fetch_add(n, Ordering::AcqRel) + n == t.len() {
             let next = t.next.load(Ordering::Acquire);
             // Swap the root's own pointer (which carries the allocation's
             // provenance) for the next table. Release: the next table, filled
@@ -635,13 +637,16 @@ where
             return false;
         }
         let rehash = self.rehash();
+        let mut moved = 0;
         for i in start..(start + MIGRATE_CHUNK).min(t.len()) {
             let lock = t.bucket_at(i).lock();
             if !lock.is_moved() {
                 lock.migrate_to(t, i, next, &rehash, &self.domain);
-                drop(lock);
-                self.finish_bucket_move(t);
+                moved += 1;
             }
+        }
+        if moved > 0 {
+            self.finish_bucket_moves(t, moved);
         }
         true
     }
