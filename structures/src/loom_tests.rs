@@ -267,6 +267,63 @@ fn map_inline_update_in_overflow_stays_visible() {
     });
 }
 
+/// Unlinking an empty overflow line from the middle of a chain: bucket 1
+/// holds A, B, C in its head line, D, E, F in a first overflow line and G
+/// in a second. D and E are removed first; then a writer removes F, which
+/// empties the first overflow line, and unlinks it (in the middle of the
+/// chain: its link to G's line stays) while a reader looks G up. The
+/// reader finds G whether it passed through the unlinked line or not, and
+/// afterwards the chain is the head line and G's line.
+///
+/// The removal also recomputes the head's filter of overflow tags, which
+/// must keep G's bit.
+///
+/// Injected bugs (checked): the unlink storing null instead of the next
+/// line (cutting the chain), clearing the unlinked line's own link (a
+/// reader standing in it loses its way), and the filter recomputed from
+/// the first overflow line only: each loses G for the reader.
+#[test]
+fn map_inline_middle_line_unlinked_under_a_reader() {
+    const E: u64 = 0x51;
+    const F: u64 = 0x61;
+    const G: u64 = 0x71;
+    model(2, || {
+        let d = Domain::builder().flavor(FLAVOR).build();
+        let map: Arc<InlineMap> = Arc::new(
+            RcuHashMap::builder()
+                .hasher(Ident)
+                .inline()
+                .domain(&d)
+                .build(),
+        );
+        {
+            let m = map.pin();
+            for k in [A, B, C, D, E, F, G] {
+                m.insert(k, enc(k));
+            }
+            assert_eq!(map.chain_lines(&G), 3);
+            for k in [D, E] {
+                assert_eq!(m.remove(&k), Some(&enc(k)));
+            }
+        }
+        let reader = {
+            let map = map.clone();
+            thread::spawn(move || {
+                let m = map.pin();
+                assert_eq!(
+                    m.get(&G),
+                    Some(&enc(G)),
+                    "a key behind an unlinked line was lost"
+                );
+            })
+        };
+        assert_eq!(map.pin().remove(&F), Some(&enc(F)));
+        reader.join().unwrap();
+        assert_eq!(map.chain_lines(&G), 2, "the empty line was unlinked");
+        assert_eq!(map.pin().get(&G), Some(&enc(G)));
+    });
+}
+
 /// Resize publication: a reader looks up a key that stays in the map
 /// while a writer's insert grows the table, migrating every bucket to the
 /// next table (copies first, then the "moved" flag; readers that meet it
