@@ -247,6 +247,50 @@ fn stable_keys_during_resizes<M: MapStorage<u64, u64>>() {
     assert_eq!(m.iter().count() as u64, STABLE);
 }
 
+/// An iterator made before the table grew and then shrank again reaches
+/// each new bucket through both halves of the old bucket's split (the two
+/// paths meet after the shrink): it must still yield every key once.
+#[test]
+fn iteration_across_a_grow_and_a_shrink_yields_each_key_once() {
+    iterate_across_grow_and_shrink::<Boxed>();
+    iterate_across_grow_and_shrink::<Inline>();
+}
+
+fn iterate_across_grow_and_shrink<M: MapStorage<u64, u64>>() {
+    let d = Domain::new();
+    let map: Map<M> = map_in(&d);
+    let m = map.pin();
+    const KEPT: u64 = 500;
+    for k in 0..KEPT {
+        m.insert(k, k);
+    }
+    let before = map.capacity();
+    let it = m.iter();
+    for k in 10_000..60_000 {
+        m.insert(k, k);
+    }
+    let grown = map.capacity();
+    for k in 10_000..60_000 {
+        m.remove(&k);
+    }
+    // A few more writes finish the last resize's migration.
+    for _ in 0..10_000 {
+        m.insert(KEPT, KEPT);
+        m.remove(&KEPT);
+    }
+    let after = map.capacity();
+    assert!(
+        grown > before && after < grown,
+        "the table grew and shrank ({before} -> {grown} -> {after})"
+    );
+    let mut seen: Vec<u64> = it.map(|(k, _)| *k).collect();
+    seen.sort_unstable();
+    let yielded = seen.len();
+    seen.dedup();
+    assert_eq!(yielded, seen.len(), "keys yielded twice");
+    assert_eq!(seen, (0..KEPT).collect::<Vec<_>>());
+}
+
 /// Hashes every key into bucket 0 of any table up to 2^24 buckets, with
 /// varied high bits (tags): one long chain of overflow lines.
 #[derive(Clone, Default)]

@@ -49,9 +49,12 @@ where
 
 /// The entries of `table`'s bucket `index` whose hash maps to bucket
 /// `origin` of a table with mask `origin_mask`, following moved buckets into
-/// the next tables. Each key once (a writer may publish a replacement in
-/// another slot of the chain just before it retires the old one). The
-/// caller is in a read-side section that began before it got `table`.
+/// the next tables. Each key once: a writer may publish a replacement in
+/// another slot of the chain just before it retires the old one, and after
+/// a grow and then a shrink both halves of a split lead to the same bucket
+/// (so a line is scanned once, and keys are checked against everything
+/// this origin yielded). The caller is in a read-side section that began
+/// before it got `table`.
 pub(crate) fn collect_bucket<'p, K: Eq, V, M: Layout<K, V>>(
     table: &'p Table<K, V, M>,
     index: usize,
@@ -60,19 +63,51 @@ pub(crate) fn collect_bucket<'p, K: Eq, V, M: Layout<K, V>>(
     rehash: &impl Fn(&K) -> u64,
     out: &mut Vec<(&'p K, &'p V)>,
 ) {
+    let from = Origin {
+        mask: origin_mask,
+        index: origin,
+        start: out.len(),
+    };
+    // Buckets of later tables reached so far (the list allocates only when
+    // `index` has moved).
+    let mut seen = Vec::new();
+    collect_from(table, index, &from, rehash, out, &mut seen);
+}
+
+/// Which entries a [`collect_bucket`] call wants, and where its output
+/// begins.
+struct Origin {
+    mask: usize,
+    index: usize,
+    start: usize,
+}
+
+fn collect_from<'p, K: Eq, V, M: Layout<K, V>>(
+    table: &'p Table<K, V, M>,
+    index: usize,
+    from: &Origin,
+    rehash: &impl Fn(&K) -> u64,
+    out: &mut Vec<(&'p K, &'p V)>,
+    seen: &mut Vec<(*const Table<K, V, M>, usize)>,
+) {
     let head = table.bucket_at(index);
     if head.is_moved() {
         let next = table.next().expect("a moved bucket has a next table");
         for target in table.targets(index, next) {
-            collect_bucket(next, target, origin_mask, origin, rehash, out);
+            let bucket = (next as *const Table<K, V, M>, target);
+            if !seen.contains(&bucket) {
+                seen.push(bucket);
+                collect_from(next, target, from, rehash, out, seen);
+            }
         }
         return;
     }
-    let start = out.len();
     head.scan(|item| {
         // SAFETY: `scan` shows live items, readable for our section.
         let (hash, (k, v)) = unsafe { (M::hash(item, rehash), M::get(item)) };
-        if hash as usize & origin_mask == origin && !out[start..].iter().any(|seen| *seen.0 == *k) {
+        if hash as usize & from.mask == from.index
+            && !out[from.start..].iter().any(|seen| *seen.0 == *k)
+        {
             out.push((k, v));
         }
         None::<()>
