@@ -33,34 +33,12 @@ const MIN_BUCKETS: usize = 16;
 /// insert and removal pull a line another core had just written.
 const STRIPES: usize = 32;
 
-/// Whether this write should also look for an empty overflow line to unlink:
-/// one in [`TRIM_EVERY`] per thread. Walking to the tail costs a cache miss
-/// per overflow line (a fifth of a remove's time in a profile of the
-/// exchange workload when every removal did it); a chain that grew still
-/// shrinks back, a line per that many writes.
-fn trim_now() -> bool {
-    // Loom replays a model many times on one OS thread: a countdown kept
-    // across runs would make the model nondeterministic.
-    if cfg!(loom) {
-        return true;
-    }
-    std::thread_local! {
-        static COUNTDOWN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-    }
-    COUNTDOWN.with(|c| {
-        let n = c.get();
-        c.set(if n == 0 { TRIM_EVERY - 1 } else { n - 1 });
-        n == 0
-    })
-}
-
-/// See [`trim_now`].
-const TRIM_EVERY: u32 = 8;
-
 /// This thread's counter stripe (threads take stripes round-robin).
 fn my_stripe() -> usize {
     if cfg!(loom) {
-        return 0; // see `trim_now`
+        // Loom replays a model many times on one OS thread: a stripe
+        // taken across runs would make the model nondeterministic.
+        return 0;
     }
     use std::sync::atomic::AtomicUsize;
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -69,6 +47,7 @@ fn my_stripe() -> usize {
     }
     STRIPE.with(|s| *s)
 }
+
 /// Buckets a helper migrates per claim.
 const MIGRATE_CHUNK: usize = 64;
 
@@ -704,9 +683,7 @@ where
         if let Some(slot) = lock.find_slot(hash, |k| *k == key) {
             let old = slot.get();
             let r = lock.replace(&slot, M::make(hash, key, value), hash, &self.domain);
-            let trimmed = (r.moved || trim_now())
-                .then(|| lock.trim_empty_line())
-                .flatten();
+            let trimmed = r.left_empty.then(|| lock.trim_empty_line()).flatten();
             drop(lock);
             self.retire(&r.old);
             if let Some(line) = trimmed {
@@ -746,8 +723,8 @@ where
         hash: u64,
     ) -> (&'t K, &'t V) {
         let old = slot.get();
-        let item = lock.remove(slot, &self.domain);
-        let trimmed = trim_now().then(|| lock.trim_empty_line()).flatten();
+        let (item, left_empty) = lock.remove(slot, &self.domain);
+        let trimmed = left_empty.then(|| lock.trim_empty_line()).flatten();
         drop(lock);
         self.retire(item);
         if let Some(line) = trimmed {
@@ -809,9 +786,7 @@ where
                 &self.domain,
             );
             let fresh = r.fresh.get();
-            let trimmed = (r.moved || trim_now())
-                .then(|| lock.trim_empty_line())
-                .flatten();
+            let trimmed = r.left_empty.then(|| lock.trim_empty_line()).flatten();
             drop(lock);
             self.retire(&r.old);
             if let Some(line) = trimmed {
@@ -871,7 +846,11 @@ where
                 removed += 1;
                 self.retire(item);
             });
+            let emptied: Vec<_> = std::iter::from_fn(|| lock.trim_empty_line()).collect();
             drop(lock);
+            for line in emptied {
+                line.retire(&self.domain);
+            }
             self.count(-removed);
         }
     }
