@@ -134,8 +134,15 @@ pub(crate) enum Lookup<'t, K, V> {
     Moved,
 }
 
-/// One cache line of a chain.
-#[repr(C, align(64))]
+/// One cache line of a chain: 64 bytes, but aligned to 8 as a type. Head
+/// lines sit in the table's array, which is cache-line aligned
+/// (`ZeroedArray`); an overflow line comes from `malloc` at 16-byte
+/// alignment and may straddle two cache lines. Asking for 64-byte
+/// alignment sent every overflow line through glibc's `posix_memalign`,
+/// which skips the thread cache and splits off fragments: in a growing
+/// map (bustle RapidGrow) a tenth of the time went to `malloc_consolidate`
+/// and `unlink_chunk`, and the fragments cost 8 bytes per entry.
+#[repr(C)]
 pub(crate) struct Bucket<K, V, M: Layout<K, V>> {
     meta: AtomicU64,
     /// `M::SLOTS` items; a slot is initialized while its tag is set or it
@@ -144,6 +151,9 @@ pub(crate) struct Bucket<K, V, M: Layout<K, V>> {
     overflow: AtomicPtr<Bucket<K, V, M>>,
     _items: PhantomData<M::Item>,
 }
+
+#[cfg(not(loom))]
+const _: () = assert!(std::mem::size_of::<Bucket<u64, u64, super::storage::Inline>>() == 64);
 
 impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
     fn new() -> Self {

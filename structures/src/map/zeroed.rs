@@ -28,6 +28,15 @@ pub(crate) struct ZeroedArray<T> {
 }
 
 impl<T> ZeroedArray<T> {
+    /// `len` elements, the array aligned to a cache line: its elements
+    /// (a map's head lines) are 64 bytes but only 8-aligned as a type, so
+    /// that lines allocated one at a time come from `malloc`'s fast path.
+    fn layout(len: usize) -> std::alloc::Layout {
+        std::alloc::Layout::array::<T>(len)
+            .and_then(|l| l.align_to(64))
+            .expect("array too large")
+    }
+
     /// `len` elements, each all-zero bytes.
     ///
     /// # Safety
@@ -35,7 +44,7 @@ impl<T> ZeroedArray<T> {
     /// An all-zero `T` must be a valid `T`.
     #[cfg(not(loom))]
     pub(crate) unsafe fn new(len: usize) -> Self {
-        let layout = std::alloc::Layout::array::<T>(len).expect("array too large");
+        let layout = Self::layout(len);
         assert!(
             layout.size() > 0,
             "ZeroedArray holds sized, non-empty arrays"
@@ -62,9 +71,21 @@ impl<T> ZeroedArray<T> {
 
     /// Loom's atomics are not plain integers: each element is built.
     #[cfg(loom)]
-    pub(crate) fn from_fn(len: usize, make: impl FnMut() -> T) -> Self {
-        let boxed: Box<[T]> = std::iter::repeat_with(make).take(len).collect();
-        let start = NonNull::from(Box::leak(boxed)).cast();
+    pub(crate) fn from_fn(len: usize, mut make: impl FnMut() -> T) -> Self {
+        let layout = Self::layout(len);
+        assert!(
+            layout.size() > 0,
+            "ZeroedArray holds sized, non-empty arrays"
+        );
+        // SAFETY: nonzero size (asserted above).
+        let start = unsafe { std::alloc::alloc(layout) }.cast::<T>();
+        let Some(start) = NonNull::new(start) else {
+            std::alloc::handle_alloc_error(layout)
+        };
+        for i in 0..len {
+            // SAFETY: `i < len` elements fit in the allocation.
+            unsafe { start.as_ptr().add(i).write(make()) };
+        }
         ZeroedArray {
             start,
             len,
@@ -93,12 +114,12 @@ impl<T> Drop for ZeroedArray<T> {
     fn drop(&mut self) {
         // SAFETY: the elements are initialized and dropped once, here.
         unsafe { std::ptr::drop_in_place(&mut **self as *mut [T]) };
-        let layout = std::alloc::Layout::array::<T>(self.len).expect("checked at allocation");
+        let layout = Self::layout(self.len);
         if self.mapped {
             unmap(self.start.as_ptr().cast(), layout.size());
         } else {
             // SAFETY: allocated by the global allocator with this layout
-            // (`alloc_zeroed`, or a `Box<[T]>` of `len` elements under loom).
+            // (`alloc_zeroed`, or `alloc` under loom).
             unsafe { std::alloc::dealloc(self.start.as_ptr().cast(), layout) };
         }
     }
