@@ -75,6 +75,11 @@
 //!   the writer ran. The writer's slowest single insert (a resize's cost
 //!   to the writer that meets it) goes to stderr.
 //!
+//! `--rounds N` runs every case N times, all cases once per round, and
+//! reports each case's median run (every run's figure goes to stderr): on
+//! a shared, noisy machine one run of each case can rank the peers
+//! differently from the next.
+//!
 //! Each (workload, implementation, threads) case runs in a fresh child
 //! process (this binary re-executed with a hidden `--case WORKLOAD:IMPL`),
 //! so one case's memory, threads and garbage do not pollute the next. Maps
@@ -742,6 +747,9 @@ struct Args {
     case: Option<String>,
     /// `cargo bench` passes `--bench`; without it we only smoke-test.
     bench: bool,
+    /// Runs of every case, interleaved round by round; each case reports
+    /// its median run.
+    rounds: usize,
 }
 
 fn parse_args() -> Args {
@@ -756,6 +764,7 @@ fn parse_args() -> Args {
         },
         case: None,
         bench: false,
+        rounds: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -787,13 +796,19 @@ fn parse_args() -> Args {
                 assert!(n > 0, "--pin-batch must be positive");
                 PIN_BATCH.store(n, Ordering::Relaxed);
             }
+            "--rounds" => {
+                args.rounds = value("--rounds")
+                    .parse()
+                    .expect("--rounds takes a positive count");
+                assert!(args.rounds > 0, "--rounds must be positive");
+            }
             "--case" => args.case = Some(value("--case")),
             "--smoke" => args.cfg.smoke = true,
             "--bench" => args.bench = true,
             "--help" | "-h" => {
                 println!(
                     "usage: map [--threads 1,2] [--secs 1] [--capacity-log2 18] [--ops-factor 1] \
-                     [--pin-batch 128] [--workloads all | {}]",
+                     [--pin-batch 128] [--rounds 1] [--workloads all | {}]",
                     WORKLOADS.join(",")
                 );
                 std::process::exit(0);
@@ -908,6 +923,38 @@ impl Row {
     }
 }
 
+/// The run whose metric is the median of a case's runs (the lower middle
+/// of an even count); a failed run is left out, and the case counts as
+/// failed only if every run failed.
+fn median_run(mut runs: Vec<Row>) -> Row {
+    if runs.len() > 1 {
+        let values: Vec<String> = runs
+            .iter()
+            .map(|r| r.metric().1.map_or("failed".into(), num))
+            .collect();
+        eprintln!(
+            "{} threads={} {}: runs {}",
+            runs[0].workload,
+            runs[0].threads,
+            runs[0].name,
+            values.join(" ")
+        );
+    }
+    if runs.iter().any(|r| r.metric().1.is_some()) {
+        runs.retain(|r| r.metric().1.is_some());
+    } else {
+        runs.truncate(1);
+    }
+    runs.sort_by(|a, b| {
+        a.metric()
+            .1
+            .partial_cmp(&b.metric().1)
+            .expect("finite metrics")
+    });
+    let middle = (runs.len() - 1) / 2;
+    runs.swap_remove(middle)
+}
+
 fn parse_result(fields: Vec<(String, String)>) -> Option<Outcome> {
     let mut o = Outcome::default();
     for (k, v) in &fields {
@@ -996,22 +1043,27 @@ fn main() {
     }
 
     let started = Instant::now();
-    let mut rows = Vec::new();
-    for (k, (workload, t, shown, name)) in cases.iter().enumerate() {
-        eprintln!(
-            "[{}/{}] {workload} threads={shown} {name} (elapsed {:.1} s)",
-            k + 1,
-            cases.len(),
-            started.elapsed().as_secs_f64()
-        );
-        let outcome = run_in_child(&exe, workload, name, *t, cfg);
-        rows.push(Row {
-            workload: workload.clone(),
-            threads: shown.clone(),
-            name,
-            outcome,
-        });
+    let total = cases.len() * args.rounds;
+    // Round-major: a burst of noise on a shared machine hits one run of
+    // many cases, not every run of one case.
+    let mut runs: Vec<Vec<Row>> = cases.iter().map(|_| Vec::new()).collect();
+    for round in 0..args.rounds {
+        for (k, (workload, t, shown, name)) in cases.iter().enumerate() {
+            eprintln!(
+                "[{}/{total}] {workload} threads={shown} {name} (elapsed {:.1} s)",
+                round * cases.len() + k + 1,
+                started.elapsed().as_secs_f64()
+            );
+            let outcome = run_in_child(&exe, workload, name, *t, cfg);
+            runs[k].push(Row {
+                workload: workload.clone(),
+                threads: shown.clone(),
+                name,
+                outcome,
+            });
+        }
     }
+    let rows: Vec<Row> = runs.into_iter().map(median_run).collect();
     eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());
 
     // Ratio to the best peer of the same workload and thread count.
@@ -1078,13 +1130,14 @@ fn main() {
     if args.bench {
         let dir = common::output_dir("map");
         let mut csv = format!(
-            "# capacity_log2={} ops_factor={} secs={} pin_batch={}\n\
+            "# capacity_log2={} ops_factor={} secs={} pin_batch={} rounds={} (median run)\n\
              workload,threads,implementation,mops,ratio_to_best_peer,ratio_of,\
              bytes_per_entry,peak_bytes_per_entry,p50_ns,p99_ns,p999_ns,max_ns,writer_secs\n",
             cfg.capacity_log2,
             cfg.ops_factor,
             cfg.secs,
-            pin_batch()
+            pin_batch(),
+            args.rounds
         );
         let field = |v: Option<f64>| {
             v.filter(|v| v.is_finite())
