@@ -39,9 +39,11 @@
 //! reader always finds the key (a scan may meet it twice for that instant:
 //! iteration removes such duplicates within a chain). Never nearer the
 //! head: a reader could pass that slot before it is filled and reach the
-//! old one after it is retired. A line that a replacement leaves empty is
-//! unlinked at once, so a hot key updated faster than grace periods end
-//! walks down a chain of two lines rather than growing it.
+//! old one after it is retired. An overflow line that a replacement or a
+//! removal leaves empty is unlinked at once, unless it is the chain's last
+//! (kept as a spare for the next insert), so a hot key updated faster than
+//! grace periods end walks down a chain of a few lines rather than growing
+//! it.
 //!
 //! # Resizing
 //!
