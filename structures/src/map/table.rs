@@ -139,7 +139,8 @@ pub(crate) enum Lookup<'t, K, V> {
 /// One cache line of a chain: 64 bytes, but aligned to 8 as a type. Head
 /// lines sit in the table's array, which is cache-line aligned
 /// (`ZeroedArray`); an overflow line comes from `malloc` at 16-byte
-/// alignment and may straddle two cache lines. Asking for 64-byte
+/// alignment and may straddle two cache lines (its atomic words are
+/// 8-aligned, so none of them does: no split-lock atomics). Asking for 64-byte
 /// alignment sent every overflow line through glibc's `posix_memalign`,
 /// which skips the thread cache and splits off fragments: in a growing
 /// map (bustle RapidGrow) a tenth of the time went to `malloc_consolidate`
