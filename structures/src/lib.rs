@@ -29,6 +29,8 @@ mod list;
 mod loom_tests;
 mod map;
 mod sync;
+#[cfg(test)]
+mod test_hashers;
 #[cfg(all(test, not(loom)))]
 mod tests;
 

@@ -16,9 +16,11 @@
 //! Each model was checked against injected bugs (see the comment on each);
 //! with such a bug the model fails within a second or two.
 
+// The models' keys are small: with `Ident` they choose their bucket, and
+// all share one tag, so lookups must compare keys.
+use crate::test_hashers::Ident;
 use crate::{Boxed, Inline, RcuHashMap, RcuList};
 use loom::thread;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use urcu_reclaim::{Domain, Flavor};
 
@@ -33,35 +35,6 @@ fn model(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
     // atomic operations.
     b.max_branches = b.max_branches.max(100_000);
     b.check(f);
-}
-
-/// Hashes a `u64` to itself: the models choose buckets (`key & 15` in a
-/// new map) and tags (the top bits; all zero here, so every key shares
-/// one tag and lookups must compare keys).
-#[derive(Clone, Copy, Default)]
-struct Ident;
-
-struct IdentHasher(u64);
-
-impl Hasher for IdentHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0 << 8 | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-impl BuildHasher for Ident {
-    type Hasher = IdentHasher;
-    fn build_hasher(&self) -> IdentHasher {
-        IdentHasher(0)
-    }
 }
 
 /// The value stored for `key`.

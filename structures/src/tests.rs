@@ -299,68 +299,44 @@ fn a_hot_keys_burst_keeps_its_chain_short() {
     assert_eq!(map.get_cloned(&0), Some(63));
 }
 
-/// Hashes every `u64` key into bucket 0 (of tables up to 2^24 buckets),
-/// with varied tags: one long chain.
-#[derive(Clone, Default)]
-struct OneChain;
-
-impl std::hash::BuildHasher for OneChain {
-    type Hasher = OneChainHasher;
-    fn build_hasher(&self) -> OneChainHasher {
-        OneChainHasher(0)
-    }
-}
-
-struct OneChainHasher(u64);
-
-impl std::hash::Hasher for OneChainHasher {
-    fn finish(&self) -> u64 {
-        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) & !((1 << 24) - 1)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
 /// Overflow lines are unlinked as soon as they hold no live entry, by the
 /// removal that empties one, except the chain's last line, kept as a
 /// spare; `clear` unlinks all of them.
 #[test]
 fn emptied_overflow_lines_are_unlinked() {
+    use crate::test_hashers::Ident;
     use crate::{Inline, RcuHashMap};
     let d = Domain::builder().flavor(Flavor::Mb).build();
-    let map: RcuHashMap<u64, u64, OneChain, Inline> = RcuHashMap::builder()
-        .hasher(OneChain)
+    let map: RcuHashMap<u64, u64, Ident, Inline> = RcuHashMap::builder()
+        .hasher(Ident)
         .domain(&d)
         .inline()
         .build();
     let m = map.pin();
+    // Key `k` hashes to `k`: keys `n << 56` share bucket 0 of any table
+    // and differ in their tags.
+    let key = |n: u64| n << 56;
     // Four lines of three slots: 0..3, 3..6, 6..9, 9..12.
-    for k in 0..12 {
-        m.insert(k, k);
+    for n in 0..12 {
+        m.insert(key(n), n);
     }
     assert_eq!(map.chain_lines(&0), 4);
     // Emptying a middle line unlinks it; the lines after it stay reachable.
-    for k in 3..6 {
-        assert_eq!(m.remove(&k), Some(&k));
+    for n in 3..6 {
+        assert_eq!(m.remove(&key(n)), Some(&n));
     }
     assert_eq!(map.chain_lines(&0), 3);
-    for k in (0..3).chain(6..12) {
-        assert_eq!(m.get(&k), Some(&k));
+    for n in (0..3).chain(6..12) {
+        assert_eq!(m.get(&key(n)), Some(&n));
     }
     // Emptying the last line keeps it as the spare ...
-    for k in 9..12 {
-        assert_eq!(m.remove(&k), Some(&k));
+    for n in 9..12 {
+        assert_eq!(m.remove(&key(n)), Some(&n));
     }
     assert_eq!(map.chain_lines(&0), 3, "the emptied tail stays as a spare");
     // ... and emptying the line before it unlinks that one.
-    for k in 6..9 {
-        assert_eq!(m.remove(&k), Some(&k));
+    for n in 6..9 {
+        assert_eq!(m.remove(&key(n)), Some(&n));
     }
     assert_eq!(map.chain_lines(&0), 2);
     map.clear();
