@@ -524,7 +524,7 @@ where
 
     /// Whether a resize is under way and how many buckets it has moved
     /// (tests look at a resize the writes left half done).
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn resize_progress(&self) -> Option<usize> {
         let _g = self.domain.read_lock();
         let t = self.root();
