@@ -63,34 +63,41 @@
 //!
 //! # Maps: `RcuHashMap` vs papaya, scc, dashmap
 //!
-//! From "RcuHashMap" in `BENCHMARKS.md`: `cargo bench --bench map`, the
-//! bustle workloads with `u64` keys and values, on the **2-core** VM at 1
-//! and 2 threads, millions of operations per second (ratio to the best
-//! peer). "inline" is the map built with
+//! From "RcuHashMap" in `BENCHMARKS.md`: `cargo bench --bench map --
+//! --capacity-log2 21 --ops-factor 3 --rounds 3`, the bustle workloads
+//! with `u64` keys and values, on the **2-core** VM at 1 and 2 threads,
+//! millions of operations per second (ratio to the best peer), the median
+//! of three interleaved rounds (2026-11-28, sixth session). "inline" is
+//! the map built with
 //! [`MapBuilder::inline`](crate::urcu_structures::MapBuilder::inline),
 //! which keeps `Copy` pairs inside the bucket line.
 //!
 //! | workload | threads | urcu (boxed) | urcu inline | best peer |
 //! |---|---|---|---|---|
-//! | ReadHeavy | 1 | 7.58 (1.11) | 8.53 (1.25) | papaya 6.85 |
-//! | ReadHeavy | 2 | 13.0 (0.98) | 15.9 (1.20) | papaya 13.2 |
-//! | Exchange | 2 | 4.88 (0.59) | 6.10 (0.74) | scc `HashIndex` 8.30 |
-//! | RapidGrow | 2 | 3.97 (0.53) | 4.34 (0.58) | scc `HashIndex` 7.55 |
-//! | 98 % reads, 1M keys | 2 | 20.9 (1.46) | 30.8 (2.15) | scc `HashIndex` 14.3 |
+//! | ReadHeavy | 1 | 4.09 (1.06) | 6.18 (1.60) | papaya 3.87 |
+//! | ReadHeavy | 2 | 7.53 (0.98) | 11.1 (1.45) | papaya 7.67 |
+//! | Exchange | 1 | 1.69 (0.83) | 2.67 (1.32) | `RwLock<HashMap>` 2.03 |
+//! | Exchange | 2 | 3.63 (0.91) | 5.41 (1.36) | scc `HashIndex` 3.98 |
+//! | RapidGrow | 1 | 1.30 (0.71) | 1.77 (0.96) | `RwLock<HashMap>` 1.84 |
+//! | RapidGrow | 2 | 2.32 (0.66) | 3.52 (1.00) | scc `HashIndex` 3.53 |
 //!
-//! Runs on that VM vary by ±30 %. On the **16-core** machine (two runs)
-//! the inline map is 1.27×–1.59× the best peer on ReadHeavy at 1 thread and
-//! 0.92×–1.38× on the 98 %-read loop at 1–16 threads, but 0.47×–0.76× on
-//! ReadHeavy at 16 threads (its grace periods starve when every CPU runs a
-//! benchmark thread: retired slots wait and chains grow). **Reads lead at
-//! low thread counts, writes trail**: write-heavy and fast-growing tables
-//! are behind scc and dashmap at every thread count (0.21×–0.74× on 16
-//! cores). Inline
-//! uses 46 bytes per entry against papaya's 68, scc's 40 and dashmap's 34;
-//! the boxed default 56. Pick [`RcuHashMap`](crate::RcuHashMap) for
+//! That VM was slow and noisy in this run (one case's runs spread by up
+//! to ±25 %); earlier single runs there had the inline map at 0.95×–0.98×
+//! on Exchange and 0.66× on RapidGrow, before overflow lines left
+//! `posix_memalign` and chains stopped being walked for empty lines. On
+//! the **16-core** machine (two runs, before those changes) the inline map
+//! was 1.27×–1.59× the best peer on ReadHeavy at 1 thread and 0.92×–1.38×
+//! on a 98 %-read loop at 1–16 threads, but 0.47×–0.76× on ReadHeavy at
+//! 16 threads (its grace periods starve when every CPU runs a benchmark
+//! thread: retired slots wait and chains grow), and 0.21×–0.74× on the
+//! write-heavy and fast-growing workloads. **Reads lead; writes are level
+//! on small hosts and unmeasured since on large ones.** Inline uses 38
+//! bytes per entry against papaya's 68, scc's 40 and dashmap's 34; the
+//! boxed default 53. Pick [`RcuHashMap`](crate::RcuHashMap) for
 //! read-mostly tables, where you want its guard-tied references, bounded
 //! reclamation and one grace-period domain shared with the rest of your
-//! RCU data; pick scc for a write-heavy or fast-growing one today.
+//! RCU data; for a write-heavy table on many cores, scc still has the
+//! measured lead.
 //!
 //! # Lists
 //!
