@@ -51,6 +51,10 @@ fn my_stripe() -> usize {
 /// Buckets a helper migrates per claim.
 const MIGRATE_CHUNK: usize = 64;
 
+/// How many buckets ahead of the one it migrates a helper prefetches the
+/// boxed entries (whose hashes migration reads: a miss each).
+const PREFETCH_AHEAD: usize = 2;
+
 /// A concurrent hash map with RCU reads: `get` is lock-free, writes
 /// nothing shared and touches two cache lines (the bucket line and the
 /// boxed entry), or one with [`Inline`] storage for `Copy` keys and values
@@ -617,7 +621,16 @@ where
         }
         let rehash = self.rehash();
         let mut moved = 0;
-        for i in start..(start + MIGRATE_CHUNK).min(t.len()) {
+        let end = (start + MIGRATE_CHUNK).min(t.len());
+        for i in start..(start + PREFETCH_AHEAD).min(end) {
+            t.bucket_at(i).prefetch_entries();
+        }
+        for i in start..end {
+            if i + PREFETCH_AHEAD < end {
+                // We are in a read-side section (every write is), so the
+                // chain may be scanned like a reader's.
+                t.bucket_at(i + PREFETCH_AHEAD).prefetch_entries();
+            }
             let lock = t.bucket_at(i).lock();
             if !lock.is_moved() {
                 lock.migrate_to(t, i, next, &rehash, &self.domain);

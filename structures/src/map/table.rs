@@ -250,6 +250,24 @@ impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
         }
     }
 
+    /// Starts loading the boxed entries of this chain, which migrating it
+    /// will read (their hashes): prefetched a few buckets ahead, those
+    /// misses overlap instead of following one another. The caller is in
+    /// a read-side section or holds the bucket lock, as for [`scan`](Self::scan).
+    #[inline]
+    pub(crate) fn prefetch_entries(&self) {
+        if cfg!(loom) || !M::HASH_OFF_LINE {
+            // A hint only: loom models need not explore its loads.
+            return;
+        }
+        self.scan::<()>(|item| {
+            // SAFETY: `scan` shows only published slots, readable for the
+            // caller's section (or lock).
+            unsafe { M::prefetch(item) };
+            None
+        });
+    }
+
     /// Finds the entry for `hash` whose key satisfies `eq`, or says
     /// [`Lookup::Moved`] if this head bucket has moved to the next table
     /// (checked with the same load of `meta` that the scan uses). The
@@ -723,6 +741,9 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
             targets.next().is_none(),
             "a resize doubles or halves the table"
         );
+        // Before the target locks: the entries' misses then overlap each
+        // other rather than queue behind the locks' atomic instructions.
+        self.head.prefetch_entries();
         let low_lock = next.bucket_at(low).lock();
         let high_lock = high.map(|i| next.bucket_at(i).lock());
         self.for_each_live(|item| {
