@@ -52,7 +52,8 @@ fn my_stripe() -> usize {
 const MIGRATE_CHUNK: usize = 64;
 
 /// How many buckets ahead of the one it migrates a helper prefetches the
-/// boxed entries (whose hashes migration reads: a miss each).
+/// boxed entries (whose hashes migration reads: a miss each); overflow
+/// lines are prefetched twice as far ahead.
 const PREFETCH_AHEAD: usize = 2;
 
 /// A concurrent hash map with RCU reads: `get` is lock-free, writes
@@ -622,13 +623,22 @@ where
         let rehash = self.rehash();
         let mut moved = 0;
         let end = (start + MIGRATE_CHUNK).min(t.len());
-        for i in start..(start + PREFETCH_AHEAD).min(end) {
-            t.bucket_at(i).prefetch_entries();
+        // Two prefetch stages, so neither waits on a miss: the overflow
+        // line of the bucket 2 × PREFETCH_AHEAD on, then the boxed entries
+        // of the bucket PREFETCH_AHEAD on (its overflow line now loaded).
+        // We are in a read-side section (every write is), so a chain may be
+        // scanned like a reader's.
+        for j in start..(start + 2 * PREFETCH_AHEAD).min(end) {
+            t.bucket_at(j).prefetch_overflow();
+        }
+        for j in start..(start + PREFETCH_AHEAD).min(end) {
+            t.bucket_at(j).prefetch_entries();
         }
         for i in start..end {
+            if i + 2 * PREFETCH_AHEAD < end {
+                t.bucket_at(i + 2 * PREFETCH_AHEAD).prefetch_overflow();
+            }
             if i + PREFETCH_AHEAD < end {
-                // We are in a read-side section (every write is), so the
-                // chain may be scanned like a reader's.
                 t.bucket_at(i + PREFETCH_AHEAD).prefetch_entries();
             }
             let lock = t.bucket_at(i).lock();

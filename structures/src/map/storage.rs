@@ -83,7 +83,7 @@ unsafe fn load_entry<K, V>(item: *const *mut Entry<K, V>) -> *mut Entry<K, V> {
 /// faults, so `p` may even be freed memory; a no-op off x86-64 and under
 /// Miri).
 #[inline(always)]
-fn prefetch_line(p: *const u8) {
+pub(crate) fn prefetch_line(p: *const u8) {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     // SAFETY: `prefetcht0` reads nothing architecturally and cannot fault,
     // whatever the address; SSE is part of the x86-64 baseline.

@@ -65,7 +65,7 @@
 //! table.
 
 use super::storage::private::Layout;
-use super::storage::{LINE_DATA, MAX_SLOTS};
+use super::storage::{prefetch_line, LINE_DATA, MAX_SLOTS};
 use super::zeroed::ZeroedArray;
 use crate::sync::{ptr_mut, AtomicPtr, AtomicU64, AtomicUsize, Backoff, Ordering};
 use std::cell::UnsafeCell;
@@ -248,6 +248,17 @@ impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
             }
             b = b.overflow()?;
         }
+    }
+
+    /// Starts loading this line's overflow line, if it has one (a miss of
+    /// its own: overflow lines come from the allocator, anywhere).
+    #[inline]
+    pub(crate) fn prefetch_overflow(&self) {
+        if cfg!(loom) {
+            return;
+        }
+        // Relaxed: the pointer is only a hint, never dereferenced here.
+        prefetch_line(self.overflow.load(Ordering::Relaxed).cast());
     }
 
     /// Starts loading the boxed entries of this chain, which migrating it
