@@ -185,7 +185,17 @@ trait Map: Send + Sync + Sized + 'static {
 
     /// Lets deferred frees happen before a memory measurement.
     fn settle(&self) {}
+
+    /// The table's shape, for the diagnostics on stderr (urcu only).
+    fn shape(&self) -> Option<String> {
+        None
+    }
 }
+
+/// The shape of the map the last bustle run built (bustle owns the map, so
+/// the child asks through this when the run is over).
+type ShapeProbe = Box<dyn Fn() -> Option<String> + Send + Sync>;
+static LAST_MAP: std::sync::Mutex<Option<ShapeProbe>> = std::sync::Mutex::new(None);
 
 // urcu, pinned per batch ----------------------------------------------------
 
@@ -208,6 +218,13 @@ impl<M: MapStorage<u64, u64>> Map for Urcu<M> {
     }
     fn settle(&self) {
         self.0.domain().rcu_barrier();
+    }
+    fn shape(&self) -> Option<String> {
+        let s = self.0.table_stats();
+        Some(format!(
+            "{} entries in {} buckets + {} overflow lines, longest chain {} lines",
+            s.entries, s.buckets, s.overflow_lines, s.longest_chain
+        ))
     }
 }
 
@@ -470,7 +487,9 @@ impl<M: Map> BustleHandle<M> {
 impl<M: Map> Collection for Bustled<M> {
     type Handle = BustleHandle<M>;
     fn with_capacity(capacity: usize) -> Self {
-        Bustled(Box::leak(Box::new(M::with_capacity(capacity))))
+        let map: &'static M = Box::leak(Box::new(M::with_capacity(capacity)));
+        *LAST_MAP.lock().expect("not poisoned") = Some(Box::new(move || map.shape()));
+        Bustled(map)
     }
     fn pin(&self) -> BustleHandle<M> {
         BustleHandle {
@@ -874,6 +893,10 @@ fn run_child(case: &str, threads: usize, cfg: &Config) {
             st.caller_fallbacks,
             st.overflow_spills
         );
+        let probe = LAST_MAP.lock().expect("not poisoned");
+        if let Some(shape) = probe.as_ref().and_then(|p| p()) {
+            eprintln!("  urcu table: {shape}");
+        }
     }
     let opt = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| v.to_string());
     println!(

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The 16-core benchmark run, as one command for a borrowed machine.
 #
-#   scripts/device-bench.sh prepare   # here: build the drivers into .devcarry/
-#   scripts/device-bench.sh run       # there: run them, results under $OUT
+#   scripts/device-bench.sh prepare [--perf]  # here: build the drivers into .devcarry/
+#   scripts/device-bench.sh run                # there: run them, results under $OUT
+#   scripts/device-bench.sh diagnose           # there: the map's 16-thread questions
 #
 # `prepare` builds the release bench binaries (scaling, map) and copies them
 # into .devcarry/ (ignored by git: name it in the device call's `carry`).
@@ -11,6 +12,17 @@
 # cannot eat the other's share, and leaves the full text output and
 # results.tgz (CSVs and SVG plots) in $OUT (or ./device-out). About 4 minutes
 # without the liburcu peers (230 s on 2026-11-28); allow 7 with them.
+#
+# `diagnose` (about 3 minutes) asks why the map trails scc at 16 threads
+# (BENCHMARKS.md, "Current design, 16-core"): ReadHeavy and Exchange at 16
+# and 15 threads (one CPU left for the reclaimer), with read-side sections
+# of 128, 16 and 1 operations (a preempted reader holds up every grace
+# period, and removed slots wait for grace periods), each urcu case
+# printing its grace periods and its table's overflow lines; and, with
+# `prepare --perf` (which carries this machine's perf and its libraries,
+# about 22 MB), a perf profile of ReadHeavy at 16 threads for urcu-inline
+# and scc HashIndex. Profiles are read here afterwards:
+# `perf buildid-cache -a target/release/deps/map-*` then `perf report -i`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +44,50 @@ prepare)
       grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)
     cp "$exe" ".devcarry/$bench"
   done
+  if [ "${2:-}" = "--perf" ]; then
+    mkdir -p .devcarry/perf
+    cp -L "$(command -v perf)" .devcarry/perf/
+    # Its libraries, except the C library itself (the device has its own).
+    ldd "$(command -v perf)" | awk '{print $3}' | grep '^/' |
+      grep -v -E 'libc\.so|libm\.so|ld-linux' | xargs -I{} cp -L {} .devcarry/perf/
+  fi
+  # The device needs no debug info (profiles are read here, by build id).
+  for b in .devcarry/scaling .devcarry/map .devcarry/parked_reader; do
+    objcopy --strip-debug "$b"
+  done
   du -sh .devcarry
+  ;;
+diagnose)
+  out="${OUT:-$PWD/device-out}"
+  mkdir -p "$out/diag"
+  bin=.devcarry
+  export CARGO_TARGET_DIR="$out/diag"
+  nproc > "$out/nproc.txt"
+  one() { # THREADS CASE PIN_BATCH
+    echo "== $2 threads=$1 pin-batch=$3"
+    timeout 30 "$bin/map" --bench --threads "$1" --case "$2" --capacity-log2 21 \
+      --ops-factor 3 --pin-batch "$3" 2>&1 || echo "exit $?"
+  }
+  {
+    for w in read_heavy exchange; do
+      for impl in scc-hashindex scc-hashmap urcu-inline urcu; do one 16 "$w:$impl" 128; done
+      for b in 16 1; do one 16 "$w:urcu-inline" "$b"; one 16 "$w:urcu" "$b"; done
+      for impl in scc-hashindex urcu-inline; do one 15 "$w:$impl" 128; done
+    done
+  } > "$out/diagnose.txt"
+  if [ -x "$bin/perf/perf" ]; then
+    perf=(env LD_LIBRARY_PATH="$PWD/$bin/perf" "$bin/perf/perf")
+    for impl in urcu-inline scc-hashindex; do
+      timeout 40 "${perf[@]}" record -F 499 -g -o "$out/diag/rh16-$impl.data" -- \
+        "$bin/map" --bench --threads 16 --case "read_heavy:$impl" --capacity-log2 21 \
+        --ops-factor 3 >> "$out/perf.txt" 2>&1 || echo "perf $impl: exit $?" >> "$out/perf.txt"
+      timeout 40 "${perf[@]}" stat -e task-clock,cycles,instructions,cache-misses -- \
+        "$bin/map" --bench --threads 16 --case "read_heavy:$impl" --capacity-log2 21 \
+        --ops-factor 3 >> "$out/perf.txt" 2>&1 || echo "perf stat $impl: exit $?" >> "$out/perf.txt"
+    done
+  fi
+  (cd "$out" && tar czf diag.tgz diag && rm -rf diag)
+  grep -E "^==|RESULT|urcu" "$out/diagnose.txt" | cut -c1-160
   ;;
 run)
   out="${OUT:-$PWD/device-out}"
@@ -63,7 +118,7 @@ run)
   grep -A200 '^workload' "$out/map.txt" | head -60
   ;;
 *)
-  echo "usage: $0 prepare|run" >&2
+  echo "usage: $0 prepare [--perf] | run | diagnose" >&2
   exit 2
   ;;
 esac

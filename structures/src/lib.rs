@@ -40,5 +40,6 @@ pub use list::{Iter as ListIter, RcuList};
 pub use map::ParIter as MapParIter;
 pub use map::{
     Boxed, Inline, Iter as MapIter, MapBuilder, Pinned, RcuHashMap, Storage as MapStorage,
+    TableStats,
 };
 pub use urcu_reclaim;

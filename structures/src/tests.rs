@@ -345,3 +345,25 @@ fn emptied_overflow_lines_are_unlinked() {
     drop(m);
     drop(map);
 }
+
+#[test]
+fn table_stats_count_overflow_lines_and_the_longest_chain() {
+    use crate::test_hashers::Ident;
+    use crate::{Inline, RcuHashMap};
+    let map: RcuHashMap<u64, u64, Ident, Inline> =
+        RcuHashMap::builder().hasher(Ident).inline().build();
+    let m = map.pin();
+    // Keys `n << 56` all go to bucket 0: seven entries need three lines of
+    // three slots (too few entries in all for the table to grow).
+    for n in 0..7 {
+        m.insert(n << 56, n);
+    }
+    // One key in each of two other buckets: no more overflow lines.
+    m.insert(1, 1);
+    m.insert(2, 2);
+    let s = map.table_stats();
+    assert_eq!(s.entries, 9);
+    assert_eq!(s.buckets, 16);
+    assert_eq!(s.overflow_lines, 2);
+    assert_eq!(s.longest_chain, 3);
+}

@@ -112,6 +112,21 @@ unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync, M: Storage<K, V>> Sync
 /// What a builder builds, for variance and auto traits only.
 type BuilderTypes<K, V, M> = fn() -> (K, V, M);
 
+/// What [`RcuHashMap::table_stats`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TableStats {
+    /// Entries in the map ([`RcuHashMap::len`]).
+    pub entries: usize,
+    /// Head lines (buckets) of the current table: 64 bytes each.
+    pub buckets: usize,
+    /// Overflow lines chained to them: 64 bytes each, and a lookup that
+    /// reaches one reads another cache line.
+    pub overflow_lines: usize,
+    /// Lines in the longest chain (1: no bucket has overflowed).
+    pub longest_chain: usize,
+}
+
 /// Configures an [`RcuHashMap`].
 ///
 /// ```
@@ -473,6 +488,44 @@ where
             b = next;
         }
         lines
+    }
+
+    /// The shape of the current table: buckets, overflow lines, the
+    /// longest chain. A walk of every bucket (O(buckets), no locks), for
+    /// diagnostics: chains that grow long mean lookups that read more
+    /// lines, usually because grace periods are slow to let removed slots
+    /// be reused. Approximate while writers run.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u64, u64> = (0..1000).map(|i| (i, i)).collect();
+    /// let s = map.table_stats();
+    /// assert_eq!(s.entries, 1000);
+    /// assert!(s.buckets.is_power_of_two() && s.longest_chain >= 1);
+    /// assert!(s.overflow_lines < s.buckets);
+    /// ```
+    pub fn table_stats(&self) -> TableStats {
+        let _g = self.domain.read_lock();
+        // Mid-resize, the table being replaced: its moved chains stay
+        // intact, so it still shows every entry's line.
+        let t = self.root();
+        let mut stats = TableStats {
+            entries: self.len(),
+            buckets: t.len(),
+            overflow_lines: 0,
+            longest_chain: 0,
+        };
+        for i in 0..t.len() {
+            let mut lines = 1;
+            let mut b = t.bucket_at(i);
+            while let Some(next) = b.overflow() {
+                lines += 1;
+                b = next;
+            }
+            stats.overflow_lines += lines - 1;
+            stats.longest_chain = stats.longest_chain.max(lines);
+        }
+        stats
     }
 
     /// Number of entries (exact once writers are quiet).
