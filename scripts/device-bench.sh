@@ -65,8 +65,10 @@ diagnose)
   nproc > "$out/nproc.txt"
   one() { # THREADS CASE PIN_BATCH
     echo "== $2 threads=$1 pin-batch=$3"
+    # Four times the published run's operations: at 16 threads that run
+    # lasts about 40 ms, too short to tell variants apart.
     timeout 30 "$bin/map" --bench --threads "$1" --case "$2" --capacity-log2 21 \
-      --ops-factor 3 --pin-batch "$3" 2>&1 || echo "exit $?"
+      --ops-factor 12 --pin-batch "$3" 2>&1 || echo "exit $?"
   }
   {
     for w in read_heavy exchange; do
@@ -78,12 +80,13 @@ diagnose)
   if [ -x "$bin/perf/perf" ]; then
     perf=(env LD_LIBRARY_PATH="$PWD/$bin/perf" "$bin/perf/perf")
     for impl in urcu-inline scc-hashindex; do
-      timeout 40 "${perf[@]}" record -F 499 -g -o "$out/diag/rh16-$impl.data" -- \
+      # More operations still, so that the prefill is a small part of it.
+      timeout 40 "${perf[@]}" record -F 1999 -g -o "$out/diag/rh16-$impl.data" -- \
         "$bin/map" --bench --threads 16 --case "read_heavy:$impl" --capacity-log2 21 \
-        --ops-factor 3 >> "$out/perf.txt" 2>&1 || echo "perf $impl: exit $?" >> "$out/perf.txt"
+        --ops-factor 24 >> "$out/perf.txt" 2>&1 || echo "perf $impl: exit $?" >> "$out/perf.txt"
       timeout 40 "${perf[@]}" stat -e task-clock,cycles,instructions,cache-misses -- \
         "$bin/map" --bench --threads 16 --case "read_heavy:$impl" --capacity-log2 21 \
-        --ops-factor 3 >> "$out/perf.txt" 2>&1 || echo "perf stat $impl: exit $?" >> "$out/perf.txt"
+        --ops-factor 24 >> "$out/perf.txt" 2>&1 || echo "perf stat $impl: exit $?" >> "$out/perf.txt"
     done
   fi
   (cd "$out" && tar czf diag.tgz diag && rm -rf diag)

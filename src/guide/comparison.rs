@@ -81,22 +81,37 @@
 //! | RapidGrow | 1 | 1.30 (0.71) | 1.77 (0.96) | `RwLock<HashMap>` 1.84 |
 //! | RapidGrow | 2 | 2.32 (0.66) | 3.52 (1.00) | scc `HashIndex` 3.53 |
 //!
-//! That VM was slow and noisy in this run (one case's runs spread by up
-//! to ±25 %); earlier single runs there had the inline map at 0.95×–0.98×
-//! on Exchange and 0.66× on RapidGrow, before overflow lines left
-//! `posix_memalign` and chains stopped being walked for empty lines. On
-//! the **16-core** machine (two runs, before those changes) the inline map
+//! The same command a day later (2026-11-29), after migration learned to
+//! prefetch, on the same VM running faster and noisier, where the peers
+//! gained more than we did:
+//!
+//! | workload | threads | urcu (boxed) | urcu inline | best peer |
+//! |---|---|---|---|---|
+//! | ReadHeavy | 1 | 9.65 (1.20) | 11.2 (1.39) | papaya 8.02 |
+//! | ReadHeavy | 2 | 14.3 (0.89) | 17.5 (1.09) | papaya 16.1 |
+//! | Exchange | 1 | 2.85 (0.54) | 4.65 (0.88) | dashmap 5.30 |
+//! | Exchange | 2 | 5.65 (0.84) | 8.53 (1.26) | scc `HashIndex` 6.75 |
+//! | RapidGrow | 1 | 2.33 (0.60) | 2.74 (0.71) | scc `HashIndex` 3.88 |
+//! | RapidGrow | 2 | 4.17 (0.72) | 5.00 (0.86) | scc `HashIndex` 5.81 |
+//!
+//! Between the two runs only migration changed, yet the write workloads'
+//! ranking moved: read them as "level, give or take a quarter", not as a
+//! lead. RapidGrow trails for a reason that does not move: our
+//! inline table holds three pairs per 64-byte line and doubles at two per
+//! line, so it ends a growth run with twice scc's table, and the kernel's
+//! zeroing of fresh pages (slow on this VM) is a quarter of our time. On
+//! the **16-core** machine (two runs, before these changes) the inline map
 //! was 1.27×–1.59× the best peer on ReadHeavy at 1 thread and 0.92×–1.38×
 //! on a 98 %-read loop at 1–16 threads, but 0.47×–0.76× on ReadHeavy at
-//! 16 threads (its grace periods starve when every CPU runs a benchmark
-//! thread: retired slots wait and chains grow), and 0.21×–0.74× on the
-//! write-heavy and fast-growing workloads. **Reads lead; writes are level
-//! on small hosts and unmeasured since on large ones.** Inline uses 38
-//! bytes per entry against papaya's 68, scc's 40 and dashmap's 34; the
+//! 16 threads (why is not yet known: it needs a profile on that machine),
+//! and 0.21×–0.74× on the write-heavy and fast-growing workloads. **Reads
+//! lead at low thread counts; writes are level on small hosts at best,
+//! growing tables behind, and large hosts unmeasured since.** Inline uses
+//! 38 bytes per entry against papaya's 68, scc's 40 and dashmap's 34; the
 //! boxed default 53. Pick [`RcuHashMap`](crate::RcuHashMap) for
 //! read-mostly tables, where you want its guard-tied references, bounded
 //! reclamation and one grace-period domain shared with the rest of your
-//! RCU data; for a write-heavy table on many cores, scc still has the
+//! RCU data; for a write-heavy or fast-growing table, scc still has the
 //! measured lead.
 //!
 //! # Lists
