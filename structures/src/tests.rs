@@ -350,8 +350,14 @@ fn emptied_overflow_lines_are_unlinked() {
 fn table_stats_count_overflow_lines_and_the_longest_chain() {
     use crate::test_hashers::Ident;
     use crate::{Inline, RcuHashMap};
-    let map: RcuHashMap<u64, u64, Ident, Inline> =
-        RcuHashMap::builder().hasher(Ident).inline().build();
+    // An explicit domain: its reclaimer thread is joined when it drops
+    // (Miri requires that of every thread a test starts).
+    let d = Domain::builder().flavor(Flavor::Mb).build();
+    let map: RcuHashMap<u64, u64, Ident, Inline> = RcuHashMap::builder()
+        .hasher(Ident)
+        .domain(&d)
+        .inline()
+        .build();
     let m = map.pin();
     // Keys `n << 56` all go to bucket 0: seven entries need three lines of
     // three slots (too few entries in all for the table to grow).
