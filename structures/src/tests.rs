@@ -302,16 +302,23 @@ fn a_hot_keys_burst_keeps_its_chain_short() {
 /// Overflow lines are unlinked as soon as they hold no live entry, by the
 /// removal that empties one, except the chain's last line, kept as a
 /// spare; `clear` unlinks all of them.
+/// An inline `u64` map in `d` whose keys hash to themselves, so a test
+/// chooses buckets and tags. (An explicit domain: its reclaimer thread is
+/// joined when it drops, as Miri requires of every thread a test starts.)
+fn ident_inline_map(
+    d: &Domain,
+) -> crate::RcuHashMap<u64, u64, crate::test_hashers::Ident, crate::Inline> {
+    crate::RcuHashMap::builder()
+        .hasher(crate::test_hashers::Ident)
+        .domain(d)
+        .inline()
+        .build()
+}
+
 #[test]
 fn emptied_overflow_lines_are_unlinked() {
-    use crate::test_hashers::Ident;
-    use crate::{Inline, RcuHashMap};
     let d = Domain::builder().flavor(Flavor::Mb).build();
-    let map: RcuHashMap<u64, u64, Ident, Inline> = RcuHashMap::builder()
-        .hasher(Ident)
-        .domain(&d)
-        .inline()
-        .build();
+    let map = ident_inline_map(&d);
     let m = map.pin();
     // Key `k` hashes to `k`: keys `n << 56` share bucket 0 of any table
     // and differ in their tags.
@@ -348,16 +355,8 @@ fn emptied_overflow_lines_are_unlinked() {
 
 #[test]
 fn table_stats_count_overflow_lines_and_the_longest_chain() {
-    use crate::test_hashers::Ident;
-    use crate::{Inline, RcuHashMap};
-    // An explicit domain: its reclaimer thread is joined when it drops
-    // (Miri requires that of every thread a test starts).
     let d = Domain::builder().flavor(Flavor::Mb).build();
-    let map: RcuHashMap<u64, u64, Ident, Inline> = RcuHashMap::builder()
-        .hasher(Ident)
-        .domain(&d)
-        .inline()
-        .build();
+    let map = ident_inline_map(&d);
     let m = map.pin();
     // Keys `n << 56` all go to bucket 0: seven entries need three lines of
     // three slots (too few entries in all for the table to grow).
