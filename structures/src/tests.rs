@@ -124,6 +124,42 @@ fn map_reads_during_resizes_and_drops_everything_once() {
     assert_eq!(drops.load(Ordering::Relaxed), keys + 1);
 }
 
+/// Two writers grow one boxed map through several resizes, so each one's
+/// migration prefetches (reader-style scans of buckets ahead, outside
+/// their locks) race the other's slot writes: Miri checks those reads.
+#[test]
+fn two_writers_growing_a_boxed_map_race_its_migration() {
+    use crate::RcuHashMap;
+    let per_writer = if cfg!(miri) { 150 } else { 20_000 };
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = Domain::builder()
+        .flavor(Flavor::Mb)
+        .queue_capacity(16)
+        .build();
+    let map: RcuHashMap<usize, Counted> = RcuHashMap::builder().domain(&d).build();
+    std::thread::scope(|s| {
+        for w in 0..2 {
+            let (map, drops) = (&map, &drops);
+            s.spawn(move || {
+                let m = map.pin();
+                for k in (w * per_writer)..((w + 1) * per_writer) {
+                    assert!(m.insert(k, Counted(k, drops.clone())).is_none());
+                }
+            });
+        }
+    });
+    assert_eq!(map.len(), 2 * per_writer);
+    assert!(map.table_stats().buckets >= 64, "the table grew");
+    let m = map.pin();
+    for k in 0..2 * per_writer {
+        assert_eq!(m.get(&k).map(|c| c.0), Some(k), "key {k} lost");
+    }
+    drop(m);
+    drop(map);
+    drop(d);
+    assert_eq!(drops.load(Ordering::Relaxed), 2 * per_writer);
+}
+
 /// A map of 256 buckets (four migration chunks of 64) filled until a
 /// resize starts; returns it and the keys `0..n` it holds.
 fn half_resized(
