@@ -17,8 +17,9 @@
 # (BENCHMARKS.md, "Current design, 16-core"): ReadHeavy and Exchange at 16
 # and 15 threads (one CPU left for the reclaimer), with read-side sections
 # of 128, 16 and 1 operations (a preempted reader holds up every grace
-# period, and removed slots wait for grace periods), each urcu case
-# printing its grace periods and its table's overflow lines; and, with
+# period, and removed slots wait for grace periods), and RapidGrow at 16;
+# each urcu case prints its grace periods and its table's overflow lines;
+# and, with
 # `prepare --perf` (which carries this machine's perf and its libraries,
 # about 22 MB), a perf profile of ReadHeavy at 16 threads for urcu-inline
 # and scc HashIndex. Profiles are read here afterwards:
@@ -76,6 +77,9 @@ diagnose)
       for b in 16 1; do one 16 "$w:urcu-inline" "$b"; one 16 "$w:urcu" "$b"; done
       for impl in scc-hashindex urcu-inline; do one 15 "$w:$impl" 128; done
     done
+    # Growth: on the 2-core VM fresh pages (our table ends twice scc's size)
+    # were a quarter of the time; is it so here?
+    for impl in scc-hashindex scc-hashmap urcu-inline urcu; do one 16 "rapid_grow:$impl" 128; done
   } > "$out/diagnose.txt"
   if [ -x "$bin/perf/perf" ]; then
     perf=(env LD_LIBRARY_PATH="$PWD/$bin/perf" "$bin/perf/perf")
