@@ -63,6 +63,12 @@
 //! ending while a large table grows. Until the writes have moved every
 //! bucket, a lookup in a moved bucket reads one more line, in the next
 //! table.
+//!
+//! A chunk's misses are started ahead: its helper prefetches the overflow
+//! line of the bucket four on and the boxed entries (whose stored hashes
+//! migration reads) of the bucket two on, scanning them as a reader would.
+//! Without that, each miss waited for the one before, the bucket locks'
+//! atomic instructions standing between them.
 
 use super::storage::private::Layout;
 use super::storage::{prefetch_line, LINE_DATA, MAX_SLOTS};
