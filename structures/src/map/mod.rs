@@ -755,10 +755,17 @@ where
     /// Inserts or replaces; returns the old entry (retired) if there was one.
     fn insert_entry(&self, key: K, value: V) -> Option<(&K, &V)> {
         let hash = self.hash(&key);
+        // The bucket line is the operation's cache miss: start it, and
+        // make the entry (a boxed one is an allocation) while it comes,
+        // outside the lock.
+        self.root().bucket(hash).prefetch();
+        let item = M::make(hash, key, value);
         let (t, lock) = self.lock_bucket(hash);
-        if let Some(slot) = lock.find_slot(hash, |k| *k == key) {
+        // SAFETY: `item` is ours, just made, not yet published.
+        let key = unsafe { M::key_of(&item) };
+        if let Some(slot) = lock.find_slot(hash, |k| k == key) {
             let old = slot.get();
-            let r = lock.replace(&slot, M::make(hash, key, value), hash, &self.domain);
+            let r = lock.replace(&slot, item, hash, &self.domain);
             let trimmed = r.left_empty.then(|| lock.trim_empty_line()).flatten();
             drop(lock);
             self.retire(&r.old);
@@ -767,7 +774,7 @@ where
             }
             return Some(old);
         }
-        let (grew, _) = lock.insert_new(M::make(hash, key, value), hash, &self.domain);
+        let (grew, _) = lock.insert_new(item, hash, &self.domain);
         drop(lock);
         self.count(1);
         if grew {

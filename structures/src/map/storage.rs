@@ -125,6 +125,13 @@ pub(crate) mod private {
         /// A slot's contents for a new entry.
         fn make(hash: u64, key: K, value: V) -> Self::Item;
 
+        /// The key of an item just made by [`make`](Self::make).
+        ///
+        /// # Safety
+        /// `item` came from `make` and is neither published nor retired
+        /// (the caller owns it).
+        unsafe fn key_of(item: &Self::Item) -> &K;
+
         /// Whether the item holds `hash`'s key, as judged by `eq`.
         ///
         /// # Safety
@@ -204,6 +211,13 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> private::Layout<K, V> f
 
     fn make(hash: u64, key: K, value: V) -> Self::Item {
         Box::into_raw(Box::new(Entry { hash, key, value }))
+    }
+
+    #[inline(always)]
+    unsafe fn key_of(item: &Self::Item) -> &K {
+        // SAFETY: the caller's contract: a live entry from `Box::into_raw`
+        // that the caller owns.
+        unsafe { &(**item).key }
     }
 
     #[inline(always)]
@@ -293,6 +307,11 @@ where
     #[inline(always)]
     fn make(_: u64, key: K, value: V) -> Self::Item {
         (key, value)
+    }
+
+    #[inline(always)]
+    unsafe fn key_of(item: &Self::Item) -> &K {
+        &item.0
     }
 
     #[inline(always)]

@@ -256,6 +256,14 @@ impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
         }
     }
 
+    /// Starts loading this line (a hint; nothing is read).
+    #[inline(always)]
+    pub(crate) fn prefetch(&self) {
+        if !cfg!(loom) {
+            prefetch_line(std::ptr::from_ref(self).cast());
+        }
+    }
+
     /// Starts loading this line's overflow line, if it has one (a miss of
     /// its own: overflow lines come from the allocator, anywhere).
     #[inline]
