@@ -76,7 +76,9 @@
 //!   to the writer that meets it) goes to stderr.
 //!
 //! `--rounds N` runs every case N times, all cases once per round, and
-//! reports each case's median run (every run's figure goes to stderr): on
+//! reports each case's median run (every run's figure goes to stderr, and
+//! so does each urcu case's ratio to the best peer within each round,
+//! with their median): on
 //! a shared, noisy machine one run of each case can rank the peers
 //! differently from the next.
 //!
@@ -946,6 +948,43 @@ impl Row {
     }
 }
 
+/// For each urcu case, its ratio to the best peer within each round, and
+/// their median (to stderr). A round's cases run minutes apart at most, so
+/// these ratios shrug off a machine that is slower in one round than in
+/// the next, which moves the medians of whole cases.
+fn print_round_ratios(runs: &[Vec<Row>]) {
+    for case in runs.iter().filter(|c| is_urcu(c[0].name)) {
+        let mut ratios: Vec<f64> = (0..case.len())
+            .filter_map(|round| {
+                let (_, ours, higher) = case[round].metric();
+                let best = runs
+                    .iter()
+                    .filter(|c| {
+                        c[0].workload == case[0].workload
+                            && c[0].threads == case[0].threads
+                            && !is_urcu(c[0].name)
+                    })
+                    .filter_map(|c| c[round].metric().1)
+                    .reduce(|a, b| if higher { a.max(b) } else { a.min(b) })?;
+                Some(ours? / best)
+            })
+            .collect();
+        if ratios.is_empty() {
+            continue;
+        }
+        let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        ratios.sort_by(|a, b| a.partial_cmp(b).expect("finite ratios"));
+        eprintln!(
+            "{} threads={} {}: vs best peer per round {} (median {:.2})",
+            case[0].workload,
+            case[0].threads,
+            case[0].name,
+            shown.join(" "),
+            ratios[(ratios.len() - 1) / 2]
+        );
+    }
+}
+
 /// The run whose metric is the median of a case's runs (the lower middle
 /// of an even count); a failed run is left out, and the case counts as
 /// failed only if every run failed.
@@ -1085,6 +1124,9 @@ fn main() {
                 outcome,
             });
         }
+    }
+    if args.rounds > 1 {
+        print_round_ratios(&runs);
     }
     let rows: Vec<Row> = runs.into_iter().map(median_run).collect();
     eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());
