@@ -94,9 +94,11 @@
 //! | RapidGrow | 1 | 2.33 (0.60) | 2.74 (0.71) | scc `HashIndex` 3.88 |
 //! | RapidGrow | 2 | 4.17 (0.72) | 5.00 (0.86) | scc `HashIndex` 5.81 |
 //!
-//! Between the two runs only migration changed, yet the write workloads'
-//! ranking moved: read them as "level, give or take a quarter", not as a
-//! lead. RapidGrow trails for a reason that does not move: our
+//! Between the two runs only migration changed, yet the ranking moved.
+//! Two more runs that day, after an insert-path change, put the inline
+//! map at 0.69×–1.04× on ReadHeavy at 1 thread (papaya leading), the
+//! same code's speed moving by a third within minutes on that VM: read
+//! these as "level, give or take a quarter", not as a lead. RapidGrow trails for a reason that does not move: our
 //! inline table holds three pairs per 64-byte line and doubles at two per
 //! line, so it ends a growth run with twice scc's table, and the kernel's
 //! zeroing of fresh pages (slow on this VM) is a quarter of our time. On
