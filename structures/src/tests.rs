@@ -408,3 +408,44 @@ fn table_stats_count_overflow_lines_and_the_longest_chain() {
     assert_eq!(s.overflow_lines, 2);
     assert_eq!(s.longest_chain, 3);
 }
+
+/// An insert whose key comparison panics drops the entry it had made for
+/// the table, rather than leaking it.
+#[test]
+fn an_insert_unwinding_from_eq_drops_its_entry() {
+    use crate::RcuHashMap;
+    use std::hash::{Hash, Hasher};
+    struct TouchyKey(u64);
+    impl Hash for TouchyKey {
+        fn hash<H: Hasher>(&self, h: &mut H) {
+            h.write_u64(self.0);
+        }
+    }
+    impl PartialEq for TouchyKey {
+        fn eq(&self, _: &Self) -> bool {
+            panic!("TouchyKey refuses to be compared")
+        }
+    }
+    impl Eq for TouchyKey {}
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = Domain::builder().flavor(Flavor::Mb).build();
+    let map: RcuHashMap<TouchyKey, Counted, crate::test_hashers::Ident> = RcuHashMap::builder()
+        .hasher(crate::test_hashers::Ident)
+        .domain(&d)
+        .build();
+    map.pin().insert(TouchyKey(1), Counted(1, drops.clone()));
+    // Same key: the insert compares, and the comparison panics.
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        map.pin().insert(TouchyKey(1), Counted(2, drops.clone()));
+    }));
+    assert!(unwound.is_err());
+    assert_eq!(
+        drops.load(Ordering::Relaxed),
+        1,
+        "the second entry was dropped"
+    );
+    assert_eq!(map.len(), 1);
+    drop(map);
+    drop(d);
+    assert_eq!(drops.load(Ordering::Relaxed), 2);
+}

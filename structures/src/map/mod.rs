@@ -112,6 +112,27 @@ unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync, M: Storage<K, V>> Sync
 /// What a builder builds, for variance and auto traits only.
 type BuilderTypes<K, V, M> = fn() -> (K, V, M);
 
+/// An item made for an insert and not yet handed to the table: if the
+/// insert unwinds first (a panicking `Eq`), what it owns is dropped, not
+/// leaked.
+struct Unpublished<K, V, M: Storage<K, V>>(Option<M::Item>);
+
+impl<K, V, M: Storage<K, V>> Unpublished<K, V, M> {
+    /// The item, to publish.
+    fn take(&mut self) -> M::Item {
+        self.0.take().expect("an item is published once")
+    }
+}
+
+impl<K, V, M: Storage<K, V>> Drop for Unpublished<K, V, M> {
+    fn drop(&mut self) {
+        if let Some(mut item) = self.0.take() {
+            // SAFETY: never published: nothing else can reach it.
+            unsafe { M::drop_live(&mut item) };
+        }
+    }
+}
+
 /// What [`RcuHashMap::table_stats`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -759,13 +780,13 @@ where
         // make the entry (a boxed one is an allocation) while it comes,
         // outside the lock.
         self.root().bucket(hash).prefetch();
-        let item = M::make(hash, key, value);
+        let mut item = Unpublished::<K, V, M>(Some(M::make(hash, key, value)));
         let (t, lock) = self.lock_bucket(hash);
-        // SAFETY: `item` is ours, just made, not yet published.
-        let key = unsafe { M::key_of(&item) };
+        // SAFETY: the item is ours, just made, not yet published.
+        let key = unsafe { M::key_of(item.0.as_ref().expect("not yet taken")) };
         if let Some(slot) = lock.find_slot(hash, |k| k == key) {
             let old = slot.get();
-            let r = lock.replace(&slot, item, hash, &self.domain);
+            let r = lock.replace(&slot, item.take(), hash, &self.domain);
             let trimmed = r.left_empty.then(|| lock.trim_empty_line()).flatten();
             drop(lock);
             self.retire(&r.old);
@@ -774,7 +795,7 @@ where
             }
             return Some(old);
         }
-        let (grew, _) = lock.insert_new(item, hash, &self.domain);
+        let (grew, _) = lock.insert_new(item.take(), hash, &self.domain);
         drop(lock);
         self.count(1);
         if grew {
