@@ -85,15 +85,21 @@ fn config_cell_readers_and_updaters() {
     assert_eq!(drops.load(Ordering::Relaxed), 2 * N + 1);
 }
 
+/// An mb domain whose queues hold 16 words, so that retired entries
+/// reach the reclaimer (and its grace periods) within a small test.
+fn small_queue_domain() -> Domain {
+    Domain::builder()
+        .flavor(Flavor::Mb)
+        .queue_capacity(16)
+        .build()
+}
+
 #[test]
 fn map_reads_during_resizes_and_drops_everything_once() {
     use crate::RcuHashMap;
     let keys = if cfg!(miri) { 200 } else { 20_000 };
     let drops = Arc::new(AtomicUsize::new(0));
-    let d = Domain::builder()
-        .flavor(Flavor::Mb)
-        .queue_capacity(16)
-        .build();
+    let d = small_queue_domain();
     let map: RcuHashMap<usize, Counted> = RcuHashMap::builder().domain(&d).build();
     map.pin().insert(usize::MAX, Counted(7, drops.clone()));
     std::thread::scope(|s| {
@@ -132,10 +138,7 @@ fn two_writers_growing_a_boxed_map_race_its_migration() {
     use crate::RcuHashMap;
     let per_writer = if cfg!(miri) { 150 } else { 20_000 };
     let drops = Arc::new(AtomicUsize::new(0));
-    let d = Domain::builder()
-        .flavor(Flavor::Mb)
-        .queue_capacity(16)
-        .build();
+    let d = small_queue_domain();
     let map: RcuHashMap<usize, Counted> = RcuHashMap::builder().domain(&d).build();
     std::thread::scope(|s| {
         for w in 0..2 {
