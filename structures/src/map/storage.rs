@@ -195,7 +195,8 @@ pub(crate) mod private {
         /// Drops what a live item owns, at once.
         ///
         /// # Safety
-        /// Nothing can reach the item any more (the map is being dropped).
+        /// Nothing can reach the item any more (the map is being dropped,
+        /// or the item was never published), and it is dropped once.
         unsafe fn drop_live(item: *mut Self::Item);
     }
 }
