@@ -19,10 +19,9 @@
 # of 128, 16 and 1 operations (a preempted reader holds up every grace
 # period, and removed slots wait for grace periods), and RapidGrow at 16;
 # each urcu case prints its grace periods and its table's overflow lines;
-# and, with
-# `prepare --perf` (which carries this machine's perf and its libraries,
-# about 22 MB), a perf profile of ReadHeavy at 16 threads for urcu-inline
-# and scc HashIndex. Profiles are read here afterwards:
+# and, after `prepare --perf` (which carries this machine's perf and its
+# libraries, about 31 MB), a perf profile of ReadHeavy at 16 threads for
+# urcu-inline and scc HashIndex. Profiles are read here afterwards:
 # `perf buildid-cache -a target/release/deps/map-*` then `perf report -i`.
 set -euo pipefail
 cd "$(dirname "$0")/.."

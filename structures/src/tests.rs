@@ -338,9 +338,6 @@ fn a_hot_keys_burst_keeps_its_chain_short() {
     assert_eq!(map.get_cloned(&0), Some(63));
 }
 
-/// Overflow lines are unlinked as soon as they hold no live entry, by the
-/// removal that empties one, except the chain's last line, kept as a
-/// spare; `clear` unlinks all of them.
 /// An inline `u64` map in `d` whose keys hash to themselves, so a test
 /// chooses buckets and tags. (An explicit domain: its reclaimer thread is
 /// joined when it drops, as Miri requires of every thread a test starts.)
@@ -354,6 +351,9 @@ fn ident_inline_map(
         .build()
 }
 
+/// Overflow lines are unlinked as soon as they hold no live entry, by the
+/// removal that empties one, except the chain's last line, kept as a
+/// spare; `clear` unlinks all of them.
 #[test]
 fn emptied_overflow_lines_are_unlinked() {
     let d = Domain::builder().flavor(Flavor::Mb).build();
