@@ -258,13 +258,17 @@ fn readers_a_grace_period_does_not_wait_for_leave_it_asleep() {
         });
         // Timeouts only, with room for a slow machine's late wake-ups: far
         // below one sleep per exit (the bug this guards against made one
-        // sleep per few tens of microseconds).
-        let timeout_ms = if flavor == Flavor::Mb { 1 } else { 10 };
+        // sleep per few tens of microseconds). The timeout is the flavor's
+        // the domain runs, which is Mb for a Memb request where membarrier
+        // is unavailable (or `URCU_FORCE_NO_MEMBARRIER` is set, as under
+        // ThreadSanitizer).
+        let timeout_ms = if d.flavor() == Flavor::Mb { 1 } else { 10 };
         let bound = 2 * ms / timeout_ms + 20;
         assert!(
             sleeps <= bound,
-            "{flavor:?}: the grace period slept {sleeps} times in {ms} ms while another thread \
-             ran {sections} sections: readers it does not wait for are waking it"
+            "{flavor:?} (running as {:?}): the grace period slept {sleeps} times in {ms} ms while another thread \
+             ran {sections} sections: readers it does not wait for are waking it",
+            d.flavor()
         );
     }
 }
