@@ -69,6 +69,12 @@
 //! migration reads) of the bucket two on, scanning them as a reader would.
 //! Without that, each miss waited for the one before, the bucket locks'
 //! atomic instructions standing between them.
+//!
+//! A large next table (8 MiB or more) is faulted in ahead by a short-lived
+//! background thread (see [`zeroed`]), so the kernel's zeroing of its
+//! fresh pages runs beside the writers instead of inside their writes.
+//!
+//! [`zeroed`]: super::zeroed
 
 use super::storage::private::Layout;
 use super::storage::{prefetch_line, LINE_DATA, MAX_SLOTS};

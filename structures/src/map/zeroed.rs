@@ -8,6 +8,15 @@
 //! mapped straight from the kernel: fresh pages are already zero, and each
 //! is faulted in when migration first writes it, spread over the writes
 //! that share the resize.
+//!
+//! Faulting a page in is the kernel zeroing it, and for a growing table
+//! that was a quarter of a single writer's time (RapidGrow, 2-core VM).
+//! So an array of [`PREFAULT_AT`] or more is also faulted in ahead by a
+//! short-lived background thread (`madvise(MADV_POPULATE_WRITE)`, Linux
+//! 5.14+), which never changes the memory's contents: where a core is
+//! idle, the zeroing leaves the writers' path. The thread holds the
+//! mapping (an `Arc`), so the array's memory stays mapped until it is
+//! done, and it stops early once the array is dropped.
 
 // Loom builds its arrays element by element (`from_fn`): the mapping
 // helpers go unused there.
@@ -23,12 +32,35 @@ const MAP_AT: usize = 1 << 20;
 /// Huge-page size on x86-64 and most arm64 kernels.
 const HUGE: usize = 2 << 20;
 
+/// Mapped arrays at least this large are faulted in by a background thread.
+const PREFAULT_AT: usize = 8 << 20;
+
 /// A boxed slice whose elements started as all-zero bytes.
 pub(crate) struct ZeroedArray<T> {
     start: NonNull<T>,
     len: usize,
-    /// Mapped with `mmap` (freed with `munmap`), not by the allocator.
-    mapped: bool,
+    /// The kernel mapping behind the array, if it was mapped (`None`: from
+    /// the allocator). Shared with a prefaulting thread while it runs.
+    mapping: Option<std::sync::Arc<Mapping>>,
+}
+
+/// A private anonymous mapping, unmapped when the last holder drops it.
+struct Mapping {
+    start: NonNull<u8>,
+    size: usize,
+}
+
+// SAFETY: a `Mapping` is an address range that only `Drop` acts on (the
+// prefaulter passes it to `madvise`, which any thread may call).
+unsafe impl Send for Mapping {}
+// SAFETY: as above: `&Mapping` gives access to nothing but the range's
+// address and size.
+unsafe impl Sync for Mapping {}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        unmap(self.start.as_ptr(), self.size);
+    }
 }
 
 impl<T> ZeroedArray<T> {
@@ -54,10 +86,17 @@ impl<T> ZeroedArray<T> {
             "ZeroedArray holds sized, non-empty arrays"
         );
         if let Some(start) = map_zeroed(layout.size()) {
+            let mapping = std::sync::Arc::new(Mapping {
+                start,
+                size: layout.size(),
+            });
+            if layout.size() >= PREFAULT_AT {
+                prefault_in_background(&mapping);
+            }
             return ZeroedArray {
                 start: start.cast(),
                 len,
-                mapped: true,
+                mapping: Some(mapping),
             };
         }
         // SAFETY: nonzero size (asserted above).
@@ -69,7 +108,7 @@ impl<T> ZeroedArray<T> {
         ZeroedArray {
             start: start.cast(),
             len,
-            mapped: false,
+            mapping: None,
         }
     }
 
@@ -93,7 +132,7 @@ impl<T> ZeroedArray<T> {
         ZeroedArray {
             start,
             len,
-            mapped: false,
+            mapping: None,
         }
     }
 }
@@ -118,14 +157,14 @@ impl<T> Drop for ZeroedArray<T> {
     fn drop(&mut self) {
         // SAFETY: the elements are initialized and dropped once, here.
         unsafe { std::ptr::drop_in_place(&mut **self as *mut [T]) };
-        let layout = Self::layout(self.len);
-        if self.mapped {
-            unmap(self.start.as_ptr().cast(), layout.size());
-        } else {
+        if self.mapping.take().is_none() {
+            let layout = Self::layout(self.len);
             // SAFETY: allocated by the global allocator with this layout
             // (`alloc_zeroed`, or `alloc` under loom).
             unsafe { std::alloc::dealloc(self.start.as_ptr().cast(), layout) };
         }
+        // A mapping is unmapped as its last holder drops it: here, or in
+        // the prefaulting thread if that is still running.
     }
 }
 
@@ -165,10 +204,48 @@ fn map_zeroed(_size: usize) -> Option<NonNull<u8>> {
     None
 }
 
+/// Faults `m` in from a thread of its own, a huge page at a time, until it
+/// is all in or its array is dropped. A hint only: if the thread cannot
+/// start or the kernel predates `MADV_POPULATE_WRITE`, the writers fault
+/// the pages in as before.
+#[cfg(all(target_os = "linux", not(miri), not(loom)))]
+fn prefault_in_background(m: &std::sync::Arc<Mapping>) {
+    let m = std::sync::Arc::clone(m);
+    let spawned = std::thread::Builder::new()
+        .name("urcu-map-prefault".into())
+        .spawn(move || {
+            let mut done = 0;
+            // Strong count 1: the array is gone, and we hold the last copy.
+            while done < m.size && std::sync::Arc::strong_count(&m) > 1 {
+                let len = HUGE.min(m.size - done);
+                // SAFETY: the range lies inside the mapping, which `m`
+                // keeps mapped. MADV_POPULATE_WRITE faults pages in as a
+                // write would but never changes their contents, so it is
+                // harmless to writers using the array meanwhile.
+                let rc = unsafe {
+                    libc::madvise(
+                        m.start.as_ptr().add(done).cast(),
+                        len,
+                        libc::MADV_POPULATE_WRITE,
+                    )
+                };
+                if rc != 0 {
+                    return; // EINVAL before Linux 5.14; ENOMEM: no memory.
+                }
+                done += len;
+            }
+        });
+    drop(spawned);
+}
+
+#[cfg(not(all(target_os = "linux", not(miri), not(loom))))]
+fn prefault_in_background(_m: &std::sync::Arc<Mapping>) {}
+
 #[cfg(all(target_os = "linux", not(miri), not(loom)))]
 fn unmap(start: *mut u8, size: usize) {
-    // SAFETY: exactly the range `map_zeroed` mapped, unmapped once; nothing
-    // refers into it any more (its elements were dropped).
+    // SAFETY: exactly the range `map_zeroed` mapped, unmapped once (by the
+    // last holder of its `Mapping`); nothing refers into it any more (the
+    // array's elements were dropped, and the prefaulter has stopped).
     let rc = unsafe { libc::munmap(start.cast(), size) };
     debug_assert_eq!(rc, 0, "munmap of a bucket array failed");
 }
@@ -223,6 +300,89 @@ mod tests {
             a[len - 1] += 7;
             assert_eq!(a[len - 1], if len == 1 { 16 } else { 7 });
             assert_eq!(a[0], if len == 1 { 16 } else { 9 });
+        }
+    }
+
+    /// Whether this kernel has `MADV_POPULATE_WRITE` (Linux 5.14+).
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn kernel_populates() -> bool {
+        // SAFETY: a fresh one-page mapping of our own, unmapped below.
+        unsafe {
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            assert_ne!(p, libc::MAP_FAILED);
+            let ok = libc::madvise(p, 4096, libc::MADV_POPULATE_WRITE) == 0;
+            libc::munmap(p, 4096);
+            ok
+        }
+    }
+
+    /// Pages of `a` the kernel has in memory.
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn resident_pages(a: &ZeroedArray<u64>) -> (usize, usize) {
+        let m = a.mapping.as_ref().expect("a mapped array");
+        let pages = m.size.div_ceil(4096);
+        let mut v = vec![0u8; pages];
+        // SAFETY: the mapping's range (page-aligned: mmap returned it) and
+        // one status byte per page.
+        let rc = unsafe { libc::mincore(m.start.as_ptr().cast(), m.size, v.as_mut_ptr()) };
+        assert_eq!(rc, 0, "mincore");
+        (v.iter().filter(|&&b| b & 1 != 0).count(), pages)
+    }
+
+    /// A large array is faulted in by the background thread without a
+    /// single write of ours, and still reads as zeros and takes writes.
+    #[cfg(all(target_os = "linux", not(miri)))]
+    #[test]
+    fn a_large_array_is_faulted_in_ahead_of_its_writers() {
+        if !kernel_populates() {
+            eprintln!("skipped: this kernel has no MADV_POPULATE_WRITE");
+            return;
+        }
+        let len = PREFAULT_AT / 8 * 2;
+        // SAFETY: an all-zero u64 is 0.
+        let mut a = unsafe { ZeroedArray::<u64>::new(len) };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let (resident, pages) = resident_pages(&a);
+            if resident == pages {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{resident} of {pages} pages faulted in after 20 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(a.iter().all(|&x| x == 0));
+        a[len / 2] = 3;
+        assert_eq!(a.iter().sum::<u64>(), 3);
+    }
+
+    /// Dropping a large array while it is being faulted in releases its
+    /// mapping (unmapped) as soon as the prefaulter notices and stops.
+    #[cfg(all(target_os = "linux", not(miri)))]
+    #[test]
+    fn a_large_array_dropped_while_prefaulting_is_released() {
+        for _ in 0..4 {
+            // SAFETY: an all-zero u64 is 0.
+            let a = unsafe { ZeroedArray::<u64>::new(PREFAULT_AT / 8 * 32) };
+            let mapping = std::sync::Arc::downgrade(a.mapping.as_ref().expect("mapped"));
+            drop(a);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while mapping.upgrade().is_some() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "a dropped array's mapping is still held after 20 s"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
         }
     }
 
