@@ -101,7 +101,10 @@
 //! these as "level, give or take a quarter", not as a lead. RapidGrow trails for a reason that does not move: our
 //! inline table holds three pairs per 64-byte line and doubles at two per
 //! line, so it ends a growth run with twice scc's table, and the kernel's
-//! zeroing of fresh pages (slow on this VM) is a quarter of our time. On
+//! zeroing of fresh pages (slow on this VM) was a quarter of our time.
+//! Since a background thread faults large tables in ahead of the writers,
+//! the inline map's RapidGrow is 0.75×–1.01× / 0.84×–0.91× the best peer
+//! at 1 / 2 threads (two runs), where it had been 0.69×–0.86×. On
 //! the **16-core** machine (two runs, before these changes) the inline map
 //! was 1.27×–1.59× the best peer on ReadHeavy at 1 thread and 0.92×–1.38×
 //! on a 98 %-read loop at 1–16 threads, but 0.47×–0.76× on ReadHeavy at

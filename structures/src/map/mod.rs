@@ -63,7 +63,11 @@ const PREFETCH_AHEAD: usize = 2;
 /// grows and shrinks by itself without blocking readers, a chunk of
 /// buckets per write that meets the resize (no single write pays for a
 /// whole table). Replaced and removed entries, and old tables, are freed
-/// through the reclamation queue after a grace period.
+/// through the reclamation queue after a grace period. On Linux, a bucket
+/// array of 8 MiB or more is faulted in ahead by a short-lived thread
+/// (`urcu-map-prefault`), so the kernel zeroes its pages beside the
+/// writers rather than inside their writes; it only asks the kernel to
+/// populate the memory and ends once that is done or the array is freed.
 ///
 /// Reads go through a pinned handle ([`pin`](Self::pin)), or through an
 /// explicit guard ([`get`](Self::get)), or by value ([`get_cloned`](Self::get_cloned)).
