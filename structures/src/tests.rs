@@ -452,3 +452,46 @@ fn an_insert_unwinding_from_eq_drops_its_entry() {
     drop(d);
     assert_eq!(drops.load(Ordering::Relaxed), 2);
 }
+
+/// A table large enough that writers check its load on only a sample of
+/// chain growths still starts to grow soon after it passes its limit: one
+/// writer can overshoot by at most 16 chain growths, about 160 entries.
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "4096 buckets and more: too slow under Miri, and no unsafe path of its own"
+)]
+fn a_large_table_grows_soon_after_its_load_limit() {
+    fn check<M: crate::MapStorage<u64, u64>>(
+        map: crate::RcuHashMap<u64, u64, ahash::RandomState, M>,
+    ) {
+        assert!(map.table_stats().buckets >= 4096, "a sampled table");
+        let start = map.capacity();
+        let m = map.pin();
+        let mut k = 0;
+        while map.capacity() < 4 * start {
+            m.insert(k, k);
+            k += 1;
+            let (len, cap) = (map.len(), map.capacity());
+            assert!(
+                map.resize_progress().is_some() || len <= cap + cap / 50,
+                "{len} entries in a table for {cap}, and no resize under way"
+            );
+            assert!(k < 100 * start as u64, "the table stopped growing");
+        }
+    }
+    let d = small_queue_domain();
+    check(
+        crate::RcuHashMap::builder()
+            .domain(&d)
+            .capacity(20_000)
+            .build(),
+    );
+    check(
+        crate::RcuHashMap::builder()
+            .domain(&d)
+            .inline()
+            .capacity(10_000)
+            .build(),
+    );
+}
