@@ -81,7 +81,7 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
     }
 
     /// A cell in `domain` (for example a QSBR domain, where a read through
-    /// a [`ThreadHandle`](urcu_reclaim::ThreadHandle) costs one load).
+    /// a [`ThreadHandle`] costs one load).
     ///
     /// ```
     /// use urcu_reclaim::{Domain, Flavor};
