@@ -35,15 +35,30 @@
 //!
 //! - reading: [`read_lock`] and [`ReadGuard`]; [`Domain::register_thread`]
 //!   and [`ThreadHandle`] for QSBR;
-//! - publishing: [`RcuBox`], [`ConfigCell`], [`RcuList`], [`RcuHashMap`];
+//! - publishing: [`RcuBox`], [`ConfigCell`], [`RcuList`], [`RcuHashMap`]
+//!   (entries [`Boxed`], the default, or [`Inline`] for small `Copy` pairs:
+//!   see [`MapBuilder::inline`]);
 //! - freeing: [`rcu_reclaim_queue`], [`defer`], [`synchronize_rcu`],
 //!   [`rcu_barrier`]; watching: [`stats`];
 //! - configuring: [`Domain::builder`] ([`Flavor`], queue capacity, stall
 //!   reports).
+//!
+//! ```
+//! use urcu::{Inline, RcuHashMap};
+//!
+//! // A routing table whose `u32 -> u64` pairs live in the bucket lines.
+//! let routes: RcuHashMap<u32, u64, _, Inline> =
+//!     RcuHashMap::builder().inline().build();
+//! routes.pin().insert(0x0a00_0000, 7);
+//! assert_eq!(routes.get_cloned(&0x0a00_0000), Some(7));
+//! ```
 #![deny(missing_docs)]
 
 pub mod guide;
 
 pub use urcu_reclaim::*;
 pub use urcu_structures;
-pub use urcu_structures::{ConfigCell, ConfigRef, RcuHashMap, RcuList};
+pub use urcu_structures::{
+    Boxed, CachedReader, ConfigCell, ConfigRef, Inline, ListIter, MapBuilder, MapIter, MapStorage,
+    Pinned, RcuHashMap, RcuList, TableStats,
+};
