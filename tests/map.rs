@@ -102,6 +102,21 @@ fn model_check<M: MapStorage<u64, u64>>() {
                 model.get(&k).copied(),
                 "seed {seed} step {step}"
             );
+            // A batch: this step's key twice, and random ones.
+            let batch = [
+                k,
+                rng.below(space),
+                k,
+                rng.below(space),
+                rng.below(2 * space),
+            ];
+            let got = m.get_many([&batch[0], &batch[1], &batch[2], &batch[3], &batch[4]]);
+            let want = batch.map(|b| model.get(&b).copied());
+            assert_eq!(
+                got.map(|v| v.copied()),
+                want,
+                "seed {seed} step {step}: get_many"
+            );
             assert_eq!(map.len(), model.len(), "seed {seed} step {step}");
         }
         let m = map.pin();
@@ -206,17 +221,26 @@ fn stable_keys_during_resizes<M: MapStorage<u64, u64>>() {
     let stop = AtomicBool::new(false);
     let lookups = AtomicU64::new(0);
     std::thread::scope(|s| {
-        for _ in 0..2 {
+        // One reader looks keys up one at a time, the other in batches.
+        for batched in [false, true] {
             let (map, stop, lookups) = (&map, &stop, &lookups);
             s.spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let m = map.pin();
-                    for k in 0..STABLE {
-                        assert_eq!(
-                            m.get(&k),
-                            Some(&(k * 3)),
-                            "stable key {k} missed during a resize"
-                        );
+                    for k in (0..STABLE).step_by(4) {
+                        let ks = [k, k + 1, k + 2, k + 3];
+                        let found = if batched {
+                            m.get_many([&ks[0], &ks[1], &ks[2], &ks[3]])
+                        } else {
+                            ks.each_ref().map(|k| m.get(k))
+                        };
+                        for (k, v) in ks.iter().zip(found) {
+                            assert_eq!(
+                                v,
+                                Some(&(k * 3)),
+                                "stable key {k} missed during a resize (batched: {batched})"
+                            );
+                        }
                     }
                     lookups.fetch_add(STABLE, Ordering::Relaxed);
                 }

@@ -299,6 +299,27 @@ impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
         });
     }
 
+    /// Starts loading the boxed entries of this head line whose tag is
+    /// `tag`: the second miss of a boxed lookup, started for several
+    /// lookups at once by a batched get. Reads this line's `meta` (so the
+    /// line should already be on its way). The caller is in a read-side
+    /// section; a hint only.
+    #[inline]
+    pub(crate) fn prefetch_candidates(&self, tag: u8) {
+        if cfg!(loom) || !M::HASH_OFF_LINE {
+            return;
+        }
+        // Acquire, as in `find`: the slots whose tags we see are written.
+        let meta = self.meta.load(Ordering::Acquire);
+        for i in 0..M::SLOTS {
+            if tag_at(meta, i) == tag {
+                // SAFETY: a tag seen in our section's load of `meta`: the
+                // slot is initialized and stays readable for the section.
+                unsafe { M::prefetch(self.item(i)) };
+            }
+        }
+    }
+
     /// Finds the entry for `hash` whose key satisfies `eq`, or says
     /// [`Lookup::Moved`] if this head bucket has moved to the next table
     /// (checked with the same load of `meta` that the scan uses). The
