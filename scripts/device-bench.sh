@@ -9,8 +9,9 @@
 # into .devcarry/ (ignored by git: name it in the device call's `carry`).
 # `run` runs both drivers at 1-16 threads with the configuration quoted in
 # BENCHMARKS.md, each under its own time limit so that one slow driver
-# cannot eat the other's share, and leaves the full text output and
-# results.tgz (CSVs and SVG plots) in $OUT (or ./device-out). About 4 minutes
+# cannot eat the other's share, and leaves map.txt, machine.txt and
+# results.tgz (every other output, CSVs and SVG plots) in $OUT (or
+# ./device-out). About 4 minutes
 # without the liburcu peers (230 s on 2026-11-28); allow 7 with them.
 #
 # `diagnose` (about 3 minutes) asks why the map trails scc at 16 threads
@@ -39,7 +40,7 @@ prepare)
   else
     echo "note: liburcu-dev is not installed: no liburcu rows on the device"
   fi
-  for bench in scaling map parked_reader; do
+  for bench in scaling map parked_reader batch_get; do
     exe=$(cargo bench --bench "$bench" "${features[@]}" --no-run --message-format=json 2>/dev/null |
       grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)
     cp "$exe" ".devcarry/$bench"
@@ -52,7 +53,7 @@ prepare)
       grep -v -E 'libc\.so|libm\.so|ld-linux' | xargs -I{} cp -L {} .devcarry/perf/
   fi
   # The device needs no debug info (profiles are read here, by build id).
-  for b in .devcarry/scaling .devcarry/map .devcarry/parked_reader; do
+  for b in .devcarry/scaling .devcarry/map .devcarry/parked_reader .devcarry/batch_get; do
     objcopy --strip-debug "$b"
   done
   du -sh .devcarry
@@ -62,7 +63,6 @@ diagnose)
   mkdir -p "$out/diag"
   bin=.devcarry
   export CARGO_TARGET_DIR="$out/diag"
-  nproc > "$out/nproc.txt"
   one() { # THREADS CASE PIN_BATCH
     echo "== $2 threads=$1 pin-batch=$3"
     # Four times the published run's operations: at 16 threads that run
@@ -103,9 +103,9 @@ run)
   export LD_LIBRARY_PATH="$PWD/.devcarry/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   # The drivers write results.csv and *.svg under $CARGO_TARGET_DIR/<driver>/.
   export CARGO_TARGET_DIR="$out"
-  nproc > "$out/nproc.txt"
-  lscpu > "$out/lscpu.txt" 2>&1 || true
-  cat /sys/kernel/mm/transparent_hugepage/enabled > "$out/thp.txt" 2>&1 || true
+  # One file for the machine (the call brings back at most 8 files).
+  { echo "nproc: $(nproc)"; echo "THP: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>&1)"
+    lscpu 2>&1 || true; } > "$out/machine.txt"
   timeout 240 "$bin/scaling" --bench --threads 1,2,4,8,16 --secs 0.7 --workloads all \
     > "$out/scaling.txt" 2>&1 || echo "scaling: exit $?" >> "$out/scaling.txt"
   timeout 240 "$bin/map" --bench --threads 1,4,16 --capacity-log2 21 --ops-factor 3 \
@@ -119,8 +119,13 @@ run)
   for n in 1 4 15; do
     timeout 30 "$bin/parked_reader" "$n" 3 || echo "parked_reader $n: exit $?"
   done > "$out/parked_reader.txt" 2>&1
-  # The device call brings back at most 8 files: pack the CSVs and plots.
-  (cd "$out" && tar czf results.tgz scaling map single && rm -rf scaling map single)
+  # Batched lookups against single ones and the peers' (one thread, 3
+  # rounds, about 30 s): does the overlap of misses hold off a VM?
+  timeout 90 "$bin/batch_get" 21 3 > "$out/batch_get.txt" 2>&1 || echo "batch_get: exit $?" >> "$out/batch_get.txt"
+  # The device call brings back at most 8 files (with `diagnose` after
+  # this, in the same call): pack everything but map.txt and machine.txt.
+  packed=(scaling map single scaling.txt map-memory.txt parked_reader.txt batch_get.txt)
+  (cd "$out" && tar czf results.tgz "${packed[@]}" && rm -rf "${packed[@]}")
   grep -A200 '^workload' "$out/map.txt" | head -60
   ;;
 *)
