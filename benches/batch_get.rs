@@ -57,42 +57,46 @@ fn build<M: MapStorage<u64, u64>>(capacity: usize, present: u64) -> Urcu<M> {
     map
 }
 
-/// ns per key for one `get` per key.
-fn urcu_single<M: MapStorage<u64, u64>>(map: &Urcu<M>, present: u64, seed: u64) -> f64 {
+/// ns per key: `guarded` does one guard's worth of lookups (`PER_GUARD`
+/// keys drawn from the generator) and returns how many it found.
+fn ns_per_key(seed: u64, mut guarded: impl FnMut(&mut Lcg) -> u64) -> f64 {
     let mut rng = Lcg(seed);
     let mut hits = 0u64;
     let t = Instant::now();
     for _ in 0..LOOKUPS / PER_GUARD {
-        let m = map.pin();
-        for _ in 0..PER_GUARD {
-            hits += u64::from(m.get(&key(rng.next_below(present))).is_some());
-        }
+        hits += guarded(&mut rng);
     }
     let ns = t.elapsed().as_secs_f64() * 1e9 / LOOKUPS as f64;
     assert_eq!(black_box(hits), LOOKUPS, "every key is present");
     ns
 }
 
-/// ns per key for `get_many` over `N` keys.
+/// One `get` per key.
+fn urcu_single<M: MapStorage<u64, u64>>(map: &Urcu<M>, present: u64, seed: u64) -> f64 {
+    ns_per_key(seed, |rng| {
+        let m = map.pin();
+        (0..PER_GUARD)
+            .map(|_| u64::from(m.get(&key(rng.next_below(present))).is_some()))
+            .sum()
+    })
+}
+
+/// `get_many` over `N` keys at a time.
 fn urcu_batched<M: MapStorage<u64, u64>, const N: usize>(
     map: &Urcu<M>,
     present: u64,
     seed: u64,
 ) -> f64 {
-    let mut rng = Lcg(seed);
-    let mut hits = 0u64;
-    let t = Instant::now();
-    for _ in 0..LOOKUPS / PER_GUARD {
+    ns_per_key(seed, |rng| {
         let m = map.pin();
-        for _ in 0..PER_GUARD / N as u64 {
-            let keys: [u64; N] = std::array::from_fn(|_| key(rng.next_below(present)));
-            let found = m.get_many(keys.each_ref());
-            hits += found.iter().filter(|v| v.is_some()).count() as u64;
-        }
-    }
-    let ns = t.elapsed().as_secs_f64() * 1e9 / LOOKUPS as f64;
-    assert_eq!(black_box(hits), LOOKUPS, "every key is present");
-    ns
+        (0..PER_GUARD / N as u64)
+            .map(|_| {
+                let keys: [u64; N] = std::array::from_fn(|_| key(rng.next_below(present)));
+                let found = m.get_many(keys.each_ref());
+                found.iter().filter(|v| v.is_some()).count() as u64
+            })
+            .sum()
+    })
 }
 
 fn papaya_single(
@@ -100,33 +104,21 @@ fn papaya_single(
     present: u64,
     seed: u64,
 ) -> f64 {
-    let mut rng = Lcg(seed);
-    let mut hits = 0u64;
-    let t = Instant::now();
-    for _ in 0..LOOKUPS / PER_GUARD {
+    ns_per_key(seed, |rng| {
         let g = map.guard();
-        for _ in 0..PER_GUARD {
-            hits += u64::from(map.get(&key(rng.next_below(present)), &g).is_some());
-        }
-    }
-    let ns = t.elapsed().as_secs_f64() * 1e9 / LOOKUPS as f64;
-    assert_eq!(black_box(hits), LOOKUPS, "every key is present");
-    ns
+        (0..PER_GUARD)
+            .map(|_| u64::from(map.get(&key(rng.next_below(present)), &g).is_some()))
+            .sum()
+    })
 }
 
 fn scc_single(map: &scc::HashIndex<u64, u64, ahash::RandomState>, present: u64, seed: u64) -> f64 {
-    let mut rng = Lcg(seed);
-    let mut hits = 0u64;
-    let t = Instant::now();
-    for _ in 0..LOOKUPS / PER_GUARD {
+    ns_per_key(seed, |rng| {
         let g = scc::Guard::new();
-        for _ in 0..PER_GUARD {
-            hits += u64::from(map.peek(&key(rng.next_below(present)), &g).is_some());
-        }
-    }
-    let ns = t.elapsed().as_secs_f64() * 1e9 / LOOKUPS as f64;
-    assert_eq!(black_box(hits), LOOKUPS, "every key is present");
-    ns
+        (0..PER_GUARD)
+            .map(|_| u64::from(map.peek(&key(rng.next_below(present)), &g).is_some()))
+            .sum()
+    })
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
