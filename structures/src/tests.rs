@@ -499,3 +499,37 @@ fn a_large_table_grows_soon_after_its_load_limit() {
             .build(),
     );
 }
+
+/// A table shrinks once mostly empty whatever buckets its keys hash to:
+/// here every key's bucket index is odd (the identity hasher, odd keys),
+/// which a check taken only in buckets whose index is a multiple of 64
+/// never saw.
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "a policy test, no unsafe path of its own; 3.5 minutes under Miri"
+)]
+fn a_table_shrinks_whatever_buckets_its_keys_use() {
+    let d = small_queue_domain();
+    let map = ident_inline_map(&d);
+    let m = map.pin();
+    let n = 20_000;
+    let keys: Vec<u64> = (0..n).map(|k| 2 * k + 1).collect();
+    for &k in &keys {
+        m.insert(k, k);
+    }
+    let grown = map.capacity();
+    for &k in &keys {
+        assert_eq!(m.remove(&k), Some(&k));
+    }
+    // A few more writes finish a resize the removals left under way.
+    for k in 0..n / 100 {
+        m.insert(2 * k + 1, k);
+        m.remove(&(2 * k + 1));
+    }
+    assert!(
+        map.capacity() < grown / 4,
+        "the table did not shrink: capacity {} after {grown}",
+        map.capacity()
+    );
+}

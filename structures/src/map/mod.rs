@@ -56,6 +56,10 @@ const GROW_SAMPLED_FROM: usize = 4096;
 /// this many.
 const GROW_CHECK_EVERY: u32 = 16;
 
+/// A thread counts the entries (to see whether the table should shrink)
+/// on one removal in this many.
+const SHRINK_CHECK_EVERY: u32 = 64;
+
 /// Whether this chain growth of this thread should count the map's
 /// entries. `len` reads every counter stripe: up to [`STRIPES`] lines that
 /// the other writers keep dirty, so on a many-core machine one count is a
@@ -66,17 +70,36 @@ const GROW_CHECK_EVERY: u32 = 16;
 /// load limit by at most 16 lines per writer, under 0.4 % of `b` per
 /// writer at 4096 buckets; smaller tables check every growth.
 fn this_thread_checks_the_load() -> bool {
-    if cfg!(loom) {
-        // One OS thread replays every model: keep them deterministic.
-        return true;
-    }
     std::thread_local! {
         static GROWTHS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     }
-    GROWTHS.with(|g| {
-        let n = g.get().wrapping_add(1);
-        g.set(n);
-        n % GROW_CHECK_EVERY == 0
+    every_nth(&GROWTHS, GROW_CHECK_EVERY)
+}
+
+/// Whether this removal of this thread should check for a shrink (one in
+/// [`SHRINK_CHECK_EVERY`], for the same reason as
+/// [`this_thread_checks_the_load`]). Counted per thread, not by bucket: a
+/// check taken only in buckets whose index is a multiple of 64 never came
+/// for keys that all hash elsewhere (odd integers under an identity
+/// hasher), and such a table never shrank.
+fn this_thread_checks_for_shrink() -> bool {
+    std::thread_local! {
+        static REMOVALS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+    every_nth(&REMOVALS, SHRINK_CHECK_EVERY)
+}
+
+/// Counts one more event in this thread's `counter`; true on every
+/// `every`-th. Always true under loom, whose models replay on one OS
+/// thread (a count carried across runs would make them nondeterministic).
+fn every_nth(counter: &'static std::thread::LocalKey<std::cell::Cell<u32>>, every: u32) -> bool {
+    if cfg!(loom) {
+        return true;
+    }
+    counter.with(|c| {
+        let n = c.get().wrapping_add(1);
+        c.set(n);
+        n % every == 0
     })
 }
 
@@ -923,7 +946,7 @@ where
         let hash = self.hash(key);
         let (t, lock) = self.lock_bucket(hash);
         let slot = lock.find_slot(hash, |k| k.borrow() == key)?;
-        Some(self.unlink(t, lock, &slot, hash))
+        Some(self.unlink(t, lock, &slot))
     }
 
     /// Removes the entry in `slot` (found under `lock`) and does the
@@ -933,7 +956,6 @@ where
         t: &Table<K, V, M>,
         lock: BucketLock<'t, K, V, M>,
         slot: &Slot<'t, K, V, M>,
-        hash: u64,
     ) -> (&'t K, &'t V) {
         let old = slot.get();
         let (item, left_empty) = lock.remove(slot, &self.domain);
@@ -944,7 +966,7 @@ where
             line.retire(&self.domain);
         }
         self.count(-1);
-        if t.index(hash) % 64 == 0 {
+        if this_thread_checks_for_shrink() {
             self.maybe_shrink(t);
         }
         old
@@ -971,7 +993,7 @@ where
             if !std::ptr::eq(slot.get().1, v) {
                 continue;
             }
-            return Some(self.unlink(t, lock, &slot, hash));
+            return Some(self.unlink(t, lock, &slot));
         }
     }
 
