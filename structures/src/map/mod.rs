@@ -126,6 +126,8 @@ const PREFETCH_AHEAD: usize = 2;
 ///
 /// Reads go through a pinned handle ([`pin`](Self::pin)), or through an
 /// explicit guard ([`get`](Self::get)), or by value ([`get_cloned`](Self::get_cloned)).
+/// Several keys looked up together ([`Pinned::get_many`]) overlap their
+/// cache misses.
 ///
 /// ```
 /// use urcu_structures::RcuHashMap;
