@@ -632,3 +632,32 @@ fn rayon_bulk_load_equals_sequential() {
     assert!(s.iter().all(|(k, v)| p.get(k) == Some(v)));
     assert_eq!(p.par_iter().map(|(_, v)| *v).sum::<u64>(), n * (n - 1));
 }
+
+/// `Extend` (pipelined: keys hashed and their lines requested a few pairs
+/// ahead, the section renewed every 1024 inserts) gives what
+/// `std::collections::HashMap::extend` gives: the last value of a
+/// repeated key wins. Sizes cover an input shorter than the look-ahead
+/// window and one spanning several sections and resizes.
+#[test]
+fn extend_matches_std_hashmap() {
+    extend_check::<Boxed>();
+    extend_check::<Inline>();
+}
+
+fn extend_check<M: MapStorage<u64, u64>>() {
+    let d = Domain::new();
+    for (seed, n) in [(1, 0), (2, 3), (3, 9), (4, 5000), (5, 40_000)] {
+        let mut rng = Rng::new(seed);
+        // Keys from a space smaller than the input: many repeats.
+        let pairs: Vec<(u64, u64)> = (0..n).map(|i| (rng.below(n / 2 + 1), i)).collect();
+        let map: Map<M> = map_in(&d);
+        (&map).extend(pairs.iter().copied());
+        let mut model = HashMap::new();
+        model.extend(pairs.iter().copied());
+        assert_eq!(map.len(), model.len(), "seed {seed}: len");
+        let m = map.pin();
+        for (k, v) in &model {
+            assert_eq!(m.get(k), Some(v), "seed {seed}: key {k}");
+        }
+    }
+}

@@ -103,6 +103,13 @@ fn every_nth(counter: &'static std::thread::LocalKey<std::cell::Cell<u32>>, ever
     })
 }
 
+/// How many pairs ahead of its insert a bulk load (`Extend`,
+/// `FromIterator`) hashes a key and requests its bucket line.
+const EXTEND_AHEAD: usize = 8;
+
+/// Inserts per read-side section in a bulk load.
+const EXTEND_PER_SECTION: usize = 1024;
+
 /// Buckets a helper migrates per claim.
 const MIGRATE_CHUNK: usize = 64;
 
@@ -914,6 +921,12 @@ where
         // make the entry (a boxed one is an allocation) while it comes,
         // outside the lock.
         self.root().bucket(hash).prefetch();
+        self.insert_hashed(hash, key, value)
+    }
+
+    /// [`insert_entry`](Self::insert_entry) for a key whose hash is known
+    /// (and whose bucket line the caller has requested).
+    fn insert_hashed(&self, hash: u64, key: K, value: V) -> Option<(&K, &V)> {
         let mut item = Unpublished::<K, V, M>(Some(M::make(hash, key, value)));
         let (t, lock) = self.lock_bucket(hash);
         // SAFETY: the item is ours, just made, not yet published.
@@ -1161,11 +1174,37 @@ where
     S: BuildHasher,
     M: Storage<K, V>,
 {
+    /// Inserts every pair, pipelined: each key is hashed and its bucket
+    /// line requested [`EXTEND_AHEAD`] inserts before it is inserted, so a
+    /// bulk load's cache misses overlap instead of following one another
+    /// (each insert's locked instruction keeps the CPU from running ahead
+    /// on its own). The read-side section is renewed every
+    /// [`EXTEND_PER_SECTION`] inserts, so grace periods (and the freeing
+    /// of replaced entries and outgrown tables) go on during a long load.
     fn extend_from(&self, iter: impl IntoIterator<Item = (K, V)>) {
-        let m = self.pin();
+        let mut window: std::collections::VecDeque<(u64, K, V)> =
+            std::collections::VecDeque::with_capacity(EXTEND_AHEAD + 1);
+        let mut guard = self.domain.read_lock();
+        let mut inserted = 0usize;
         for (k, v) in iter {
-            m.insert(k, v);
+            let hash = self.hash(&k);
+            // A hint: under `guard`, the root table is readable.
+            self.root().bucket(hash).prefetch();
+            window.push_back((hash, k, v));
+            if window.len() > EXTEND_AHEAD {
+                let (hash, k, v) = window.pop_front().expect("a full window");
+                self.insert_hashed(hash, k, v);
+                inserted += 1;
+                if inserted % EXTEND_PER_SECTION == 0 {
+                    drop(guard);
+                    guard = self.domain.read_lock();
+                }
+            }
         }
+        for (hash, k, v) in window {
+            self.insert_hashed(hash, k, v);
+        }
+        drop(guard);
     }
 }
 
