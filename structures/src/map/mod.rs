@@ -1154,6 +1154,15 @@ where
     }
 }
 
+/// Collects pairs into a new map sized by the iterator's lower bound. Like
+/// `Extend`, the load is pipelined: each key's bucket line is requested a
+/// few pairs before its insert, so the cache misses overlap.
+///
+/// ```
+/// use urcu_structures::RcuHashMap;
+/// let squares: RcuHashMap<u64, u64> = (0..1000).map(|i| (i, i * i)).collect();
+/// assert_eq!(squares.get_cloned(&12), Some(144));
+/// ```
 impl<K, V> FromIterator<(K, V)> for RcuHashMap<K, V, ahash::RandomState>
 where
     K: Hash + Eq + Send + Sync + 'static,
