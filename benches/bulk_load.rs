@@ -14,17 +14,27 @@ use std::process::Command;
 use std::time::Instant;
 use urcu::RcuHashMap;
 
-const CASES: [&str; 6] = [
+const CASES: [&str; 8] = [
     "urcu-inline",
     "urcu",
     "dashmap",
     "papaya",
     "scc-hashindex",
     "std-hashmap",
+    // Rayon's `par_extend` on all the machine's threads (the others load
+    // from one thread).
+    "urcu-inline-par",
+    "urcu-par",
 ];
 
+/// The `k`-th pair: keys spread by a multiplication, so that loads in key
+/// order still touch buckets at random.
+fn pair(k: u64) -> (u64, u64) {
+    (k.wrapping_mul(0x9E37_79B9_7F4A_7C15), k)
+}
+
 fn pairs(n: u64) -> impl Iterator<Item = (u64, u64)> {
-    (0..n).map(|k| (k.wrapping_mul(0x9E37_79B9_7F4A_7C15), k))
+    (0..n).map(pair)
 }
 
 /// Loads `n` pairs with `case`; returns ns per pair.
@@ -61,6 +71,27 @@ fn load(case: &str, n: u64) -> f64 {
             for (k, v) in pairs(n) {
                 let _ = m.insert_sync(k, v);
             }
+            m.len()
+        }
+        "urcu-inline-par" => {
+            use rayon::prelude::*;
+            let m: RcuHashMap<u64, u64, _, urcu::Inline> =
+                RcuHashMap::builder().inline().capacity(cap).build();
+            (&m).par_extend(
+                (0..n)
+                    .into_par_iter()
+                    .map(|k| (k.wrapping_mul(0x9E37_79B9_7F4A_7C15), k)),
+            );
+            m.len()
+        }
+        "urcu-par" => {
+            use rayon::prelude::*;
+            let m: RcuHashMap<u64, u64> = RcuHashMap::with_capacity(cap);
+            (&m).par_extend(
+                (0..n)
+                    .into_par_iter()
+                    .map(|k| (k.wrapping_mul(0x9E37_79B9_7F4A_7C15), k)),
+            );
             m.len()
         }
         "std-hashmap" => {

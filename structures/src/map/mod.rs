@@ -107,6 +107,10 @@ fn every_nth(counter: &'static std::thread::LocalKey<std::cell::Cell<u32>>, ever
 /// `FromIterator`) hashes a key and requests its bucket line.
 const EXTEND_AHEAD: usize = 8;
 
+/// Pairs a parallel bulk load (`par_extend`, `FromParallelIterator`)
+/// gathers per job before inserting them together.
+const INSERT_BATCH: usize = 16;
+
 /// Inserts per read-side section in a bulk load.
 const EXTEND_PER_SECTION: usize = 1024;
 
@@ -922,6 +926,28 @@ where
         // outside the lock.
         self.root().bucket(hash).prefetch();
         self.insert_hashed(hash, key, value)
+    }
+
+    /// Inserts the pairs of `batch` (at most [`INSERT_BATCH`]) in order,
+    /// and empties it: every key's bucket line is requested before the
+    /// first insert, so their misses overlap. For parallel bulk loads,
+    /// whose jobs cannot keep a read-side section between pairs.
+    #[cfg_attr(not(feature = "rayon"), allow(dead_code))]
+    pub(crate) fn insert_batch(&self, batch: &mut Vec<(K, V)>) {
+        assert!(
+            batch.len() <= INSERT_BATCH,
+            "a batch of at most {INSERT_BATCH}"
+        );
+        let _guard = self.domain.read_lock();
+        let mut hashes = [0u64; INSERT_BATCH];
+        for (h, (k, _)) in hashes.iter_mut().zip(batch.iter()) {
+            *h = self.hash(k);
+            // A hint: under `_guard`, the root table is readable.
+            self.root().bucket(*h).prefetch();
+        }
+        for (h, (k, v)) in hashes.iter().zip(batch.drain(..)) {
+            self.insert_hashed(*h, k, v);
+        }
     }
 
     /// [`insert_entry`](Self::insert_entry) for a key whose hash is known

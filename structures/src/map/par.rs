@@ -98,12 +98,20 @@ where
 {
     fn par_extend<I: IntoParallelIterator<Item = (K, V)>>(&mut self, iter: I) {
         let map: &RcuHashMap<K, V, S, M> = self;
-        iter.into_par_iter().for_each_init(
-            || map.pin(),
-            |m, (k, v)| {
-                m.insert(k, v);
-            },
-        );
+        // Each job gathers pairs and inserts them a batch at a time, their
+        // bucket lines requested together (see `insert_batch`).
+        iter.into_par_iter()
+            .fold(
+                || Vec::with_capacity(super::INSERT_BATCH),
+                |mut batch, pair| {
+                    batch.push(pair);
+                    if batch.len() == super::INSERT_BATCH {
+                        map.insert_batch(&mut batch);
+                    }
+                    batch
+                },
+            )
+            .for_each(|mut rest| map.insert_batch(&mut rest));
     }
 }
 
