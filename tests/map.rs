@@ -633,11 +633,10 @@ fn rayon_bulk_load_equals_sequential() {
     assert_eq!(p.par_iter().map(|(_, v)| *v).sum::<u64>(), n * (n - 1));
 }
 
-/// `Extend` (pipelined: keys hashed and their lines requested a few pairs
-/// ahead, the section renewed every 1024 inserts) gives what
-/// `std::collections::HashMap::extend` gives: the last value of a
-/// repeated key wins. Sizes cover an input shorter than the look-ahead
-/// window and one spanning several sections and resizes.
+/// `Extend` (16 pairs at a time, their lines requested first, a section
+/// per batch) gives what `std::collections::HashMap::extend` gives: the
+/// last value of a repeated key wins. Sizes cover an input shorter than a
+/// batch and one spanning many batches and resizes.
 #[test]
 fn extend_matches_std_hashmap() {
     extend_check::<Boxed>();

@@ -103,16 +103,9 @@ fn every_nth(counter: &'static std::thread::LocalKey<std::cell::Cell<u32>>, ever
     })
 }
 
-/// How many pairs ahead of its insert a bulk load (`Extend`,
-/// `FromIterator`) hashes a key and requests its bucket line.
-const EXTEND_AHEAD: usize = 8;
-
-/// Pairs a parallel bulk load (`par_extend`, `FromParallelIterator`)
-/// gathers per job before inserting them together.
+/// Pairs a bulk load (`Extend`, `FromIterator`, and per rayon job
+/// `par_extend`) gathers before inserting them together.
 const INSERT_BATCH: usize = 16;
-
-/// Inserts per read-side section in a bulk load.
-const EXTEND_PER_SECTION: usize = 1024;
 
 /// Buckets a helper migrates per claim.
 const MIGRATE_CHUNK: usize = 64;
@@ -930,9 +923,9 @@ where
 
     /// Inserts the pairs of `batch` (at most [`INSERT_BATCH`]) in order,
     /// and empties it: every key's bucket line is requested before the
-    /// first insert, so their misses overlap. For parallel bulk loads,
-    /// whose jobs cannot keep a read-side section between pairs.
-    #[cfg_attr(not(feature = "rayon"), allow(dead_code))]
+    /// first insert, so their misses overlap. One read-side section per
+    /// batch (a rayon job could not keep one between pairs anyway: a guard
+    /// is not `Send`).
     pub(crate) fn insert_batch(&self, batch: &mut Vec<(K, V)>) {
         assert!(
             batch.len() <= INSERT_BATCH,
@@ -1181,8 +1174,8 @@ where
 }
 
 /// Collects pairs into a new map sized by the iterator's lower bound. Like
-/// `Extend`, the load is pipelined: each key's bucket line is requested a
-/// few pairs before its insert, so the cache misses overlap.
+/// `Extend`, it inserts 16 pairs at a time with all their bucket lines
+/// requested first, so the cache misses overlap.
 ///
 /// ```
 /// use urcu_structures::RcuHashMap;
@@ -1209,37 +1202,21 @@ where
     S: BuildHasher,
     M: Storage<K, V>,
 {
-    /// Inserts every pair, pipelined: each key is hashed and its bucket
-    /// line requested [`EXTEND_AHEAD`] inserts before it is inserted, so a
-    /// bulk load's cache misses overlap instead of following one another
-    /// (each insert's locked instruction keeps the CPU from running ahead
-    /// on its own). The read-side section is renewed every
-    /// [`EXTEND_PER_SECTION`] inserts, so grace periods (and the freeing
-    /// of replaced entries and outgrown tables) go on during a long load.
+    /// Inserts every pair, [`INSERT_BATCH`] at a time (see
+    /// [`insert_batch`](Self::insert_batch)), so a bulk load's cache misses
+    /// overlap instead of following one another: each insert's locked
+    /// instruction keeps the CPU from running ahead on its own. Each batch
+    /// is its own read-side section, so grace periods (and the freeing of
+    /// replaced entries and outgrown tables) go on during a long load.
     fn extend_from(&self, iter: impl IntoIterator<Item = (K, V)>) {
-        let mut window: std::collections::VecDeque<(u64, K, V)> =
-            std::collections::VecDeque::with_capacity(EXTEND_AHEAD + 1);
-        let mut guard = self.domain.read_lock();
-        let mut inserted = 0usize;
-        for (k, v) in iter {
-            let hash = self.hash(&k);
-            // A hint: under `guard`, the root table is readable.
-            self.root().bucket(hash).prefetch();
-            window.push_back((hash, k, v));
-            if window.len() > EXTEND_AHEAD {
-                let (hash, k, v) = window.pop_front().expect("a full window");
-                self.insert_hashed(hash, k, v);
-                inserted += 1;
-                if inserted % EXTEND_PER_SECTION == 0 {
-                    drop(guard);
-                    guard = self.domain.read_lock();
-                }
+        let mut batch = Vec::with_capacity(INSERT_BATCH);
+        for pair in iter {
+            batch.push(pair);
+            if batch.len() == INSERT_BATCH {
+                self.insert_batch(&mut batch);
             }
         }
-        for (hash, k, v) in window {
-            self.insert_hashed(hash, k, v);
-        }
-        drop(guard);
+        self.insert_batch(&mut batch);
     }
 }
 
