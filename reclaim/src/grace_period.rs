@@ -61,6 +61,7 @@ impl Core {
         if self.poll(target) {
             return;
         }
+        crate::domain::check_not_in_stall_hook(self.id, "a grace-period wait");
         let mut readers = lock(&self.gp_lock);
         while !self.poll(target) {
             self.run_grace_period(&mut readers, me);
@@ -71,6 +72,12 @@ impl Core {
     fn run_grace_period(&self, readers: &mut Vec<Arc<ThreadRecord>>, me: Option<&ThreadRecord>) {
         let seq = self.gp_seq.load(Ordering::Relaxed);
         self.gp_seq.store(seq + 1, Ordering::Relaxed);
+        // Nothing below should unwind (the stall hook's panics are caught),
+        // but if something does, the grace period must end as *not* run:
+        // `gp_seq` back to even `seq`, so that no ticket completes early
+        // and the parity tickets rely on holds. Relaxed: the lock's release
+        // publishes it to the next grace period; `poll` reads no completion.
+        let abort = AbortGracePeriod { core: self, seq };
         // Orders the odd `gp_seq` before everything below (see the module
         // docs: a ticket that missed it was taken after a fence that comes
         // first), and comes before our look at the registry, so it also
@@ -100,6 +107,7 @@ impl Core {
             self.wait_for_registered(readers);
             readers.clear();
         }
+        std::mem::forget(abort);
         // Release pairs with `poll`'s acquire.
         self.gp_seq.store(seq + 2, Ordering::Release);
         Counters::bump(&self.counters.grace_periods);
@@ -150,6 +158,34 @@ impl Core {
         if let Some(start) = clock {
             let ns = start.elapsed().as_nanos().min(u64::MAX as u128) as u64;
             self.counters.longest_gp_ns.fetch_max(ns, Ordering::Relaxed);
+        }
+    }
+
+    /// Runs the domain's stall hook. A panic in it is caught and counted
+    /// (the first one is also reported on stderr): it must not unwind
+    /// through the grace period, nor kill the reclaimer thread. While it
+    /// runs, this thread may not wait for a grace period of this domain (it
+    /// holds `gp_lock`): `wait_for` and `pass` panic instead, and that
+    /// panic is caught here like any other.
+    fn run_stall_hook(&self, report: &StallReport) {
+        let outcome = crate::domain::in_stall_hook_of(self.id, || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                (self.config.stall_hook)(report)
+            }))
+        });
+        if outcome.is_err() {
+            let before = self
+                .counters
+                .stall_hook_panics
+                .fetch_add(1, Ordering::Relaxed);
+            if before == 0 {
+                eprintln!(
+                    "urcu: the on_stall hook of domain {} panicked; the panic was caught and the \
+                     grace period goes on (later hook panics are only counted, in \
+                     Stats::stall_hook_panics)",
+                    self.id
+                );
+            }
         }
     }
 
@@ -213,7 +249,7 @@ impl Core {
                     waited,
                     threads: waiting.iter().map(|r| r.name.clone()).collect(),
                 };
-                (self.config.stall_hook)(&report);
+                self.run_stall_hook(&report);
             }
             let until_stall = if reported {
                 MAX_SLEEP
@@ -240,5 +276,18 @@ impl Core {
             }
             self.hot.disarm_wake();
         }
+    }
+}
+
+/// Ends an interrupted grace period as not run (see `run_grace_period`).
+struct AbortGracePeriod<'a> {
+    core: &'a Core,
+    seq: u64,
+}
+
+impl Drop for AbortGracePeriod<'_> {
+    fn drop(&mut self) {
+        self.core.hot.disarm_wake();
+        self.core.gp_seq.store(self.seq, Ordering::Relaxed);
     }
 }

@@ -183,6 +183,7 @@ impl Core {
 
     /// One reclamation pass; `flush` drains everything queued before it.
     pub(crate) fn pass(&self, flush: bool) {
+        crate::domain::check_not_in_stall_hook(self.id, "a reclaimer pass (rcu_barrier)");
         let _pass = lock(&self.pass_lock);
         let records: Vec<Arc<ThreadRecord>> = lock(&self.registry).clone();
         // Acquire (in `snapshot_head`) pairs with each owner's release of
@@ -327,6 +328,7 @@ impl Core {
             overflow_spills: c.overflow_spills.load(Ordering::Relaxed),
             destructor_panics: c.destructor_panics.load(Ordering::Relaxed),
             stalls_reported: c.stalls_reported.load(Ordering::Relaxed),
+            stall_hook_panics: c.stall_hook_panics.load(Ordering::Relaxed),
             grace_period_sleeps: c.gp_sleeps.load(Ordering::Relaxed),
             longest_grace_period: Duration::from_nanos(c.longest_gp_ns.load(Ordering::Relaxed)),
             ..Stats::default()

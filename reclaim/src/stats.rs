@@ -37,6 +37,9 @@ pub struct Stats {
     pub destructor_panics: u64,
     /// Grace periods that exceeded the stall timeout and were reported.
     pub stalls_reported: u64,
+    /// Calls of the `on_stall` hook that panicked (the panic was caught,
+    /// the first one reported on stderr, and the grace period went on).
+    pub stall_hook_panics: u64,
     /// Times a grace period went to sleep waiting for readers still in
     /// their sections (each sleep costs it a heavy barrier). Only those
     /// readers wake it, so a reader that enters and leaves sections in a
@@ -76,6 +79,7 @@ pub(crate) struct Counters {
     pub(crate) overflow_reclaimed: AtomicU64,
     pub(crate) destructor_panics: AtomicU64,
     pub(crate) stalls_reported: AtomicU64,
+    pub(crate) stall_hook_panics: AtomicU64,
     pub(crate) gp_sleeps: AtomicU64,
     pub(crate) longest_gp_ns: AtomicU64,
     /// Counts carried over from records removed after their thread exited.
