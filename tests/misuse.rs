@@ -544,3 +544,69 @@ fn qsbr_online_inside_a_domain_guard_keeps_the_thread_protected() {
         "the value a reader held was dropped under it"
     );
 }
+
+static ORPHAN_DOMAIN: OnceLock<Domain> = OnceLock::new();
+static ORPHAN_MSGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Its destructor waits for grace periods (and fills its queue) while a
+/// guard kept in another thread-local, destroyed later, still holds a
+/// section whose registration is already gone.
+struct WaitsInTlsDrop;
+impl Drop for WaitsInTlsDrop {
+    fn drop(&mut self) {
+        let d = ORPHAN_DOMAIN.get().unwrap();
+        let calls: [(&str, &dyn Fn()); 3] = [
+            ("synchronize_rcu", &|| d.synchronize_rcu()),
+            ("rcu_barrier", &|| d.rcu_barrier()),
+            ("a full queue", &|| {
+                for i in 0..100u64 {
+                    d.rcu_reclaim_queue(Box::new(i));
+                }
+            }),
+        ];
+        for (what, f) in calls {
+            let msg = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+                Ok(()) => format!("{what}: returned"),
+                Err(p) => format!("{what}: {}", common::panic_message(&*p)),
+            };
+            ORPHAN_MSGS.lock().unwrap().push(msg);
+        }
+    }
+}
+
+thread_local! {
+    static HELD_GUARD: std::cell::RefCell<Option<urcu::ReadGuard<'static>>> =
+        const { std::cell::RefCell::new(None) };
+    static WAITER: std::cell::RefCell<Option<WaitsInTlsDrop>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A thread-local destructor that waits while an orphaned section of the
+/// same thread lives would wait for itself: it gets the documented panic
+/// (a queue that fills spills instead of waiting), not a hang.
+#[test]
+fn waiting_from_a_thread_local_destructor_while_an_orphaned_guard_lives_panics() {
+    ORPHAN_MSGS.lock().unwrap().clear();
+    let _ = ORPHAN_DOMAIN.set(Domain::builder().queue_capacity(16).build());
+    let d = ORPHAN_DOMAIN.get().unwrap();
+    within(LIMIT, "thread exit", move || {
+        thread::spawn(move || {
+            // Destroyed in reverse order of first use: the
+            // registrations (first used by read_lock) go first, then
+            // WAITER, then the guard.
+            HELD_GUARD.with(|_| ());
+            WAITER.with(|w| *w.borrow_mut() = Some(WaitsInTlsDrop));
+            HELD_GUARD.with(|h| *h.borrow_mut() = Some(d.read_lock()));
+        })
+        .join()
+        .unwrap();
+    });
+    let msgs = ORPHAN_MSGS.lock().unwrap().clone();
+    assert_eq!(msgs.len(), 3, "{msgs:?}");
+    assert_names_the_mistake(&msgs[0], "synchronize_rcu");
+    assert_names_the_mistake(&msgs[1], "rcu_barrier");
+    assert_eq!(msgs[2], "a full queue: returned", "spilled, did not wait");
+    within(LIMIT, "rcu_barrier after the thread", move || {
+        d.rcu_barrier()
+    });
+    assert_eq!(d.stats().pending(), 0, "{:?}", d.stats());
+}

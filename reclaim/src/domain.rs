@@ -341,6 +341,7 @@ impl Drop for Registrations {
             }
             if rec.nesting() > 0 {
                 rec.orphan();
+                orphaned_section_began(reg.domain_id);
             }
             // Release: our last writes to the record (ring, counters) are
             // visible to the reclaimer once it sees `alive == false`.
@@ -362,6 +363,45 @@ crate::sync::const_thread_local! {
     static IN_CALLBACK: Cell<bool> = Cell::new(false);
     /// The id of the domain whose stall hook this thread runs (0: none).
     static IN_STALL_HOOK: Cell<u64> = Cell::new(0);
+    /// Domains (ids; 0: free slot) in which this thread has a section open
+    /// whose registration is already destroyed: a guard kept in a
+    /// thread-local that is destroyed after the registrations. No drop
+    /// glue, so it stays usable while other thread-locals are destroyed.
+    static ORPHANED_SECTIONS: Cell<[u64; ORPHAN_SLOTS]> = Cell::new([0; ORPHAN_SLOTS]);
+}
+
+/// Orphaned sections tracked per thread (one per domain; more are not
+/// tracked, and a wait in such a domain would not be caught).
+const ORPHAN_SLOTS: usize = 8;
+
+fn orphaned_section_began(domain_id: u64) {
+    let _ = ORPHANED_SECTIONS.try_with(|c| {
+        let mut ids = c.get();
+        if let Some(slot) = ids.iter_mut().find(|id| **id == 0) {
+            *slot = domain_id;
+            c.set(ids);
+        }
+    });
+}
+
+/// The orphaned section of this thread in `domain_id` has ended.
+pub(crate) fn orphaned_section_ended(domain_id: u64) {
+    let _ = ORPHANED_SECTIONS.try_with(|c| {
+        let mut ids = c.get();
+        if let Some(slot) = ids.iter_mut().find(|id| **id == domain_id) {
+            *slot = 0;
+            c.set(ids);
+        }
+    });
+}
+
+/// Whether this thread has an orphaned section open in `domain_id` (its
+/// thread-locals are being destroyed; see `ORPHANED_SECTIONS`): it must not
+/// wait for grace periods of that domain, which would wait for it.
+pub(crate) fn in_orphaned_section(domain_id: u64) -> bool {
+    ORPHANED_SECTIONS
+        .try_with(|c| c.get().contains(&domain_id))
+        .unwrap_or(false)
 }
 
 static DEFAULT_DOMAIN: OnceLock<Domain> = OnceLock::new();
@@ -831,10 +871,10 @@ impl Domain {
     /// assert_eq!((s.queued, s.reclaimed), (3, 3));
     /// ```
     pub fn rcu_barrier(&self) {
-        if let Some(rec) = self.existing_record() {
-            if rec.nesting() > 0 {
-                in_section_panic("rcu_barrier");
-            }
+        if self.existing_record().is_some_and(|r| r.nesting() > 0)
+            || in_orphaned_section(self.core().id)
+        {
+            in_section_panic("rcu_barrier");
         }
         assert!(
             !in_callback(),

@@ -2,7 +2,7 @@
 //! checkpoints through which a thread frees its own entries once their
 //! grace period has elapsed, and what happens when the ring is full.
 
-use crate::domain::{in_callback, in_section_panic, with_callbacks, Core};
+use crate::domain::{in_callback, in_orphaned_section, in_section_panic, with_callbacks, Core};
 use crate::flavor::Flavor;
 use crate::queue::Retired;
 use crate::record::{Checkpoint, ThreadRecord};
@@ -66,14 +66,17 @@ impl Core {
             if self.free_elapsed(rec) && rec.try_push(r) {
                 return;
             }
-            if rec.nesting() > 0 || rec.draining.get() || in_callback() {
+            let orphaned = in_orphaned_section(self.id);
+            if rec.nesting() > 0 || rec.draining.get() || in_callback() || orphaned {
                 // Waiting here would deadlock (on our own section, or on a
                 // drain lock we hold): spill instead.
                 Counters::bump(&self.counters.overflow_spills);
                 rec.queued
                     .store(rec.queued.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-                if rec.draining.get() || in_callback() {
-                    // A reclamation callback: the domain's list, freed by
+                if rec.draining.get() || in_callback() || orphaned {
+                    // A reclamation callback, or a thread-local destructor
+                    // while an orphaned section lives (`rec` is then not
+                    // the section's record): the domain's list, freed by
                     // the reclaimer after a later grace period.
                     lock(&self.overflow).push(r);
                     self.request_grace_period();
@@ -101,12 +104,14 @@ impl Core {
         }
     }
 
-    /// The section in which `rec`'s thread spilled has ended: close its
-    /// batch with a grace-period ticket, ask for a grace period, and free
-    /// the batches whose ticket has elapsed. Never waits: a guard's drop
-    /// must not block (another thread's section may be waiting on this one).
+    /// The section in which `rec`'s thread spilled is ending (its owner is
+    /// still inside it): close its batch with a grace-period ticket and ask
+    /// for a grace period. The owner then leaves the section and frees the
+    /// batches whose ticket has elapsed (`free_spilled`). Never waits: a
+    /// guard's drop must not block (another thread's section may be waiting
+    /// on this one).
     #[cold]
-    pub(crate) fn close_spill(&self, rec: &ThreadRecord) {
+    pub(crate) fn close_spill_batch(&self, rec: &ThreadRecord) {
         rec.spill_closed();
         let ticket = self.start_poll();
         {
@@ -116,7 +121,6 @@ impl Core {
             rec.spill_waiting.store(true, Ordering::Relaxed);
         }
         self.request_grace_period();
-        self.free_spilled(rec);
     }
 
     /// Frees `rec`'s spilled batches whose grace period has elapsed.
@@ -152,7 +156,7 @@ impl Core {
         if self.poll(target) {
             return;
         }
-        if rec.is_some_and(|r| r.nesting() > 0) {
+        if rec.is_some_and(|r| r.nesting() > 0) || in_orphaned_section(self.id) {
             in_section_panic(what);
         }
         // A QSBR thread online through its handle holds no guard (checked

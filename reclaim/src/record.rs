@@ -419,13 +419,26 @@ impl ThreadRecord {
         }
     }
 
-    /// The outermost unlock of a QSBR guard, or of a section that spilled.
+    /// The outermost unlock of a QSBR guard, of a section that spilled, or
+    /// of an orphaned section.
     #[inline(never)]
     fn read_unlock_slow(&self) {
         let r = &*self.reader;
         // As in `read_unlock`: read what we need before going quiescent.
-        let (hot, bit) = (self.hot(), r.wake_bit);
+        let (core, hot, bit) = (self.core(), self.hot(), r.wake_bit);
         let spilled = r.spill_pending.get();
+        let orphaned = r.orphaned.get();
+        // Everything that touches the record happens before our word goes
+        // quiescent: after that, an orphaned record may be freed by the
+        // reclaimer at any moment. Closing the batch with a ticket taken
+        // inside the section is sound: its entries were unpublished before
+        // they were queued, so before the ticket.
+        if spilled {
+            core.close_spill_batch(self);
+        }
+        if orphaned {
+            crate::domain::orphaned_section_ended(core.id);
+        }
         match r.flavor {
             Flavor::Memb => {
                 memb::exit(&r.ctr);
@@ -446,8 +459,9 @@ impl ThreadRecord {
                 }
             }
         }
-        if spilled {
-            self.core().close_spill(self);
+        // An orphaned record's closed batches are the reclaimer's to free.
+        if spilled && !orphaned {
+            core.free_spilled(self);
         }
     }
 
@@ -470,7 +484,7 @@ impl ThreadRecord {
     }
 
     /// Keeps an entry that could not be queued inside a section (owner
-    /// only); the section's end closes the batch (see `close_spill`).
+    /// only); the section's end closes the batch (see `close_spill_batch`).
     pub(crate) fn spill_locally(&self, r: Retired) {
         crate::sync::lock(&self.spill).open.push(r);
         self.reader.spill_pending.set(true);

@@ -130,3 +130,46 @@ fn defer_and_swap_and_compare_exchange() {
     assert_eq!(runs.load(Ordering::Relaxed), 1);
     assert_eq!(b.into_inner(), "c");
 }
+
+/// A guard kept in a thread-local that is destroyed after the thread's
+/// registrations: its section outlives the record's registration, and the
+/// reclaimer may free the record as soon as the section ends. The section
+/// also spilled (a full ring inside it), so its end has work to do on the
+/// record: all of it must happen before the reader word goes quiescent
+/// (under Miri, the old order raced with the record's drop).
+#[test]
+fn a_guard_in_a_thread_local_outliving_the_registration() {
+    use crate::ReadGuard;
+    use std::cell::RefCell;
+    std::thread_local! {
+        static HELD: RefCell<Option<ReadGuard<'static>>> = const { RefCell::new(None) };
+    }
+    for flavor in all_flavors() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let domain = Domain::builder().flavor(flavor).queue_capacity(4).build();
+        // `ReadGuard<'static>` needs a `'static` domain; it is freed below,
+        // once the thread (and so its guard) is gone.
+        let raw = Box::into_raw(Box::new(domain));
+        // SAFETY: from `Box::into_raw`; freed below, after its last user.
+        let d: &'static Domain = unsafe { &*raw };
+        let dr = drops.clone();
+        std::thread::spawn(move || {
+            // HELD's destructor is registered first, so it runs after the
+            // registrations' (thread-locals are destroyed in reverse order).
+            HELD.with(|held| {
+                let g = d.read_lock();
+                for _ in 0..6 {
+                    d.rcu_reclaim_queue(Box::new(Counted(dr.clone())));
+                }
+                *held.borrow_mut() = Some(g);
+            });
+        })
+        .join()
+        .unwrap();
+        d.rcu_barrier();
+        assert_eq!(drops.load(Ordering::Relaxed), 6, "{flavor:?}");
+        // SAFETY: from `Box::into_raw` above; the only other borrower (the
+        // thread's guard) is gone with its thread.
+        drop(unsafe { Box::from_raw(raw) });
+    }
+}
