@@ -173,3 +173,56 @@ fn a_guard_in_a_thread_local_outliving_the_registration() {
         drop(unsafe { Box::from_raw(raw) });
     }
 }
+
+/// A stall hook that panics is caught: the waiter returns normally, and the
+/// grace-period sequence is left idle (even), not mid-grace-period (the old
+/// defect: odd from then on, so tickets completed as grace periods began).
+/// Readers and writers then go on without a freed value being read.
+#[test]
+fn a_panicking_stall_hook_leaves_the_sequence_idle() {
+    for flavor in all_flavors() {
+        let d = Domain::builder()
+            .flavor(flavor)
+            .stall_timeout(std::time::Duration::ZERO)
+            .on_stall(|_| panic!("test: a panicking stall hook"))
+            .build();
+        let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|s| {
+            let d = &d;
+            s.spawn(move || {
+                let g = d.read_lock();
+                entered_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                drop(g);
+            });
+            entered_rx.recv().unwrap();
+            let waiter = s.spawn(move || d.synchronize_rcu());
+            while d.stats().stall_hook_panics == 0 {
+                std::thread::yield_now();
+            }
+            release_tx.send(()).unwrap();
+            assert!(
+                waiter.join().is_ok(),
+                "{flavor:?}: the hook's panic unwound"
+            );
+        });
+        let done = d.completed_sequence();
+        assert_eq!(done % 2, 0, "{flavor:?}: idle, the sequence is even");
+        assert!(d.start_poll().sequence() > done, "{flavor:?}");
+        let b = RcuBox::new_in(vec![1usize; 4], &d);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for i in 0..N {
+                    b.replace(vec![i; 4]);
+                }
+            });
+            for _ in 0..N {
+                let g = d.read_lock();
+                let v = b.load(&g);
+                assert!(v.iter().all(|x| *x == v[0]), "{flavor:?}: torn or freed");
+            }
+        });
+        assert_eq!(d.stats().stall_hook_panics, 1, "{flavor:?}");
+    }
+}
