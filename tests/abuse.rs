@@ -10,8 +10,9 @@
 //! queueing threads, `pending <= W × (C - 3)` outside sections, and the
 //! objects alive are those plus the one each blocked thread is queueing.
 //! Inside a section a thread cannot wait: what it queues past the ring
-//! spills to a batch freed after the section ends (bounded by what one
-//! section queues, not by the ring).
+//! spills to a batch freed after the section ends, and its next section
+//! waits for a grace period first (so a thread holds at most its ring plus
+//! one section's spill).
 //!
 //! Tests run one at a time (they measure the process's memory and stall
 //! grace periods).
@@ -20,7 +21,7 @@ mod common;
 
 use common::{scaled, stall, wait_until, within, DropCount};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
 use urcu::{Domain, Flavor};
@@ -230,11 +231,12 @@ fn threads_that_exit_while_holding_queued_objects_hand_them_over() {
     }
 }
 
-/// Writers queue twice their ring's worth inside each of their sections
-/// while a reader stalls: they never wait (no deadlock), the excess spills
-/// (counted exactly), and nothing is freed. Once the reader leaves, the
-/// reclaimer frees it all without a barrier, though the writers, still
-/// alive, queue nothing more.
+/// Writers queue `2 × C` objects in each of their sections while a reader
+/// stalls: inside a section they never wait (past the ring, objects spill
+/// to the section's batch); the next section's entry (or, for a QSBR
+/// handle, the quiescent state before it) waits for the grace period
+/// instead of letting spills pile up, so each writer holds at most one
+/// section's objects. Once the reader leaves, everything is freed.
 fn queue_inside_sections(flavor: Flavor) {
     let d = domain(flavor);
     let drops = DropCount::new();
@@ -242,61 +244,64 @@ fn queue_inside_sections(flavor: Flavor) {
     let writers = 4;
     let sections = scaled(10);
     let per_section = 2 * C;
-    let (done_tx, done_rx) = mpsc::channel();
-    let (exit_tx, exit_rx) = mpsc::channel::<()>();
-    let exit_rx = Arc::new(Mutex::new(exit_rx));
-    let hs: Vec<_> = (0..writers)
-        .map(|_| {
-            let (d, drops, done, exit) =
-                (d.clone(), drops.clone(), done_tx.clone(), exit_rx.clone());
+    let progress: Vec<Arc<AtomicUsize>> = (0..writers).map(|_| Arc::default()).collect();
+    let hs: Vec<_> = progress
+        .iter()
+        .map(|p| {
+            let (d, drops, p) = (d.clone(), drops.clone(), p.clone());
             thread::spawn(move || {
                 let mut h = d.register_thread();
-                for _ in 0..sections {
+                for s in 0..sections {
                     let g = h.read_lock();
                     for _ in 0..per_section {
                         d.rcu_reclaim_queue(Box::new(drops.obj()));
                     }
                     drop(g);
+                    p.store(s + 1, Ordering::SeqCst);
                     h.quiescent_state();
                 }
                 h.offline();
-                done.send(()).unwrap();
-                let _ = exit.lock().unwrap().recv();
             })
         })
         .collect();
-    for _ in 0..writers {
-        done_rx.recv().unwrap();
-    }
-    let total = writers * sections * per_section;
+    assert!(
+        wait_until(LIMIT, || progress_of(&progress).iter().all(|&p| p == 1)),
+        "{flavor:?}: every writer ends its first section without waiting: {:?}",
+        progress_of(&progress)
+    );
+    thread::sleep(Duration::from_millis(150));
     let s = d.stats();
+    assert_eq!(
+        progress_of(&progress),
+        vec![1; writers],
+        "{flavor:?}: each writer waits before its second section: {s:?}"
+    );
     assert_eq!(drops.get(), 0, "{flavor:?}: {s:?}");
-    assert_eq!(s.pending(), total as u64, "{flavor:?}: {s:?}");
+    assert_eq!(
+        s.pending(),
+        (writers * per_section) as u64,
+        "{flavor:?}: {s:?}"
+    );
     assert_eq!(
         s.overflow_spills,
-        (total - writers * FIT) as u64,
+        (writers * (per_section - FIT)) as u64,
         "{flavor:?}: all but each ring's C - 3 objects spill: {s:?}"
     );
-    assert_eq!(s.caller_fallbacks, 0, "{flavor:?}: never waited: {s:?}");
+    assert_eq!(
+        s.caller_fallbacks, writers as u64,
+        "{flavor:?}: each writer waits once, outside its sections: {s:?}"
+    );
     release.send(()).unwrap();
     reader.join().unwrap();
-    assert!(
-        wait_until(Duration::from_secs(10), || drops.get() == total),
-        "{flavor:?}: freed without a barrier while the writers idle: {} of {total}, {:?}",
-        drops.get(),
-        d.stats()
-    );
-    for _ in 0..writers {
-        exit_tx.send(()).unwrap();
-    }
     hs.into_iter().for_each(|h| h.join().unwrap());
+    let total = writers * sections * per_section;
     d.rcu_barrier();
     assert_eq!(drops.get(), total, "{flavor:?}: dropped once each");
     assert_eq!(d.stats().pending(), 0, "{flavor:?}");
 }
 
 #[test]
-fn writers_that_queue_inside_their_sections_spill_and_never_wait() {
+fn writers_that_queue_inside_their_sections_spill_and_wait_between_them() {
     let _s = serial();
     for flavor in FLAVORS {
         within(LIMIT, "queueing inside sections", move || {

@@ -392,3 +392,121 @@ fn a_slow_steady_producer_is_reclaimed_while_it_goes_on() {
     d.rcu_barrier();
     assert_eq!(drops.get(), queued);
 }
+
+/// A map write through a short pin, step `i` (each op is its own section).
+type MapWrite = fn(&urcu::RcuHashMap<u64, Vec<u8>>, u64);
+
+/// The map's write methods, each retiring at least one object per step
+/// once the map holds its keys (a value replaced or removed).
+const MAP_WRITES: [(&str, MapWrite); 7] = [
+    ("insert", |m, i| {
+        m.pin().insert(i % 16, vec![0; 256]);
+    }),
+    ("remove", |m, i| {
+        m.pin().insert(i % 16, vec![0; 256]);
+        m.pin().remove(&(i % 16));
+    }),
+    ("update", |m, i| {
+        m.pin().update(&(i % 16), |v| v.clone());
+    }),
+    ("get_or_insert_with", |m, i| {
+        m.pin().get_or_insert_with(i % 16, || vec![0; 256]);
+        m.pin().remove(&(i % 16));
+    }),
+    ("retain", |m, i| {
+        m.pin().retain(|k, _| *k != i % 16);
+        m.pin().insert(i % 16, vec![0; 256]);
+    }),
+    ("extend", |mut m, i| {
+        m.extend((0..4).map(|k| ((i + k) % 16, vec![0; 256])));
+    }),
+    ("clear", |m, i| {
+        m.pin().insert(i % 16, vec![0; 256]);
+        m.clear();
+    }),
+];
+
+/// Samples `stats().pending()` until `progress` has not moved for 200 ms
+/// (or reached `steps`, or 20 s passed); returns the largest pending seen.
+fn sample_until_quiet(d: &Domain, progress: &AtomicUsize, steps: usize) -> u64 {
+    let (start, mut since) = (Instant::now(), Instant::now());
+    let (mut last, mut max_pending) = (usize::MAX, 0);
+    while since.elapsed() < Duration::from_millis(200) && start.elapsed() < Duration::from_secs(20)
+    {
+        max_pending = max_pending.max(d.stats().pending());
+        let now = progress.load(Ordering::SeqCst);
+        if now == steps {
+            break;
+        }
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    max_pending.max(d.stats().pending())
+}
+
+/// With a stalled reader, a thread writing to the map through short pins
+/// stops (its next section waits for the grace period) instead of letting
+/// pending objects grow: within its ring plus what one section retires.
+fn stalled_reader_bounds_map_writers(flavor: Flavor) {
+    for (what, write) in MAP_WRITES {
+        let d = Domain::builder().flavor(flavor).queue_capacity(C).build();
+        let map: Arc<urcu::RcuHashMap<u64, Vec<u8>>> =
+            Arc::new(urcu::RcuHashMap::builder().domain(&d).build());
+        for k in 0..16 {
+            map.pin().insert(k, vec![0; 256]);
+        }
+        let (release, reader) = stalled_reader(&d);
+        let steps = scaled(40 * C);
+        let progress = Arc::new(AtomicUsize::new(0));
+        let writer = {
+            let (map, progress) = (map.clone(), progress.clone());
+            thread::spawn(move || {
+                for i in 0..steps {
+                    write(&map, i as u64);
+                    progress.store(i + 1, Ordering::SeqCst);
+                }
+            })
+        };
+        let max_pending = sample_until_quiet(&d, &progress, steps);
+        let stuck = progress.load(Ordering::SeqCst);
+        let s = d.stats();
+        assert!(
+            stuck < steps,
+            "{flavor:?} {what}: the writer must wait for the stalled reader, it ran all {steps} steps: {s:?}"
+        );
+        // The ring (C - 3 one-word objects, fewer when types alternate)
+        // plus one section's spill: a few objects per step here.
+        let bound = (FIT + 16) as u64;
+        assert!(
+            max_pending <= bound,
+            "{flavor:?} {what}: {max_pending} objects pending (bound {bound}) after {stuck} steps: {s:?}"
+        );
+        assert!(s.caller_fallbacks >= 1, "{flavor:?} {what}: {s:?}");
+        release.send(()).unwrap();
+        reader.join().unwrap();
+        within(
+            Duration::from_secs(30),
+            "the writer after the release",
+            move || writer.join().unwrap(),
+        );
+        d.rcu_barrier();
+        assert_eq!(d.stats().pending(), 0, "{flavor:?} {what}: {:?}", d.stats());
+    }
+}
+
+#[test]
+fn stalled_reader_bounds_map_writers_memb() {
+    stalled_reader_bounds_map_writers(Flavor::Memb);
+}
+
+#[test]
+fn stalled_reader_bounds_map_writers_mb() {
+    stalled_reader_bounds_map_writers(Flavor::Mb);
+}
+
+#[test]
+fn stalled_reader_bounds_map_writers_qsbr() {
+    stalled_reader_bounds_map_writers(Flavor::Qsbr);
+}

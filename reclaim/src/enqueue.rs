@@ -123,6 +123,40 @@ impl Core {
         self.request_grace_period();
     }
 
+    /// The owner of `rec` is entering a section (or, QSBR, reporting a
+    /// quiescent state) outside any section of this domain, and its
+    /// previous section spilled: its ring was full and the objects it
+    /// queued could not wait. Make them wait now, as a full ring outside a
+    /// section does: free what has elapsed, and if spilled batches are still
+    /// waiting, wait for a grace period and free the ring and the batches.
+    /// This keeps a thread that retires through many short sections (map
+    /// writes through `pin()`) within its ring plus one section's spill.
+    #[cold]
+    pub(crate) fn relieve_backlog(&self, rec: &ThreadRecord) {
+        rec.set_backlog(false);
+        // As in `enqueue_full`: these contexts must not wait (they may
+        // hold a drain lock, or be part of a grace period of ours).
+        if rec.draining.get() || in_callback() || in_orphaned_section(self.id) {
+            return;
+        }
+        self.free_elapsed(rec);
+        self.free_spilled(rec);
+        if !rec.spill_waiting.load(Ordering::Relaxed) {
+            return;
+        }
+        Counters::bump(&self.counters.caller_fallbacks);
+        let upto = rec.ring.owner_head();
+        self.wait_as(Some(rec), self.start_poll(), "a read-side section's entry");
+        {
+            let mut st = lock(&rec.drain);
+            rec.draining.set(true);
+            self.drain_record(rec, &mut st, upto);
+            rec.draining.set(false);
+        }
+        rec.with_checkpoints(|c| c.forget_upto(upto));
+        self.free_spilled(rec);
+    }
+
     /// Frees `rec`'s spilled batches whose grace period has elapsed.
     pub(crate) fn free_spilled(&self, rec: &ThreadRecord) {
         if !rec.spill_waiting.load(Ordering::Relaxed) || rec.draining.get() || in_callback() {

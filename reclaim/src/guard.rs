@@ -227,6 +227,12 @@ impl ThreadHandle {
                 self.assert_no_guard("quiescent_state");
             }
             self.record.qsbr_quiescent();
+            // A handle's sections skip the backlog check of `read_lock`
+            // (they cost nothing under QSBR): its quiescent states, outside
+            // any section, relieve the backlog instead.
+            if self.record.has_backlog() {
+                self.domain.core().relieve_backlog(&self.record);
+            }
         }
     }
 

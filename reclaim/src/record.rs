@@ -189,12 +189,45 @@ pub(crate) struct ReaderLine {
     /// `guard_online`, `spill_pending` and `orphaned` (see `refresh_exit`),
     /// so that the common unlock tests one byte.
     exit: Cell<Exit>,
+    /// The previous section spilled (its ring was full): the next outermost
+    /// lock first waits for a grace period and frees this thread's backlog
+    /// (see `Core::relieve_backlog`), so that a thread retiring through
+    /// short sections stays within its ring plus one section's spill.
+    backlog: Cell<bool>,
+    /// What the outermost lock does, kept up to date from `flavor` and
+    /// `backlog` (see `refresh_enter`), so that the common lock tests one
+    /// byte, as it tested the flavor before.
+    enter: Cell<Enter>,
     flavor: Flavor,
     /// This reader's bit in [`Hot::wake_mask`].
     wake_bit: u64,
     /// The domain's core. Valid while the domain lives, which every path
     /// that reaches it (a guard, a handle, a domain call) guarantees.
     core: *const Core,
+}
+
+/// What a thread's outermost lock does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Enter {
+    /// `memb` with no backlog: the inline store.
+    Memb = 0,
+    /// `mb` or QSBR with no backlog: `read_lock_fenced`.
+    Fenced,
+    /// A backlog to relieve first, then as the flavor says.
+    Relieve,
+}
+
+impl Enter {
+    fn of(flavor: Flavor, backlog: bool) -> Enter {
+        if backlog {
+            Enter::Relieve
+        } else if flavor == Flavor::Memb {
+            Enter::Memb
+        } else {
+            Enter::Fenced
+        }
+    }
 }
 
 /// What a thread's outermost unlock does.
@@ -295,6 +328,8 @@ impl ThreadRecord {
                 spill_pending: Cell::new(false),
                 orphaned: Cell::new(false),
                 exit: Cell::new(Exit::of(flavor, false, false, false)),
+                backlog: Cell::new(false),
+                enter: Cell::new(Enter::of(flavor, false)),
                 flavor,
                 wake_bit: 1
                     << (core
@@ -355,20 +390,24 @@ impl ThreadRecord {
             // outermost lock, the common case, runs straight through.
             return self.read_lock_nested(n);
         }
-        if r.flavor == Flavor::Memb {
+        if r.enter.get() == Enter::Memb {
             memb::enter(&r.ctr, &self.hot().gp_ctr);
         } else {
-            // `mb` pays a fence and a QSBR guard comes online: a call is
-            // noise beside either.
+            // `mb` pays a fence, a QSBR guard comes online, a backlog makes
+            // us wait: a call is noise beside any of them.
             self.read_lock_fenced();
         }
         r.nest.set(1);
     }
 
-    /// The outermost `read_lock` of `mb` and QSBR.
+    /// The outermost `read_lock` of `mb` and QSBR, and of a thread with a
+    /// backlog to relieve first.
     #[inline(never)]
     fn read_lock_fenced(&self) {
         let r = &*self.reader;
+        if r.enter.get() == Enter::Relieve {
+            self.core().relieve_backlog(self);
+        }
         match r.flavor {
             Flavor::Memb | Flavor::Mb => mb::enter(&r.ctr, &self.hot().gp_ctr),
             Flavor::Qsbr => {
@@ -435,6 +474,9 @@ impl ThreadRecord {
         // they were queued, so before the ticket.
         if spilled {
             core.close_spill_batch(self);
+            if !orphaned {
+                self.set_backlog(true);
+            }
         }
         if orphaned {
             crate::domain::orphaned_section_ended(core.id);
@@ -474,6 +516,19 @@ impl ThreadRecord {
             r.spill_pending.get(),
             r.orphaned.get(),
         ));
+    }
+
+    /// Whether the next outermost lock relieves a backlog (owner only).
+    #[inline]
+    pub(crate) fn has_backlog(&self) -> bool {
+        self.reader.backlog.get()
+    }
+
+    /// Sets or clears the backlog flag (owner only).
+    pub(crate) fn set_backlog(&self, backlog: bool) {
+        let r = &*self.reader;
+        r.backlog.set(backlog);
+        r.enter.set(Enter::of(r.flavor, backlog));
     }
 
     /// The owner's registrations are being destroyed (owner only, just
