@@ -271,14 +271,15 @@ fn writing_a_cell_inside_its_own_update_closure_panics_instead_of_deadlocking() 
         "a ConfigCell writer re-entered from its update closure",
         || {
             let cell = ConfigCell::new(1u64);
-            let cases: [(&str, &dyn Fn(&ConfigCell<u64>)); 4] = [
-                ("ConfigCell::store", &|c| c.store(100)),
-                ("ConfigCell::update", &|c| c.update(|v| v + 100)),
-                ("ConfigCell::swap", &|c| {
+            type Reenter = fn(&ConfigCell<u64>);
+            let cases: [(&str, Reenter); 4] = [
+                ("ConfigCell::store", |c| c.store(100)),
+                ("ConfigCell::update", |c| c.update(|v| v + 100)),
+                ("ConfigCell::swap", |c| {
                     let g = c.domain().read_lock();
                     let _ = c.swap(100, &g);
                 }),
-                ("ConfigCell::compare_and_set", &|c| {
+                ("ConfigCell::compare_and_set", |c| {
                     let cur = c.read();
                     let _ = c.compare_and_set(&cur, 100);
                 }),
