@@ -7,7 +7,7 @@ use std::sync::Arc;
 use urcu::{read_lock, Domain, Flavor, RcuList};
 
 mod common;
-use common::{scaled, spin_for, stress, within, Counted, Rng};
+use common::{expect_panic, scaled, spin_for, stress, within, Counted, Rng};
 
 #[test]
 fn random_operations_match_a_vecdeque() {
@@ -284,4 +284,166 @@ fn a_full_queue_never_makes_a_remover_wait_under_the_list_lock() {
             assert!(list.is_empty());
         },
     );
+}
+
+/// An element that counts its own drops, by id, so a test can tell "dropped
+/// exactly once" from "one leaked and another dropped twice".
+struct Tracked {
+    id: usize,
+    drops: Arc<Vec<AtomicUsize>>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.drops[self.id].fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn tracked_list(d: &Domain, n: usize) -> (RcuList<Tracked>, Arc<Vec<AtomicUsize>>) {
+    let drops: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
+    let list = RcuList::new_in(d);
+    for id in 0..n {
+        list.push_back(Tracked {
+            id,
+            drops: drops.clone(),
+        });
+    }
+    (list, drops)
+}
+
+fn ids(list: &RcuList<Tracked>) -> Vec<usize> {
+    let g = list.domain().read_lock();
+    let v = list.iter(&g).map(|t| t.id).collect();
+    v
+}
+
+/// A `retain` predicate that panics at its k-th call, for every k: the
+/// panic reaches the caller, the nodes unlinked before it go to the
+/// reclamation queue (a reader that was already walking still sees them
+/// alive), `len()` counts what is still linked, the list keeps working,
+/// and in the end every element is dropped exactly once.
+#[test]
+fn a_panicking_retain_predicate_leaks_nothing_and_keeps_len_exact() {
+    const N: usize = 8;
+    for k in 0..=N {
+        let d = Domain::new();
+        let (list, drops) = tracked_list(&d, N);
+        // A walk started before the retain, still going after the panic.
+        let g = d.read_lock();
+        let mut walk = list.iter(&g);
+        assert_eq!(walk.next().map(|t| t.id), Some(0));
+        let mut calls = 0;
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            list.retain(|t| {
+                if calls == k {
+                    panic!("predicate panics at call {k}");
+                }
+                calls += 1;
+                t.id % 2 == 1 // drop the even ids
+            })
+        }));
+        // Elements before the k-th call were judged (evens unlinked), the
+        // rest stay.
+        let expect: Vec<usize> = (0..N).filter(|&i| i >= k || i % 2 == 1).collect();
+        assert_eq!(r.is_err(), k < N, "k = {k}: the panic reaches the caller");
+        // The old walk goes on safely; whatever it reaches is alive, and it
+        // sees every element that stayed, in order.
+        let rest: Vec<usize> = walk
+            .map(|t| {
+                assert_eq!(t.drops[t.id].load(Ordering::SeqCst), 0, "k = {k}: freed");
+                t.id
+            })
+            .collect();
+        assert!(rest.windows(2).all(|w| w[0] < w[1]), "k = {k}: {rest:?}");
+        assert!(
+            expect.iter().all(|i| *i == 0 || rest.contains(i)),
+            "k = {k}: the walk missed a linked element: {rest:?}"
+        );
+        for (id, c) in drops.iter().enumerate() {
+            assert_eq!(
+                c.load(Ordering::SeqCst),
+                0,
+                "k = {k}: id {id} freed under a reader"
+            );
+        }
+        drop(g);
+        assert_eq!(ids(&list), expect, "k = {k}: contents");
+        assert_eq!(
+            list.len(),
+            expect.len(),
+            "k = {k}: len counts what is linked"
+        );
+        // The writer lock was released (and its poison is ignored).
+        list.push_back(Tracked {
+            id: 0,
+            drops: Arc::new((0..1).map(|_| AtomicUsize::new(0)).collect()),
+        });
+        assert!(list.remove_first(|t| t.id == 0 && t.drops.len() == 1));
+        list.retain(|_| true);
+        assert_eq!(list.len(), expect.len(), "k = {k}: len after later writes");
+        drop(list);
+        d.rcu_barrier();
+        for (id, c) in drops.iter().enumerate() {
+            assert_eq!(
+                c.load(Ordering::SeqCst),
+                1,
+                "k = {k}: element {id} dropped exactly once"
+            );
+        }
+    }
+}
+
+/// `remove_first` with a predicate that panics: nothing is unlinked, the
+/// list stays usable, nothing leaks.
+#[test]
+fn a_panicking_remove_first_predicate_leaves_the_list_usable() {
+    const N: usize = 5;
+    for k in 0..N {
+        let d = Domain::new();
+        let (list, drops) = tracked_list(&d, N);
+        let mut calls = 0;
+        let msg = expect_panic("remove_first", || {
+            list.remove_first(|_| {
+                if calls == k {
+                    panic!("remove_first predicate boom");
+                }
+                calls += 1;
+                false
+            });
+        });
+        assert!(msg.contains("boom"), "{msg}");
+        assert_eq!(list.len(), N);
+        assert!(list.remove_first(|t| t.id == k));
+        assert_eq!(list.len(), N - 1);
+        list.clear();
+        assert_eq!(list.len(), 0);
+        drop(list);
+        d.rcu_barrier();
+        assert!(
+            drops.iter().all(|c| c.load(Ordering::SeqCst) == 1),
+            "k = {k}"
+        );
+    }
+}
+
+/// An element whose destructor panics while the list is dropped: the
+/// panic propagates, and every other element is still dropped once.
+#[test]
+fn a_panicking_element_drop_does_not_leak_the_rest_of_the_list() {
+    struct Bomb(usize, Arc<Vec<AtomicUsize>>);
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            self.1[self.0].fetch_add(1, Ordering::SeqCst);
+            if self.0 == 2 {
+                panic!("element 2 panics in drop");
+            }
+        }
+    }
+    let drops: Arc<Vec<AtomicUsize>> = Arc::new((0..6).map(|_| AtomicUsize::new(0)).collect());
+    let list: RcuList<Bomb> = (0..6).map(|i| Bomb(i, drops.clone())).collect();
+    let msg = expect_panic("drop(list)", || drop(list));
+    assert!(msg.contains("element 2"), "{msg}");
+    for (id, c) in drops.iter().enumerate() {
+        assert_eq!(c.load(Ordering::SeqCst), 1, "element {id} dropped once");
+    }
 }

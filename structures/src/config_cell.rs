@@ -8,7 +8,7 @@
 use crossbeam_utils::CachePadded;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 #[cfg(doc)]
 use urcu_reclaim::ThreadHandle;
 use urcu_reclaim::{default_domain, Domain, RcuBox, ReadGuard, Unpublished};
@@ -36,6 +36,35 @@ pub struct ConfigCell<T: Send + Sync + 'static> {
     version: CachePadded<AtomicU64>,
     /// Writers serialize here: `update` closures run once, nothing is lost.
     writer: Mutex<()>,
+    /// The [`thread_id`] of the thread holding `writer`, 0 when none: a
+    /// writer that finds its own id here was called from under the lock it
+    /// would wait for (from an `update` closure), and panics instead of
+    /// deadlocking. Touched by writers only, never by `read`.
+    writer_owner: AtomicU64,
+}
+
+/// A number for the calling thread: never 0, never reused (unlike an
+/// address of a thread-local, which a later thread may get).
+fn thread_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static ID: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    ID.with(|id| *id)
+}
+
+/// A [`ConfigCell`]'s writer lock, with its owner recorded.
+struct WriterLock<'a> {
+    owner: &'a AtomicU64,
+    _lock: MutexGuard<'a, ()>,
+}
+
+impl Drop for WriterLock<'_> {
+    fn drop(&mut self) {
+        // Before `_lock` unlocks (fields drop after this), on a normal
+        // return and when an `update` closure panics alike.
+        self.owner.store(0, Ordering::Relaxed);
+    }
 }
 
 /// A read of a [`ConfigCell`]: derefs to the value, and holds a read-side
@@ -95,6 +124,7 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
             value: RcuBox::new_in(value, domain),
             version: CachePadded::new(AtomicU64::new(0)),
             writer: Mutex::new(()),
+            writer_owner: AtomicU64::new(0),
         }
     }
 
@@ -177,22 +207,52 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
         old
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+    /// Takes the writer lock for `op` (the public method's name).
+    ///
+    /// # Panics
+    /// If this thread already holds it: `op` was called from inside this
+    /// cell's `update` closure (or a destructor run under the lock), where
+    /// waiting would deadlock.
+    #[track_caller] // a re-entry panic points at the caller's line
+    fn lock(&self, op: &str) -> WriterLock<'_> {
+        let me = thread_id();
+        // Relaxed is enough: only this thread ever stores `me` here, and it
+        // stores 0 before it unlocks, so it reads `me` exactly while it
+        // holds the lock (a thread sees its own stores in program order);
+        // other threads' ids are never `me`.
+        if self.writer_owner.load(Ordering::Relaxed) == me {
+            panic!(
+                "{op} called inside this cell's update closure: this thread \
+                 already holds the cell's writer lock, so waiting for it would \
+                 deadlock; return the new value from the closure instead, or \
+                 write to the cell after `update` returns"
+            );
+        }
         // A panicking `update` closure poisons nothing we rely on: the value
         // was not replaced.
-        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+        let lock = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.writer_owner.store(me, Ordering::Relaxed);
+        WriterLock {
+            owner: &self.writer_owner,
+            _lock: lock,
+        }
     }
 
     /// Publishes `value`; the old value is dropped after a grace period.
+    ///
+    /// # Panics
+    /// If called from inside this cell's own [`update`](Self::update)
+    /// closure on the same thread (it would deadlock on the writer lock).
     ///
     /// ```
     /// let cell = urcu_structures::ConfigCell::new("v1");
     /// cell.store("v2");
     /// assert_eq!(*cell.read(), "v2");
     /// ```
+    #[track_caller]
     pub fn store(&self, value: T) {
         let old = {
-            let _w = self.lock();
+            let _w = self.lock("ConfigCell::store");
             self.publish(value)
         };
         drop(old); // queued outside the lock
@@ -201,6 +261,10 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
     /// Publishes `value` and hands back a read of the old one, valid while
     /// `guard` lives (the old value is dropped after a grace period).
     ///
+    /// # Panics
+    /// If called from inside this cell's own [`update`](Self::update)
+    /// closure on the same thread (it would deadlock on the writer lock).
+    ///
     /// ```
     /// let d = urcu_reclaim::Domain::new();
     /// let cell = urcu_structures::ConfigCell::new_in(1, &d);
@@ -208,8 +272,9 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
     /// let old = cell.swap(2, &g);
     /// assert_eq!((*old, *cell.load(&g)), (1, 2));
     /// ```
+    #[track_caller]
     pub fn swap<'g>(&'g self, value: T, guard: &'g ReadGuard<'_>) -> &'g T {
-        let _w = self.lock();
+        let _w = self.lock("ConfigCell::swap");
         let old = self.value.swap(value, guard);
         self.version.fetch_add(1, Ordering::Release);
         old
@@ -217,6 +282,17 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
 
     /// Read-copy-update: publishes `f(current)`. Writers serialize, so `f`
     /// runs exactly once and concurrent updates are never lost.
+    ///
+    /// `f` runs under the cell's writer lock: it must not write to this
+    /// cell itself (return the new value instead). Reads, and writes to
+    /// other cells, are fine.
+    ///
+    /// # Panics
+    /// If `f` panics: the panic propagates and nothing is published; the
+    /// cell stays usable. If `f` calls `store`, `update`, `swap` or
+    /// `compare_and_set` on this same cell (on the same thread), that call
+    /// panics, naming itself, instead of deadlocking on the writer lock;
+    /// the outcome is the same.
     ///
     /// ```
     /// let cell = urcu_structures::ConfigCell::new(0u32);
@@ -227,9 +303,10 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
     /// });
     /// assert_eq!(*cell.read(), 4); // no update lost
     /// ```
+    #[track_caller]
     pub fn update(&self, f: impl FnOnce(&T) -> T) {
         let old = {
-            let _w = self.lock();
+            let _w = self.lock("ConfigCell::update");
             let g = self.domain().read_lock();
             let next = f(self.value.load(&g));
             drop(g);
@@ -241,6 +318,10 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
     /// Publishes `new` only if the current value is `current` (by address,
     /// as read from this cell). Returns `new` back otherwise.
     ///
+    /// # Panics
+    /// If called from inside this cell's own [`update`](Self::update)
+    /// closure on the same thread (it would deadlock on the writer lock).
+    ///
     /// ```
     /// let cell = urcu_structures::ConfigCell::new(1);
     /// let cur = cell.read();
@@ -248,8 +329,9 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
     /// assert_eq!(cell.compare_and_set(&cur, 3), Err(3)); // `cur` is stale now
     /// assert_eq!(*cell.read(), 2);
     /// ```
+    #[track_caller]
     pub fn compare_and_set(&self, current: &T, new: T) -> Result<(), T> {
-        let _w = self.lock();
+        let _w = self.lock("ConfigCell::compare_and_set");
         let g = self.domain().read_lock();
         match self.value.compare_exchange(current, new, &g) {
             Ok(_) => {

@@ -33,6 +33,58 @@ struct WriterState<T> {
 // the writer mutex, by whichever thread holds it.
 unsafe impl<T: Send> Send for WriterState<T> {}
 
+/// The nodes one `unlink_where` call has unlinked, with the writer lock it
+/// holds. Its drop runs on a normal return and when the caller's predicate
+/// panics alike: it takes the unlinked nodes off `len` while the lock is
+/// still held, lets go of the lock, and only then queues the nodes
+/// (queueing may wait for a grace period, and a reader inside its section
+/// may be waiting for this lock).
+struct Unlinked<'a, T: Send + Sync + 'static> {
+    list: &'a RcuList<T>,
+    lock: Option<MutexGuard<'a, WriterState<T>>>,
+    nodes: Vec<*mut Node<T>>,
+}
+
+impl<T: Send + Sync + 'static> Drop for Unlinked<'_, T> {
+    fn drop(&mut self) {
+        self.list.len.fetch_sub(self.nodes.len(), Ordering::Relaxed);
+        drop(self.lock.take());
+        for node in self.nodes.drain(..) {
+            // SAFETY: `node` came from `Box::into_raw`, was unlinked under
+            // the lock (unreachable for new readers), keeps its `next` for
+            // current ones, and is recorded, hence queued, exactly once.
+            unsafe { self.list.domain.rcu_reclaim_queue_raw(node) };
+        }
+    }
+}
+
+/// The rest of a list being dropped, from its first node not yet freed. If
+/// an element's destructor panics, its drop frees the rest (a second panic
+/// aborts, as in std's collections).
+struct DropRest<T>(*mut Node<T>);
+
+impl<T> DropRest<T> {
+    fn pop(&mut self) -> Option<Box<Node<T>>> {
+        if self.0.is_null() {
+            return None;
+        }
+        // SAFETY: every linked node came from `Box::into_raw`, is owned by
+        // the list being dropped, and is taken here once: `self.0` moves
+        // past it before it is handed out.
+        let node = unsafe { Box::from_raw(self.0) };
+        self.0 = node.next.load(Ordering::Relaxed);
+        Some(node)
+    }
+}
+
+impl<T> Drop for DropRest<T> {
+    fn drop(&mut self) {
+        while let Some(node) = self.pop() {
+            drop(node);
+        }
+    }
+}
+
 /// A linked list for read-mostly data: lock-free, wait-free readers; writers
 /// serialize on a mutex.
 ///
@@ -131,8 +183,10 @@ impl<T: Send + Sync + 'static> RcuList<T> {
     }
 
     fn lock(&self) -> MutexGuard<'_, WriterState<T>> {
-        // A panicking predicate leaves the list consistent: every store a
-        // writer makes leaves a well-formed list.
+        // Poison is ignored: a panicking predicate leaves the list
+        // consistent. Every store a writer makes leaves a well-formed list
+        // (with `tail` updated alongside), and `Unlinked` settles `len` and
+        // the nodes unlinked before the panic.
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -257,6 +311,10 @@ impl<T: Send + Sync + 'static> RcuList<T> {
     /// Inserts `value` after the first element matching `pred`, or gives it
     /// back if none matches.
     ///
+    /// # Panics
+    /// If `pred` panics: the panic propagates, `value` is dropped and the
+    /// list is unchanged and usable.
+    ///
     /// ```
     /// let list: urcu_structures::RcuList<i32> = [1, 3].into_iter().collect();
     /// assert_eq!(list.insert_after(|&v| v == 1, 2), Ok(()));
@@ -290,14 +348,19 @@ impl<T: Send + Sync + 'static> RcuList<T> {
 
     /// Unlinks every element for which `remove` says so, stopping after the
     /// first if `only_first`. Returns how many were removed.
+    ///
+    /// `remove` is user code and may panic with some nodes already
+    /// unlinked: the [`Unlinked`] guard then still fixes `len`, lets go of
+    /// the lock and queues those nodes, as on a normal return.
     fn unlink_where(&self, mut remove: impl FnMut(&T) -> bool, only_first: bool) -> usize {
-        let mut w = self.lock();
+        let mut done = Unlinked {
+            list: self,
+            lock: Some(self.lock()),
+            nodes: Vec::new(),
+        };
+        let w = done.lock.as_mut().expect("held until `done` drops");
         let mut link: &AtomicPtr<Node<T>> = &self.head;
         let mut prev: *mut Node<T> = std::ptr::null_mut();
-        // Queued only after the lock is released: queueing may wait for a
-        // grace period, and a reader inside its section may be waiting for
-        // this lock.
-        let mut unlinked = Vec::new();
         loop {
             let cur = link.load(Ordering::Relaxed);
             // SAFETY: nodes reachable from `head` under the lock are live.
@@ -311,7 +374,9 @@ impl<T: Send + Sync + 'static> RcuList<T> {
                 if w.tail == cur {
                     w.tail = prev;
                 }
-                unlinked.push(cur);
+                // Recorded at once, so a later panic of `remove` cannot
+                // lose it.
+                done.nodes.push(cur);
                 if only_first {
                     break;
                 }
@@ -320,19 +385,14 @@ impl<T: Send + Sync + 'static> RcuList<T> {
                 link = &node.next;
             }
         }
-        drop(w);
-        let removed = unlinked.len();
-        self.len.fetch_sub(removed, Ordering::Relaxed);
-        for node in unlinked {
-            // SAFETY: `node` came from `Box::into_raw`, is unreachable for
-            // new readers since it was unlinked, keeps its `next` for current
-            // ones, and is queued exactly once.
-            unsafe { self.domain.rcu_reclaim_queue_raw(node) };
-        }
-        removed
+        done.nodes.len()
     }
 
     /// Removes the first element matching `pred`; returns whether one did.
+    ///
+    /// # Panics
+    /// If `pred` panics: the panic propagates and nothing is removed. The
+    /// list stays usable.
     ///
     /// ```
     /// let list: urcu_structures::RcuList<i32> = [1, 2, 1].into_iter().collect();
@@ -345,6 +405,12 @@ impl<T: Send + Sync + 'static> RcuList<T> {
     }
 
     /// Keeps only the elements for which `keep` returns true.
+    ///
+    /// # Panics
+    /// If `keep` panics: the panic propagates; the elements it rejected
+    /// before are removed (and dropped after a grace period), the one it
+    /// panicked on and the rest stay. `len()` stays exact and the list stays
+    /// usable.
     ///
     /// ```
     /// let list: urcu_structures::RcuList<i32> = (1..=6).collect();
@@ -377,12 +443,11 @@ impl<T: Send + Sync + 'static> Drop for RcuList<T> {
     fn drop(&mut self) {
         // `&mut self`: no reader holds a reference (iterators borrow the
         // list), so nodes still linked can be freed at once.
-        let mut cur = ptr_mut(&mut self.head);
-        while !cur.is_null() {
-            // SAFETY: every linked node came from `Box::into_raw` and is
-            // freed once, here.
-            let node = unsafe { Box::from_raw(cur) };
-            cur = node.next.load(Ordering::Relaxed);
+        // An element whose destructor panics does not leak the ones after
+        // it: `rest` frees them while the panic unwinds.
+        let mut rest = DropRest(ptr_mut(&mut self.head));
+        while let Some(node) = rest.pop() {
+            drop(node);
         }
     }
 }
