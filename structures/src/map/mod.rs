@@ -198,6 +198,15 @@ impl<K, V, M: Storage<K, V>> Drop for Unpublished<K, V, M> {
     }
 }
 
+/// Runs its closure when dropped, on return or unwind.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
 /// What [`RcuHashMap::table_stats`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -817,18 +826,51 @@ where
 
     /// Claims and migrates one chunk of `t`'s buckets; `false` when none
     /// was left to claim.
+    ///
+    /// A migration runs the user's `Hash` (inline entries of a growing
+    /// table), which may panic. The bucket it panics in is left whole and
+    /// unmoved (see `migrate_to`); on the way out this helper still counts
+    /// the buckets it did move, and marks the table `abandoned`, so that
+    /// later helpers go round the table again, claiming chunks past the
+    /// end and migrating what is still unmoved, until every bucket has
+    /// moved. Without that the rest of the chunk would stay claimed but
+    /// unmoved: the resize would never finish, and the table never grow or
+    /// shrink again.
     fn migrate_chunk(&self, t: &Table<K, V, M>, next: &Table<K, V, M>) -> bool {
         // Look before claiming: once every chunk is claimed, the writers
         // still meeting the resize do not all write one counter.
-        if t.claimed.load(Ordering::Relaxed) >= t.len() {
+        let again = t.claimed.load(Ordering::Relaxed) >= t.len();
+        if again && !t.abandoned.load(Ordering::Relaxed) {
             return false;
         }
-        let start = t.claimed.fetch_add(MIGRATE_CHUNK, Ordering::Relaxed);
-        if start >= t.len() {
-            return false;
+        let mut start = t.claimed.fetch_add(MIGRATE_CHUNK, Ordering::Relaxed);
+        let again = start >= t.len();
+        if again {
+            // Acquire: pairs with the release that counted the moved
+            // buckets of a finished resize (nothing to read depends on it,
+            // but a sweep of an already finished table is wasted work).
+            if !t.abandoned.load(Ordering::Relaxed) || t.moved.load(Ordering::Acquire) >= t.len() {
+                return false;
+            }
+            // Another round: chunk starts are multiples of MIGRATE_CHUNK,
+            // and a table's length a power of two.
+            start %= t.len();
         }
         let rehash = self.rehash();
-        let mut moved = 0;
+        // Counted when this function returns or unwinds (`settle`).
+        let moved = std::cell::Cell::new(0);
+        let finished = std::cell::Cell::new(false);
+        let _settle = OnDrop(|| {
+            if !finished.get() {
+                // Unwinding from a panicking `Hash`: the rest of the chunk
+                // is claimed but unmoved. Before the count below, so that
+                // no helper reads the last count without seeing the flag.
+                t.abandoned.store(true, Ordering::Release);
+            }
+            if moved.get() > 0 {
+                self.finish_bucket_moves(t, moved.get());
+            }
+        });
         let end = (start + MIGRATE_CHUNK).min(t.len());
         // Two prefetch stages, so neither waits on a miss: the overflow
         // line of the bucket 2 × PREFETCH_AHEAD on, then the boxed entries
@@ -848,15 +890,17 @@ where
             if i + PREFETCH_AHEAD < end {
                 t.bucket_at(i + PREFETCH_AHEAD).prefetch_entries();
             }
+            // Another round skips what has moved without locking it.
+            if again && t.bucket_at(i).is_moved() {
+                continue;
+            }
             let lock = t.bucket_at(i).lock();
             if !lock.is_moved() {
                 lock.migrate_to(t, i, next, &rehash, &self.domain);
-                moved += 1;
+                moved.set(moved.get() + 1);
             }
         }
-        if moved > 0 {
-            self.finish_bucket_moves(t, moved);
-        }
+        finished.set(true);
         true
     }
 
