@@ -534,6 +534,50 @@ fn a_table_shrinks_whatever_buckets_its_keys_use() {
     );
 }
 
+/// `retain` judges each entry once: every entry is judged, then only the
+/// rejected ones are removed (not judged again), also when a resize was
+/// under way (finished first, since it would move inline pairs).
+#[test]
+fn retain_judges_each_entry_once() {
+    fn check<M: crate::MapStorage<u64, u64>>(d: &Domain, n: u64) {
+        let map: crate::RcuHashMap<u64, u64, ahash::RandomState, M> = crate::RcuHashMap::builder()
+            .domain(d)
+            .storage::<M>()
+            .build();
+        for k in 0..n {
+            map.pin().insert(k, k * 10);
+        }
+        let calls = std::cell::Cell::new(0);
+        map.pin().retain(|k, v| {
+            calls.set(calls.get() + 1);
+            assert_eq!(*v, k * 10);
+            k % 2 == 0
+        });
+        assert_eq!(calls.get(), n, "{n} entries, one judgement each");
+        assert_eq!(map.len() as u64, n.div_ceil(2));
+        let m = map.pin();
+        assert!((0..n).all(|k| m.contains_key(&k) == (k % 2 == 0)));
+    }
+    let d = Domain::builder().flavor(Flavor::Mb).build();
+    for n in [6, if cfg!(miri) { 40 } else { 3000 }] {
+        check::<crate::Boxed>(&d, n);
+        check::<crate::Inline>(&d, n);
+    }
+    // A resize left half done: finished before the judging.
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (map, n) = half_resized(&d, &drops);
+    let calls = std::cell::Cell::new(0);
+    map.pin().retain(|k, _| {
+        calls.set(calls.get() + 1);
+        k % 3 == 0
+    });
+    assert_eq!(calls.get(), n);
+    assert_eq!(map.len(), n.div_ceil(3));
+    drop(map);
+    drop(d);
+    assert_eq!(drops.load(Ordering::Relaxed), n, "every value dropped once");
+}
+
 /// An inline map's grow runs the user's `Hash` (an inline pair has no
 /// room for its hash). A `Hash` that panics at any of those calls leaves
 /// a map whose every key is there once (a removed key is gone), whose

@@ -1024,16 +1024,19 @@ where
         let hash = self.hash(key);
         let (t, lock) = self.lock_bucket(hash);
         let slot = lock.find_slot(hash, |k| k.borrow() == key)?;
-        Some(self.unlink(t, lock, &slot))
+        Some(self.unlink(t, lock, &slot, true))
     }
 
     /// Removes the entry in `slot` (found under `lock`) and does the
     /// bookkeeping; returns the entry, readable for the caller's section.
+    /// `may_shrink`: whether this removal may start a shrink (one in
+    /// [`SHRINK_CHECK_EVERY`] does).
     fn unlink<'t>(
         &'t self,
         t: &Table<K, V, M>,
         lock: BucketLock<'t, K, V, M>,
         slot: &Slot<'t, K, V, M>,
+        may_shrink: bool,
     ) -> (&'t K, &'t V) {
         let old = slot.get();
         let (item, left_empty) = lock.remove(slot, &self.domain);
@@ -1044,7 +1047,7 @@ where
             line.retire(&self.domain);
         }
         self.count(-1);
-        if this_thread_checks_for_shrink() {
+        if may_shrink && this_thread_checks_for_shrink() {
             self.maybe_shrink(t);
         }
         old
@@ -1071,7 +1074,7 @@ where
             if !std::ptr::eq(slot.get().1, v) {
                 continue;
             }
-            return Some(self.unlink(t, lock, &slot));
+            return Some(self.unlink(t, lock, &slot, true));
         }
     }
 
@@ -1131,6 +1134,58 @@ where
         slot.get()
     }
 
+    /// Helps a resize under way to its end; returns the root table it
+    /// left (which a concurrent writer may have begun to resize again).
+    /// The caller is in a read-side section.
+    fn finish_resize(&self) -> &Table<K, V, M> {
+        loop {
+            let t = self.root();
+            if t.next().is_none() {
+                return t;
+            }
+            self.help_migrate(t);
+        }
+    }
+
+    /// Removes every entry for which `keep` returns false, judging each
+    /// entry once (see [`Pinned::retain`]). The caller is in a read-side
+    /// section, which `entries` (a weakly consistent iteration) and the
+    /// references it yields live in.
+    fn retain_entries<'p>(
+        &'p self,
+        entries: impl FnOnce() -> Iter<'p, K, V, S, M>,
+        mut keep: impl FnMut(&K, &V) -> bool,
+    ) {
+        // A resize under way would move inline entries to new slots while
+        // we judge them: finish it first. Our own removals start no shrink
+        // until the end, for the same reason.
+        self.finish_resize();
+        let doomed: Vec<(&K, &V)> = entries().filter(|(k, v)| !keep(k, v)).collect();
+        for (key, mut judged) in doomed {
+            let hash = self.hash(key);
+            loop {
+                let (t, lock) = self.lock_bucket(hash);
+                let Some(slot) = lock.find_slot(hash, |k| k == key) else {
+                    break; // removed meanwhile
+                };
+                // The same slot, so the same entry: a slot is not reused
+                // within our section.
+                if std::ptr::eq(slot.get().1, judged) {
+                    self.unlink(t, lock, &slot, false);
+                    break;
+                }
+                drop(lock);
+                // Replaced meanwhile (or moved by a concurrent resize):
+                // judge what is there now, outside the lock.
+                match self.find(key) {
+                    Some((k, v)) if !keep(k, v) => judged = v,
+                    _ => break,
+                }
+            }
+        }
+        self.maybe_shrink(self.root());
+    }
+
     /// Removes every entry. Concurrent inserts may survive (they are not
     /// ordered with the clear).
     ///
@@ -1142,13 +1197,7 @@ where
     /// ```
     pub fn clear(&self) {
         let _g = self.domain.read_lock();
-        let t = loop {
-            let t = self.root();
-            if t.next().is_none() {
-                break t;
-            }
-            self.help_migrate(t);
-        };
+        let t = self.finish_resize();
         for i in 0..t.len() {
             let lock = t.bucket_at(i).lock();
             if lock.is_moved() {
@@ -1503,8 +1552,15 @@ where
         self.map.update_entry(key, f).map(|(_, v)| v)
     }
 
-    /// Keeps only the entries for which `keep` returns true (each entry is
-    /// judged once, outside any lock; see [`remove_if`](Self::remove_if)).
+    /// Keeps only the entries for which `keep` returns true. `keep` runs
+    /// outside any lock, once per entry: every entry is judged first (a
+    /// weakly consistent iteration, see [`Iter`]), then the rejected ones
+    /// are removed if they are still the entry that was judged. An entry
+    /// that another writer replaced in between is judged again in its new
+    /// form (with [`Inline`] storage, so is one that a concurrent resize
+    /// copied to its new table); one that was removed in between stays
+    /// removed. A resize under way is finished first, and the removals
+    /// start no shrink until the end.
     ///
     /// ```
     /// use urcu_structures::RcuHashMap;
@@ -1515,15 +1571,8 @@ where
     /// left.sort();
     /// assert_eq!(left, [2, 4, 6]);
     /// ```
-    pub fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) {
-        let doomed: Vec<&K> = self
-            .iter()
-            .filter(|(k, v)| !keep(k, v))
-            .map(|(k, _)| k)
-            .collect();
-        for k in doomed {
-            self.map.remove_entry_if(k, |k2, v2| !keep(k2, v2));
-        }
+    pub fn retain(&self, keep: impl FnMut(&K, &V) -> bool) {
+        self.map.retain_entries(|| self.iter(), keep);
     }
 
     /// A weakly consistent iteration: see [`Iter`].
