@@ -128,6 +128,14 @@ const PREFETCH_AHEAD: usize = 2;
 /// writers rather than inside their writes; it only asks the kernel to
 /// populate the memory and ends once that is done or the array is freed.
 ///
+/// A `Hash` or `Eq` that panics unwinds out of the operation that called
+/// it and leaves the map sound: operations that completed stay done; the
+/// interrupted one happened or did not (a bulk load or [`clear`](Self::clear)
+/// partly), never leaving a key in two places; `len` stays right; a
+/// resize under way still finishes, so the table grows and shrinks as
+/// before; every value is dropped once. (A `Hash` that keeps panicking
+/// for a stored key stops a resize from finishing until it stops.)
+///
 /// Reads go through a pinned handle ([`pin`](Self::pin)), or through an
 /// explicit guard ([`get`](Self::get)), or by value ([`get_cloned`](Self::get_cloned)).
 /// Several keys looked up together ([`Pinned::get_many`]) overlap their

@@ -64,6 +64,15 @@
 //! bucket, a lookup in a moved bucket reads one more line, in the next
 //! table.
 //!
+//! Migration is unwind-safe. The only user code it runs is `Hash`, for
+//! inline entries of a table that grows (a boxed entry stores its hash; a
+//! shrink sends a bucket's entries to one target, with the tags they
+//! have), and it runs for the whole chain before the first copy: a panic
+//! leaves the bucket unmoved and whole, to be migrated again later. A
+//! helper that unwinds counts the buckets it did move and marks the table
+//! abandoned; later helpers then go round the table again for the rest of
+//! its chunk, so the resize still finishes.
+//!
 //! A chunk's misses are started ahead: its helper prefetches the overflow
 //! line of the bucket four on and the boxed entries (whose stored hashes
 //! migration reads) of the bucket two on, scanning them as a reader would.
