@@ -574,3 +574,165 @@ fn list_panics_in_user_code_leak_nothing() {
     assert_eq!(drops.load(Ordering::Relaxed), 10);
     drop(d);
 }
+
+/// `retain` judges each entry once: every entry is judged, then only the
+/// rejected ones are removed (not judged again), also when a resize was
+/// under way (finished first, since it would move inline pairs).
+#[test]
+fn retain_judges_each_entry_once() {
+    fn check<M: crate::MapStorage<u64, u64>>(d: &Domain, n: u64) {
+        let map: crate::RcuHashMap<u64, u64, ahash::RandomState, M> = crate::RcuHashMap::builder()
+            .domain(d)
+            .storage::<M>()
+            .build();
+        for k in 0..n {
+            map.pin().insert(k, k * 10);
+        }
+        let calls = std::cell::Cell::new(0);
+        map.pin().retain(|k, v| {
+            calls.set(calls.get() + 1);
+            assert_eq!(*v, k * 10);
+            k % 2 == 0
+        });
+        assert_eq!(calls.get(), n, "{n} entries, one judgement each");
+        assert_eq!(map.len() as u64, n.div_ceil(2));
+        let m = map.pin();
+        assert!((0..n).all(|k| m.contains_key(&k) == (k % 2 == 0)));
+    }
+    let d = Domain::builder().flavor(Flavor::Mb).build();
+    for n in [6, if cfg!(miri) { 40 } else { 3000 }] {
+        check::<crate::Boxed>(&d, n);
+        check::<crate::Inline>(&d, n);
+    }
+    // A resize left half done: finished before the judging.
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (map, n) = half_resized(&d, &drops);
+    let calls = std::cell::Cell::new(0);
+    map.pin().retain(|k, _| {
+        calls.set(calls.get() + 1);
+        k % 3 == 0
+    });
+    assert_eq!(calls.get(), n);
+    assert_eq!(map.len(), n.div_ceil(3));
+    drop(map);
+    drop(d);
+    assert_eq!(drops.load(Ordering::Relaxed), n, "every value dropped once");
+}
+
+/// An inline map's grow runs the user's `Hash` (an inline pair has no
+/// room for its hash). A `Hash` that panics at any of those calls leaves
+/// a map whose every key is there once (a removed key is gone), whose
+/// `len` is right, and whose resize the next writes finish: it grows and
+/// shrinks again.
+#[test]
+fn a_panicking_hash_mid_migration_leaves_an_inline_map_whole() {
+    use std::cell::Cell;
+    use std::hash::{Hash, Hasher};
+    std::thread_local! {
+        /// Hash calls left before one panics (`None`: never).
+        static FUSE: Cell<Option<usize>> = const { Cell::new(None) };
+        static HASHES: Cell<usize> = const { Cell::new(0) };
+    }
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    struct Fused(u64);
+    impl Hash for Fused {
+        fn hash<H: Hasher>(&self, h: &mut H) {
+            HASHES.with(|c| c.set(c.get() + 1));
+            match FUSE.with(Cell::get) {
+                Some(0) => {
+                    FUSE.with(|f| f.set(None));
+                    std::panic::panic_any("fuse blown")
+                }
+                Some(n) => FUSE.with(|f| f.set(Some(n - 1))),
+                None => {}
+            }
+            h.write_u64(self.0);
+        }
+    }
+    let d = Domain::builder().flavor(Flavor::Mb).build();
+    // 16 buckets of three inline slots; the key `k` goes to bucket
+    // `k % 16`, so the 49th key overflows a line, past the load limit.
+    let fill = 60;
+    let build = || {
+        let map: crate::RcuHashMap<Fused, u64, crate::test_hashers::Ident, crate::Inline> =
+            crate::RcuHashMap::builder()
+                .hasher(crate::test_hashers::Ident)
+                .domain(&d)
+                .inline()
+                .build();
+        map
+    };
+    // How many calls a clean run makes (the grow's among them).
+    HASHES.with(|c| c.set(0));
+    let map = build();
+    for k in 0..fill {
+        map.pin().insert(Fused(k), k);
+    }
+    let calls = HASHES.with(Cell::get);
+    assert!(calls > fill as usize + 40, "the inserts grew the table");
+    drop(map);
+    // The planned panics print nothing; others still do.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.payload().downcast_ref::<&str>() != Some(&"fuse blown") {
+            hook(info);
+        }
+    }));
+    let stride = if cfg!(miri) { 7 } else { 1 };
+    for at in (0..calls).step_by(stride) {
+        let map = build();
+        let start = map.capacity();
+        FUSE.with(|f| f.set(Some(at)));
+        let mut done = 0;
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for k in 0..fill {
+                map.pin().insert(Fused(k), k);
+                done += 1;
+            }
+        }));
+        FUSE.with(|f| f.set(None));
+        assert!(r.is_err(), "call {at} of {calls} panicked");
+        // Keys before the interrupted one are in; those after it are not;
+        // it may be either.
+        let m = map.pin();
+        for k in 0..fill {
+            let got = m.get(&Fused(k)).copied();
+            if k < done || (k == done && got.is_some()) {
+                assert_eq!(got, Some(k), "panic at {at}: key {k}");
+            } else {
+                assert_eq!(got, None, "panic at {at}: key {k}");
+            }
+        }
+        let present = done + u64::from(m.contains_key(&Fused(done)));
+        assert_eq!(map.len() as u64, present, "panic at {at}: len");
+        assert_eq!(m.iter().count() as u64, present, "panic at {at}: iteration");
+        drop(m);
+        // It grows (the resize under way finishes, and another follows)...
+        let mut k = 1000;
+        while map.capacity() <= 2 * start {
+            map.pin().insert(Fused(k), k);
+            k += 1;
+            assert!(k < 1200, "panic at {at}: the map stopped growing");
+        }
+        // ...every key removed is gone (none was copied twice)...
+        for k in (0..present).chain(1000..k) {
+            let m = map.pin();
+            assert_eq!(m.remove(&Fused(k)), Some(&k), "panic at {at}: key {k}");
+            assert_eq!(
+                m.get(&Fused(k)),
+                None,
+                "panic at {at}: key {k} removed twice"
+            );
+        }
+        assert!(map.is_empty());
+        // ...and it shrinks (a removal in 64 checks).
+        let peak = map.capacity();
+        let mut churn = 0;
+        while map.capacity() >= peak {
+            map.pin().insert(Fused(5000), 0);
+            map.pin().remove(&Fused(5000));
+            churn += 1;
+            assert!(churn < 64 * 8, "panic at {at}: the map never shrank");
+        }
+    }
+}

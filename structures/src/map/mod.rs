@@ -128,6 +128,14 @@ const PREFETCH_AHEAD: usize = 2;
 /// writers rather than inside their writes; it only asks the kernel to
 /// populate the memory and ends once that is done or the array is freed.
 ///
+/// A `Hash` or `Eq` that panics unwinds out of the operation that called
+/// it and leaves the map sound: operations that completed stay done; the
+/// interrupted one happened or did not (a bulk load or [`clear`](Self::clear)
+/// partly), never leaving a key in two places; `len` stays right; a
+/// resize under way still finishes, so the table grows and shrinks as
+/// before; every value is dropped once. (A `Hash` that keeps panicking
+/// for a stored key stops a resize from finishing until it stops.)
+///
 /// Reads go through a pinned handle ([`pin`](Self::pin)), or through an
 /// explicit guard ([`get`](Self::get)), or by value ([`get_cloned`](Self::get_cloned)).
 /// Several keys looked up together ([`Pinned::get_many`]) overlap their
@@ -195,6 +203,15 @@ impl<K, V, M: Storage<K, V>> Drop for Unpublished<K, V, M> {
             // SAFETY: never published: nothing else can reach it.
             unsafe { M::drop_live(&mut item) };
         }
+    }
+}
+
+/// Runs its closure when dropped, on return or unwind.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
     }
 }
 
@@ -817,18 +834,51 @@ where
 
     /// Claims and migrates one chunk of `t`'s buckets; `false` when none
     /// was left to claim.
+    ///
+    /// A migration runs the user's `Hash` (inline entries of a growing
+    /// table), which may panic. The bucket it panics in is left whole and
+    /// unmoved (see `migrate_to`); on the way out this helper still counts
+    /// the buckets it did move, and marks the table `abandoned`, so that
+    /// later helpers go round the table again, claiming chunks past the
+    /// end and migrating what is still unmoved, until every bucket has
+    /// moved. Without that the rest of the chunk would stay claimed but
+    /// unmoved: the resize would never finish, and the table never grow or
+    /// shrink again.
     fn migrate_chunk(&self, t: &Table<K, V, M>, next: &Table<K, V, M>) -> bool {
         // Look before claiming: once every chunk is claimed, the writers
         // still meeting the resize do not all write one counter.
-        if t.claimed.load(Ordering::Relaxed) >= t.len() {
+        let again = t.claimed.load(Ordering::Relaxed) >= t.len();
+        if again && !t.abandoned.load(Ordering::Relaxed) {
             return false;
         }
-        let start = t.claimed.fetch_add(MIGRATE_CHUNK, Ordering::Relaxed);
-        if start >= t.len() {
-            return false;
+        let mut start = t.claimed.fetch_add(MIGRATE_CHUNK, Ordering::Relaxed);
+        let again = start >= t.len();
+        if again {
+            // Acquire: pairs with the release that counted the moved
+            // buckets of a finished resize (nothing to read depends on it,
+            // but a sweep of an already finished table is wasted work).
+            if !t.abandoned.load(Ordering::Relaxed) || t.moved.load(Ordering::Acquire) >= t.len() {
+                return false;
+            }
+            // Another round: chunk starts are multiples of MIGRATE_CHUNK,
+            // and a table's length a power of two.
+            start %= t.len();
         }
         let rehash = self.rehash();
-        let mut moved = 0;
+        // Counted when this function returns or unwinds (`settle`).
+        let moved = std::cell::Cell::new(0);
+        let finished = std::cell::Cell::new(false);
+        let _settle = OnDrop(|| {
+            if !finished.get() {
+                // Unwinding from a panicking `Hash`: the rest of the chunk
+                // is claimed but unmoved. Before the count below, so that
+                // no helper reads the last count without seeing the flag.
+                t.abandoned.store(true, Ordering::Release);
+            }
+            if moved.get() > 0 {
+                self.finish_bucket_moves(t, moved.get());
+            }
+        });
         let end = (start + MIGRATE_CHUNK).min(t.len());
         // Two prefetch stages, so neither waits on a miss: the overflow
         // line of the bucket 2 × PREFETCH_AHEAD on, then the boxed entries
@@ -848,15 +898,17 @@ where
             if i + PREFETCH_AHEAD < end {
                 t.bucket_at(i + PREFETCH_AHEAD).prefetch_entries();
             }
+            // Another round skips what has moved without locking it.
+            if again && t.bucket_at(i).is_moved() {
+                continue;
+            }
             let lock = t.bucket_at(i).lock();
             if !lock.is_moved() {
                 lock.migrate_to(t, i, next, &rehash, &self.domain);
-                moved += 1;
+                moved.set(moved.get() + 1);
             }
         }
-        if moved > 0 {
-            self.finish_bucket_moves(t, moved);
-        }
+        finished.set(true);
         true
     }
 
@@ -980,16 +1032,19 @@ where
         let hash = self.hash(key);
         let (t, lock) = self.lock_bucket(hash);
         let slot = lock.find_slot(hash, |k| k.borrow() == key)?;
-        Some(self.unlink(t, lock, &slot))
+        Some(self.unlink(t, lock, &slot, true))
     }
 
     /// Removes the entry in `slot` (found under `lock`) and does the
     /// bookkeeping; returns the entry, readable for the caller's section.
+    /// `may_shrink`: whether this removal may start a shrink (one in
+    /// [`SHRINK_CHECK_EVERY`] does).
     fn unlink<'t>(
         &'t self,
         t: &Table<K, V, M>,
         lock: BucketLock<'t, K, V, M>,
         slot: &Slot<'t, K, V, M>,
+        may_shrink: bool,
     ) -> (&'t K, &'t V) {
         let old = slot.get();
         let (item, left_empty) = lock.remove(slot, &self.domain);
@@ -1000,7 +1055,7 @@ where
             line.retire(&self.domain);
         }
         self.count(-1);
-        if this_thread_checks_for_shrink() {
+        if may_shrink && this_thread_checks_for_shrink() {
             self.maybe_shrink(t);
         }
         old
@@ -1027,7 +1082,7 @@ where
             if !std::ptr::eq(slot.get().1, v) {
                 continue;
             }
-            return Some(self.unlink(t, lock, &slot));
+            return Some(self.unlink(t, lock, &slot, true));
         }
     }
 
@@ -1087,6 +1142,58 @@ where
         slot.get()
     }
 
+    /// Helps a resize under way to its end; returns the root table it
+    /// left (which a concurrent writer may have begun to resize again).
+    /// The caller is in a read-side section.
+    fn finish_resize(&self) -> &Table<K, V, M> {
+        loop {
+            let t = self.root();
+            if t.next().is_none() {
+                return t;
+            }
+            self.help_migrate(t);
+        }
+    }
+
+    /// Removes every entry for which `keep` returns false, judging each
+    /// entry once (see [`Pinned::retain`]). The caller is in a read-side
+    /// section, which `entries` (a weakly consistent iteration) and the
+    /// references it yields live in.
+    fn retain_entries<'p>(
+        &'p self,
+        entries: impl FnOnce() -> Iter<'p, K, V, S, M>,
+        mut keep: impl FnMut(&K, &V) -> bool,
+    ) {
+        // A resize under way would move inline entries to new slots while
+        // we judge them: finish it first. Our own removals start no shrink
+        // until the end, for the same reason.
+        self.finish_resize();
+        let doomed: Vec<(&K, &V)> = entries().filter(|(k, v)| !keep(k, v)).collect();
+        for (key, mut judged) in doomed {
+            let hash = self.hash(key);
+            loop {
+                let (t, lock) = self.lock_bucket(hash);
+                let Some(slot) = lock.find_slot(hash, |k| k == key) else {
+                    break; // removed meanwhile
+                };
+                // The same slot, so the same entry: a slot is not reused
+                // within our section.
+                if std::ptr::eq(slot.get().1, judged) {
+                    self.unlink(t, lock, &slot, false);
+                    break;
+                }
+                drop(lock);
+                // Replaced meanwhile (or moved by a concurrent resize):
+                // judge what is there now, outside the lock.
+                match self.find(key) {
+                    Some((k, v)) if !keep(k, v) => judged = v,
+                    _ => break,
+                }
+            }
+        }
+        self.maybe_shrink(self.root());
+    }
+
     /// Removes every entry. Concurrent inserts may survive (they are not
     /// ordered with the clear).
     ///
@@ -1098,13 +1205,7 @@ where
     /// ```
     pub fn clear(&self) {
         let _g = self.domain.read_lock();
-        let t = loop {
-            let t = self.root();
-            if t.next().is_none() {
-                break t;
-            }
-            self.help_migrate(t);
-        };
+        let t = self.finish_resize();
         for i in 0..t.len() {
             let lock = t.bucket_at(i).lock();
             if lock.is_moved() {
@@ -1459,8 +1560,15 @@ where
         self.map.update_entry(key, f).map(|(_, v)| v)
     }
 
-    /// Keeps only the entries for which `keep` returns true (each entry is
-    /// judged once, outside any lock; see [`remove_if`](Self::remove_if)).
+    /// Keeps only the entries for which `keep` returns true. `keep` runs
+    /// outside any lock, once per entry: every entry is judged first (a
+    /// weakly consistent iteration, see [`Iter`]), then the rejected ones
+    /// are removed if they are still the entry that was judged. An entry
+    /// that another writer replaced in between is judged again in its new
+    /// form (with [`Inline`] storage, so is one that a concurrent resize
+    /// copied to its new table); one that was removed in between stays
+    /// removed. A resize under way is finished first, and the removals
+    /// start no shrink until the end.
     ///
     /// ```
     /// use urcu_structures::RcuHashMap;
@@ -1471,15 +1579,8 @@ where
     /// left.sort();
     /// assert_eq!(left, [2, 4, 6]);
     /// ```
-    pub fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) {
-        let doomed: Vec<&K> = self
-            .iter()
-            .filter(|(k, v)| !keep(k, v))
-            .map(|(k, _)| k)
-            .collect();
-        for k in doomed {
-            self.map.remove_entry_if(k, |k2, v2| !keep(k2, v2));
-        }
+    pub fn retain(&self, keep: impl FnMut(&K, &V) -> bool) {
+        self.map.retain_entries(|| self.iter(), keep);
     }
 
     /// A weakly consistent iteration: see [`Iter`].

@@ -163,6 +163,10 @@ pub(crate) mod private {
         /// As for [`matches`](Self::matches).
         unsafe fn hash(item: *const Self::Item, rehash: &impl Fn(&K) -> u64) -> u64;
 
+        /// Whether [`hash`](Self::hash) runs the user's `Hash` (which may
+        /// panic) rather than reading a stored hash.
+        const REHASHES: bool;
+
         /// Whether [`hash`](Self::hash) reads memory outside the slot (a
         /// boxed entry: a cache miss of its own, worth prefetching).
         const HASH_OFF_LINE: bool = false;
@@ -208,6 +212,7 @@ impl<K: Send + Sync + 'static, V: Send + Sync + 'static> private::Layout<K, V> f
     /// and the entries (32 bytes each) dominate the memory; fuller lines
     /// keep bytes per entry below papaya's.
     const GROW_PERCENT: usize = 80;
+    const REHASHES: bool = false;
     const HASH_OFF_LINE: bool = true;
 
     fn make(hash: u64, key: K, value: V) -> Self::Item {
@@ -292,6 +297,8 @@ where
     /// Two entries per three-slot line: few chains spill to a second line,
     /// so most lookups read one line.
     const GROW_PERCENT: usize = 67;
+    /// An inline pair has no room for its hash (a third slot per line).
+    const REHASHES: bool = true;
     const SLOTS: usize = {
         let size = std::mem::size_of::<(K, V)>();
         assert!(

@@ -64,6 +64,15 @@
 //! bucket, a lookup in a moved bucket reads one more line, in the next
 //! table.
 //!
+//! Migration is unwind-safe. The only user code it runs is `Hash`, for
+//! inline entries of a table that grows (a boxed entry stores its hash; a
+//! shrink sends a bucket's entries to one target, with the tags they
+//! have), and it runs for the whole chain before the first copy: a panic
+//! leaves the bucket unmoved and whole, to be migrated again later. A
+//! helper that unwinds counts the buckets it did move and marks the table
+//! abandoned; later helpers then go round the table again for the rest of
+//! its chunk, so the resize still finishes.
+//!
 //! A chunk's misses are started ahead: its helper prefetches the overflow
 //! line of the bucket four on and the boxed entries (whose stored hashes
 //! migration reads) of the bucket two on, scanning them as a reader would.
@@ -79,7 +88,7 @@
 use super::storage::private::Layout;
 use super::storage::{prefetch_line, LINE_DATA, MAX_SLOTS};
 use super::zeroed::ZeroedArray;
-use crate::sync::{ptr_mut, AtomicPtr, AtomicU64, AtomicUsize, Backoff, Ordering};
+use crate::sync::{ptr_mut, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Backoff, Ordering};
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
@@ -537,19 +546,18 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         hash: u64,
         domain: &Domain,
     ) -> (bool, Slot<'t, K, V, M>) {
-        self.insert_from(self.head, item, hash, domain)
+        self.insert_from(self.head, item, tag_of(hash), domain)
     }
 
-    /// [`insert_new`](Self::insert_new) into line `start` of the chain or
-    /// a later one.
+    /// [`insert_new`](Self::insert_new) of an entry whose tag is `tag`,
+    /// into line `start` of the chain or a later one.
     fn insert_from(
         &self,
         start: &'t Bucket<K, V, M>,
         item: M::Item,
-        hash: u64,
+        tag: u8,
         domain: &Domain,
     ) -> (bool, Slot<'t, K, V, M>) {
-        let tag = tag_of(hash);
         let mut waiting = false;
         let mut b = start;
         loop {
@@ -657,7 +665,7 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         } else {
             // Publish the new entry first, further down the chain, so the
             // key never looks absent.
-            let (_, fresh) = self.insert_from(b, item, hash, domain);
+            let (_, fresh) = self.insert_from(b, item, tag_of(hash), domain);
             let meta = b.meta.load(Ordering::Relaxed);
             b.meta.store(retired(meta, slot.index), Ordering::Release);
             fresh
@@ -752,14 +760,15 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         self.refresh_filter();
     }
 
-    /// Calls `f` on every live item of the chain (the lock holder's view).
-    fn for_each_live(&self, mut f: impl FnMut(*const M::Item)) {
+    /// Calls `f` on every live item of the chain, with its tag (the lock
+    /// holder's view).
+    fn for_each_live(&self, mut f: impl FnMut(*const M::Item, u8)) {
         let mut b = self.head;
         loop {
             let meta = b.meta.load(Ordering::Relaxed);
             for i in 0..M::SLOTS {
                 if tag_at(meta, i) != 0 {
-                    f(b.item(i));
+                    f(b.item(i), tag_at(meta, i));
                 }
             }
             match b.overflow() {
@@ -772,11 +781,18 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
     /// Copies this chain's live entries into `next` (this is bucket `index`
     /// of `table`) and marks the bucket moved. The chain itself stays
     /// intact for readers already in it; the copies own what the entries
-    /// own (the old slots are never dropped). One pass, one hash per entry:
-    /// the target buckets are locked together first (a resize doubles or
+    /// own (the old slots are never dropped). One pass over the chain: the
+    /// target buckets are locked together first (a resize doubles or
     /// halves, so there are one or two). No deadlock: a target is locked
     /// only under its source's lock, or after the source moved; growing,
     /// the targets belong to this source alone; shrinking, there is one.
+    ///
+    /// Unwind-safe: the only user code that runs is `Hash`, for inline
+    /// entries of a table that grows (a shrink needs no hash: every entry
+    /// goes to the one target, with the tag it has; boxed entries store
+    /// their hash). It runs in a first pass, before any target is touched,
+    /// so a panic there leaves the bucket unmoved and the targets as they
+    /// were: the bucket is migrated again later, whole.
     pub(crate) fn migrate_to(
         &self,
         table: &Table<K, V, M>,
@@ -793,28 +809,74 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
             targets.next().is_none(),
             "a resize doubles or halves the table"
         );
+        // Growing, which entries go to the high target: the user's `Hash`
+        // for inline entries, all of it before the first copy.
+        let mut sides = Sides::default();
+        if high.is_some() && M::REHASHES {
+            self.for_each_live(|item, _| {
+                // SAFETY: a live item of a chain whose lock we hold.
+                let h = unsafe { M::hash(item, rehash) };
+                sides.push(next.index(h) != low);
+            });
+        }
         // Before the target locks: the entries' misses then overlap each
         // other rather than queue behind the locks' atomic instructions.
         self.head.prefetch_entries();
         let low_lock = next.bucket_at(low).lock();
         let high_lock = high.map(|i| next.bucket_at(i).lock());
-        self.for_each_live(|item| {
-            // SAFETY: a live item of a chain whose lock we hold.
-            let h = unsafe { M::hash(item, rehash) };
+        let mut nth = 0;
+        self.for_each_live(|item, tag| {
+            let to_high = match high {
+                None => false,
+                Some(_) if M::REHASHES => sides.get(nth),
+                // SAFETY: a live item of a chain whose lock we hold; a
+                // stored hash (no user code).
+                Some(_) => next.index(unsafe { M::hash(item, rehash) }) != low,
+            };
+            nth += 1;
             let lock = match &high_lock {
-                Some(high_lock) if next.index(h) != low => high_lock,
+                Some(high_lock) if to_high => high_lock,
                 _ => &low_lock,
             };
-            debug_assert!(next.index(h) == low || Some(next.index(h)) == high);
             // SAFETY: as above; a bitwise copy that takes over ownership
             // (the old slot is never dropped or reused: its table is freed
             // without touching items).
-            lock.insert_new(unsafe { item.read() }, h, domain);
+            lock.insert_from(lock.head, unsafe { item.read() }, tag, domain);
         });
         drop((low_lock, high_lock));
         let m = self.head.meta.load(Ordering::Relaxed);
         // Release: the copies are visible before anyone sees "moved".
         self.head.meta.store(m | MOVED, Ordering::Release);
+    }
+}
+
+/// One bit per live entry of a chain being split by a grow: whether it
+/// goes to the high target. A chain rarely holds more than a few entries;
+/// past 128 (a hasher that sends many keys to one bucket) the rest go to
+/// the heap.
+#[derive(Default)]
+struct Sides {
+    first: u128,
+    rest: Vec<bool>,
+    len: usize,
+}
+
+impl Sides {
+    fn push(&mut self, high: bool) {
+        if self.len < 128 {
+            self.first |= u128::from(high) << self.len;
+        } else {
+            self.rest.push(high);
+        }
+        self.len += 1;
+    }
+
+    fn get(&self, i: usize) -> bool {
+        if i < 128 {
+            self.first >> i & 1 != 0
+        } else {
+            self.rest[i - 128]
+        }
     }
 }
 
@@ -860,6 +922,11 @@ pub(crate) struct Table<K, V, M: Layout<K, V>> {
     pub(crate) claimed: AtomicUsize,
     /// Buckets migrated so far.
     pub(crate) moved: AtomicUsize,
+    /// Set when a helper unwound (a panicking `Hash`) with buckets of its
+    /// chunk left unmoved: helpers then claim chunks round the table again
+    /// until every bucket has moved, instead of stopping once all are
+    /// claimed.
+    pub(crate) abandoned: AtomicBool,
 }
 
 impl<K, V, M: Layout<K, V>> Table<K, V, M> {
@@ -872,6 +939,7 @@ impl<K, V, M: Layout<K, V>> Table<K, V, M> {
             next: AtomicPtr::new(std::ptr::null_mut()),
             claimed: AtomicUsize::new(0),
             moved: AtomicUsize::new(0),
+            abandoned: AtomicBool::new(false),
         }
     }
 
