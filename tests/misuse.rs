@@ -610,3 +610,54 @@ fn waiting_from_a_thread_local_destructor_while_an_orphaned_guard_lives_panics()
     });
     assert_eq!(d.stats().pending(), 0, "{:?}", d.stats());
 }
+
+const LOUD_ENV: &str = "URCU_TEST_LOUD_BARRIER_CHILD";
+const LOUD_MARK: &str = "loud-barrier-child: checked";
+
+/// Runs only as the child of `rcu_barrier_in_a_deferred_closure_is_loud`,
+/// with a panic hook that prints nothing (as a service that routes panics
+/// elsewhere might): the library's own line must still reach stderr.
+#[test]
+fn rcu_barrier_in_a_deferred_closure_child() {
+    if std::env::var_os(LOUD_ENV).is_none() {
+        return;
+    }
+    std::panic::set_hook(Box::new(|_| {}));
+    let d = Domain::new();
+    let rest_ran = Arc::new(AtomicBool::new(false));
+    let (d2, rest) = (d.clone(), rest_ran.clone());
+    d.defer(move || {
+        d2.rcu_barrier(); // panics: it would wait for itself
+        rest.store(true, Ordering::SeqCst);
+    });
+    within(LIMIT, "rcu_barrier", move || d.rcu_barrier());
+    assert!(
+        !rest_ran.load(Ordering::SeqCst),
+        "the rest of the closure did not run"
+    );
+    println!("{LOUD_MARK}");
+}
+
+/// `rcu_barrier` inside a deferred closure panics, and reclamation catches
+/// and counts the panic, so the rest of the closure silently never ran:
+/// the library now says so on stderr, whatever the panic hook.
+#[test]
+fn rcu_barrier_in_a_deferred_closure_is_loud() {
+    if std::env::var_os(LOUD_ENV).is_some() {
+        return;
+    }
+    let stderr = common::run_test_in_child(
+        "rcu_barrier_in_a_deferred_closure_child",
+        LOUD_ENV,
+        LOUD_MARK,
+    );
+    assert!(
+        stderr.contains("urcu: rcu_barrier was called from a destructor or deferred closure"),
+        "a line naming the misuse: {stderr}"
+    );
+    assert!(
+        stderr.contains("urcu: a destructor or deferred closure panicked")
+            && stderr.contains("the rest of that destructor or closure did not run"),
+        "the caught panic is reported once: {stderr}"
+    );
+}

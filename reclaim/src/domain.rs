@@ -876,11 +876,18 @@ impl Domain {
         {
             in_section_panic("rcu_barrier");
         }
-        assert!(
-            !in_callback(),
-            "rcu_barrier called from a destructor or deferred closure being reclaimed: \
-             it would wait for its own reclamation to finish"
-        );
+        if in_callback() {
+            // The panic is caught by the reclamation that runs the closure
+            // (and only counted): say it here too, whatever the panic hook.
+            eprintln!(
+                "urcu: rcu_barrier was called from a destructor or deferred closure being \
+                 reclaimed; it panics, and the rest of that destructor or closure does not run"
+            );
+            panic!(
+                "rcu_barrier called from a destructor or deferred closure being reclaimed: \
+                 it would wait for its own reclamation to finish"
+            );
+        }
         let qsbr_online = self
             .existing_record()
             .filter(|r| self.flavor() == Flavor::Qsbr && r.handle_online());
@@ -962,13 +969,36 @@ pub(crate) fn with_callbacks<R>(core: &Core, f: impl FnOnce(&mut dyn FnMut(Retir
         // SAFETY: callers hand each entry here exactly once, after a grace
         // period that began after it was queued (see `Core::drain_record`).
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { r.reclaim() }));
-        if res.is_err() {
-            Counters::bump(&core.counters.destructor_panics);
+        if let Err(payload) = res {
+            let before = core
+                .counters
+                .destructor_panics
+                .fetch_add(1, Ordering::Relaxed);
+            if before == 0 {
+                report_first_destructor_panic(core.id, &*payload);
+            }
         }
     };
     let out = f(&mut run);
     IN_CALLBACK.with(|c| c.set(was));
     out
+}
+
+/// One stderr line for a domain's first destructor panic: the panic is
+/// caught (reclamation goes on), so without it a user whose panic hook is
+/// quiet would never learn that the rest of a closure did not run.
+#[cold]
+fn report_first_destructor_panic(domain_id: u64, payload: &(dyn std::any::Any + Send)) {
+    let msg = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(a non-string panic payload)");
+    eprintln!(
+        "urcu: a destructor or deferred closure panicked while domain {domain_id} reclaimed it: \
+         {msg}. The panic was caught and reclamation goes on; the rest of that destructor or \
+         closure did not run. Later panics are only counted (Stats::destructor_panics)"
+    );
 }
 
 /// A grace-period ticket from [`start_poll`](Domain::start_poll).

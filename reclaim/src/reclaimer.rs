@@ -333,8 +333,8 @@ impl Core {
             longest_grace_period: Duration::from_nanos(c.longest_gp_ns.load(Ordering::Relaxed)),
             ..Stats::default()
         };
-        // Read reclaimed counts before queued ones, so that a snapshot taken
-        // while others work never shows more reclaimed than queued.
+        // Relaxed loads, one by one: a snapshot (see `Stats`), not a
+        // consistent cut.
         let reg = lock(&self.registry);
         let mut reclaimed = c.overflow_reclaimed.load(Ordering::Relaxed)
             + c.exited_reclaimed.load(Ordering::Relaxed);

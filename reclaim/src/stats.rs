@@ -5,14 +5,20 @@ use crate::sync::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A snapshot of a domain's counters, from [`stats()`](crate::stats) or
-/// [`Domain::stats`](crate::Domain::stats). Counters are read one by one
-/// while other threads work, so a snapshot is approximate but each counter
-/// only grows.
+/// [`Domain::stats`](crate::Domain::stats). Counters are read one by one,
+/// without stopping the threads that bump them, so a snapshot taken while
+/// others work is approximate: each counter only grows, but counters read
+/// together need not agree (`reclaimed` may briefly exceed `queued`, which
+/// [`pending`](Stats::pending) treats as zero). Once the domain is quiet
+/// (after [`rcu_barrier`](crate::rcu_barrier), say) they are exact.
 ///
 /// ```
-/// let s = urcu_reclaim::stats();
-/// assert!(s.reclaimed <= s.queued);
-/// println!("{} objects waiting for a grace period", s.pending());
+/// let d = urcu_reclaim::Domain::new();
+/// d.rcu_reclaim_queue(Box::new(1u8));
+/// println!("{} objects waiting for a grace period", d.stats().pending());
+/// d.rcu_barrier();
+/// let s = d.stats();
+/// assert_eq!((s.queued, s.reclaimed, s.pending()), (1, 1, 0));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]

@@ -169,8 +169,9 @@ pub fn spin_for(d: Duration) {
 
 /// Re-runs the test binary for the single test `test` with `env=1` set,
 /// and checks that it passed and printed `mark` (so a child that was
-/// filtered out or returned early cannot pass for it).
-pub fn run_test_in_child(test: &str, env: &str, mark: &str) {
+/// filtered out or returned early cannot pass for it). Returns the child's
+/// stderr.
+pub fn run_test_in_child(test: &str, env: &str, mark: &str) -> String {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(env, "1")
@@ -183,4 +184,5 @@ pub fn run_test_in_child(test: &str, env: &str, mark: &str) {
         stdout.contains(mark) && stdout.contains("1 passed"),
         "the child test must actually run:\n{stdout}\n{stderr}"
     );
+    stderr.into_owned()
 }
