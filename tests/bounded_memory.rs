@@ -510,3 +510,63 @@ fn stalled_reader_bounds_map_writers_mb() {
 fn stalled_reader_bounds_map_writers_qsbr() {
     stalled_reader_bounds_map_writers(Flavor::Qsbr);
 }
+
+/// The one exception to the bound, tested so that it stays what the docs
+/// say: a single long section cannot wait, so what it retires past its ring
+/// spills, however much that is (here 8 rings' worth, through one pin).
+/// It never waits inside; its end never blocks; the thread's next section
+/// waits for the stalled reader; and everything is freed once it leaves.
+#[test]
+fn one_long_section_spills_what_it_retires_and_the_next_one_waits() {
+    for flavor in [Flavor::Memb, Flavor::Mb, Flavor::Qsbr] {
+        let d = Domain::builder().flavor(flavor).queue_capacity(C).build();
+        let map: Arc<urcu::RcuHashMap<u64, Vec<u8>>> =
+            Arc::new(urcu::RcuHashMap::builder().domain(&d).build());
+        map.pin().insert(0, vec![0; 64]);
+        let (release, reader) = stalled_reader(&d);
+        let replaced = 8 * C;
+        let in_long = Arc::new(AtomicUsize::new(0));
+        let (ended_tx, ended_rx) = mpsc::channel();
+        let writer = {
+            let (map, in_long) = (map.clone(), in_long.clone());
+            thread::spawn(move || {
+                {
+                    let pinned = map.pin();
+                    for _ in 0..replaced {
+                        pinned.insert(0, vec![0; 64]);
+                        in_long.fetch_add(1, Ordering::SeqCst);
+                    }
+                } // ends without waiting
+                ended_tx.send(()).unwrap();
+                map.pin().insert(0, vec![0; 64]); // waits for the reader
+            })
+        };
+        ended_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the long section ran to its end without waiting");
+        thread::sleep(Duration::from_millis(100));
+        let s = d.stats();
+        assert_eq!(in_long.load(Ordering::SeqCst), replaced, "{flavor:?}");
+        assert_eq!(
+            s.pending(),
+            replaced as u64,
+            "{flavor:?}: every value the long section replaced is pending: {s:?}"
+        );
+        assert_eq!(
+            s.overflow_spills,
+            (replaced - FIT) as u64,
+            "{flavor:?}: past the ring's C - 3, they spilled: {s:?}"
+        );
+        assert!(
+            !writer.is_finished() && s.caller_fallbacks == 1,
+            "{flavor:?}: the next section waits for the stalled reader: {s:?}"
+        );
+        release.send(()).unwrap();
+        reader.join().unwrap();
+        within(Duration::from_secs(20), "the next section", move || {
+            writer.join().unwrap()
+        });
+        d.rcu_barrier();
+        assert_eq!(d.stats().pending(), 0, "{flavor:?}");
+    }
+}

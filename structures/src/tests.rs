@@ -678,7 +678,7 @@ fn a_panicking_hash_mid_migration_leaves_an_inline_map_whole() {
             hook(info);
         }
     }));
-    let stride = if cfg!(miri) { 7 } else { 1 };
+    let stride = if cfg!(miri) { 23 } else { 1 };
     for at in (0..calls).step_by(stride) {
         let map = build();
         let start = map.capacity();
