@@ -11,7 +11,7 @@
 //!
 //! | | kind | read side | a stalled reader | wait for a grace period | everything queued is freed |
 //! |---|---|---|---|---|---|
-//! | **urcu** (this crate) | RCU: 3 flavors, reclamation queue, map, list, config cell | memb: stores on the thread's own line; qsbr: nothing | pending memory bounded (threads × capacity); writers wait; stall reported by thread name | [`synchronize_rcu`](crate::synchronize_rcu), polling, [`rcu_barrier`](crate::rcu_barrier) | yes: `rcu_barrier`, at domain drop, for exited threads |
+//! | **urcu** (this crate) | RCU: 3 flavors, reclamation queue, map, list, config cell | memb: stores on the thread's own line; qsbr: nothing | pending memory bounded (threads × capacity, plus one section's spill each); writers wait; stall reported by thread name | [`synchronize_rcu`](crate::synchronize_rcu), polling, [`rcu_barrier`](crate::rcu_barrier) | yes: `rcu_barrier`, at domain drop, for exited threads |
 //! | **crossbeam-epoch** | epoch-based reclamation | an atomic read-modify-write per `pin` | garbage grows without bound | no | not guaranteed (the global collector is never dropped) |
 //! | **seize** (papaya's reclaimer) | reference-counted batches | a store and a compiler fence (writers use membarrier) | holds what was retired during the stall | no | once a batch fills and is released |
 //! | **arc-swap** | an atomically swappable `Arc` | `load`: a debt slot and a re-check; `Cache`: a compare | keeps only the values it holds | n/a | yes (reference counts) |

@@ -74,7 +74,11 @@
 //! makes that writer wait for the grace period and free its own ring
 //! ([`Stats::caller_fallbacks`](crate::Stats::caller_fallbacks) counts it):
 //! writers slow down to the pace of the slowest reader, and pending memory
-//! stays below *threads × capacity*. Watch it with [`stats`](crate::stats):
+//! stays below *threads × capacity*. A writer that retires inside its own
+//! sections (map writes through `pin()`) spills past a full ring instead,
+//! and waits at its next section's start, so it adds at most what one
+//! section retires; only a single long section that retires a lot holds
+//! more, until it ends. Watch it with [`stats`](crate::stats):
 //!
 //! ```
 //! let s = urcu::stats();

@@ -28,7 +28,7 @@
 //! | cost per object | a grace period | a few stores: one word of queue for a stream of one type | the same, plus a heap allocation for the closure (none if it captures nothing) |
 //! | freed | when the call returns | soon: by the queueing thread at a later checkpoint, or by the reclaimer thread about a [`reclaim_interval`](crate::DomainBuilder::reclaim_interval) (default 10 ms) plus a grace period after the thread stops queueing | the same |
 //! | inside a read-side section | panics (it would wait for itself) | never waits (see below) | never waits |
-//! | pending memory | none | bounded: threads × queue capacity | the same |
+//! | pending memory | none | bounded: threads × queue capacity (+ one section's spill each) | the same |
 //!
 //! # Which one
 //!
@@ -110,10 +110,17 @@
 //! (it would wait for itself). A full ring then *spills*: the object goes to
 //! a per-thread batch that is closed when the section ends and freed once
 //! a grace period has passed after that (counted in
-//! [`Stats::overflow_spills`](crate::Stats::overflow_spills)). So a
-//! section's memory is bounded by what that one section queues, and a
-//! guard's drop never waits. Map and list writers retire inside their own
-//! section, which is why this case exists.
+//! [`Stats::overflow_spills`](crate::Stats::overflow_spills)). A guard's
+//! drop never waits; instead the thread's *next* section (its next
+//! outermost `read_lock`, or a QSBR handle's next `quiescent_state`) first
+//! waits for that grace period and frees the ring and the batch, as a full
+//! ring outside a section would. So a thread that writes through many short
+//! sections, as map writes through [`RcuHashMap::pin`](crate::RcuHashMap::pin)
+//! do, holds at most its ring plus what one section retires; the one thing
+//! not bounded by the ring is a single long section that retires a lot
+//! (a `retain` or bulk load over a big map, a loop of writes under one
+//! pin): it holds what it retires until it ends. A pure reader never has a
+//! backlog, so it never waits.
 //!
 //! The example `examples/reclaim_queue.rs` (`cargo run --release --example
 //! reclaim_queue`) shows all of this with printed explanations: an object
