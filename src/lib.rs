@@ -60,5 +60,5 @@ pub use urcu_reclaim::*;
 pub use urcu_structures;
 pub use urcu_structures::{
     Boxed, CachedReader, ConfigCell, ConfigRef, Inline, ListIter, MapBuilder, MapIter, MapStorage,
-    Pinned, RcuHashMap, RcuList, TableStats,
+    Pinned, PinnedOwned, RcuHashMap, RcuList, TableStats,
 };

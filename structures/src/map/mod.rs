@@ -7,6 +7,7 @@
 //! value) and inline (`Copy` pairs inside the bucket line).
 
 mod iter;
+mod owned;
 #[cfg(feature = "rayon")]
 mod par;
 mod storage;
@@ -14,6 +15,7 @@ mod table;
 mod zeroed;
 
 pub use iter::Iter;
+pub use owned::PinnedOwned;
 #[cfg(feature = "rayon")]
 pub use par::ParIter;
 pub use storage::{Boxed, Inline, Storage};
