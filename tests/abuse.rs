@@ -473,12 +473,13 @@ fn abuse<T: Send + Sync + 'static>(c: Case<T>) -> Figures {
     loop {
         sample();
         let now = progress_of(&progress);
-        if now.iter().all(|&n| n == c.steps) || start.elapsed() > Duration::from_secs(20) {
-            break;
-        }
+        let done = now.iter().all(|&n| n == c.steps) || start.elapsed() > Duration::from_secs(20);
         if now != last {
             (last, since) = (now, Instant::now());
         } else if since.elapsed() >= QUIET {
+            break;
+        }
+        if done {
             break;
         }
         thread::sleep(Duration::from_millis(1));
