@@ -770,6 +770,14 @@ where
         unsafe { M::retire(item, &self.domain) };
     }
 
+    /// Queues overflow lines a write unlinked (after its bucket lock is
+    /// released).
+    fn retire_lines(&self, lines: Vec<table::RetiredLine<K, V, M>>) {
+        for line in lines {
+            line.retire(&self.domain);
+        }
+    }
+
     /// Locks the bucket that owns `hash`, in the table where it currently
     /// lives (migrating it first if a resize is under way).
     fn lock_bucket(&self, hash: u64) -> (&Table<K, V, M>, BucketLock<'_, K, V, M>) {
@@ -1007,16 +1015,16 @@ where
         if let Some(slot) = lock.find_slot(hash, |k| k == key) {
             let old = slot.get();
             let r = lock.replace(&slot, item.take(), hash, &self.domain);
-            let trimmed = r.left_empty.then(|| lock.trim_empty_line()).flatten();
+            let trimmed = lock.trim_empty_lines(r.left_empty);
             drop(lock);
             self.retire(&r.old);
-            if let Some(line) = trimmed {
-                line.retire(&self.domain);
-            }
+            self.retire_lines(trimmed);
             return Some(old);
         }
-        let (grew, _) = lock.insert_new(item.take(), hash, &self.domain);
+        let (grew, _, left_empty) = lock.insert_new(item.take(), hash, &self.domain);
+        let trimmed = lock.trim_empty_lines(left_empty);
         drop(lock);
+        self.retire_lines(trimmed);
         self.count(1);
         if grew {
             self.maybe_grow(t);
@@ -1050,12 +1058,10 @@ where
     ) -> (&'t K, &'t V) {
         let old = slot.get();
         let (item, left_empty) = lock.remove(slot, &self.domain);
-        let trimmed = left_empty.then(|| lock.trim_empty_line()).flatten();
+        let trimmed = lock.trim_empty_lines(left_empty);
         drop(lock);
         self.retire(item);
-        if let Some(line) = trimmed {
-            line.retire(&self.domain);
-        }
+        self.retire_lines(trimmed);
         self.count(-1);
         if may_shrink && this_thread_checks_for_shrink() {
             self.maybe_shrink(t);
@@ -1112,12 +1118,10 @@ where
                 &self.domain,
             );
             let fresh = r.fresh.get();
-            let trimmed = r.left_empty.then(|| lock.trim_empty_line()).flatten();
+            let trimmed = lock.trim_empty_lines(r.left_empty);
             drop(lock);
             self.retire(&r.old);
-            if let Some(line) = trimmed {
-                line.retire(&self.domain);
-            }
+            self.retire_lines(trimmed);
             return Some(fresh);
         }
     }
@@ -1135,8 +1139,11 @@ where
         if let Some(slot) = lock.find_slot(hash, |k| *k == key) {
             return slot.get();
         }
-        let (grew, slot) = lock.insert_new(M::make(hash, key, value), hash, &self.domain);
+        let (grew, slot, left_empty) =
+            lock.insert_new(M::make(hash, key, value), hash, &self.domain);
+        let trimmed = lock.trim_empty_lines(left_empty);
         drop(lock);
+        self.retire_lines(trimmed);
         self.count(1);
         if grew {
             self.maybe_grow(t);
