@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example torture -- [--secs N] [--flavor memb|mb|qsbr|all]
-//!                                          [--structure core|map|list|config|all]
+//!                                          [--structure core|map|list|config|map-stall|all]
 //! ```
 //!
 //! `--secs` is per case (flavor × structure; default 3). The program prints
@@ -65,18 +65,35 @@
 //!   Each read must be whole and live, at least as new as the
 //!   `version()` read just before it, and never older than the reader's
 //!   previous read (through `read()`, `load()` and a `CachedReader`).
+//! - **map-stall**: the map torture in a domain with a short stall timeout
+//!   ([`STALL_TIMEOUT`]), an `on_stall` hook that misbehaves (of every three
+//!   calls, one panics, one calls `synchronize_rcu` of its own domain, which
+//!   must panic rather than deadlock, and one returns), and a ring of
+//!   [`STALL_QUEUE`] words. Beside the usual threads, a reader stalls: it
+//!   holds a section (nested, through a handle or the domain) for
+//!   [`STALL_HOLD`], checking the values it holds, then leaves for a while.
+//!   Writers then fill their rings, spill inside their `pin()` sections, and
+//!   wait at their next section's entry. Checks: every reported stall
+//!   reached the hook and every panic of it was caught and counted
+//!   (`stalls_reported`, `stall_hook_panics`), the stalling reader was
+//!   named, the reclaimer still frees after the run, and pending objects,
+//!   sampled all along, never exceed the bound derived at
+//!   [`per_writer_bound`] for each writer thread whose objects may still be
+//!   pending. The peak goes in the case's line.
 //!
 //! After the threads stop, `rcu_barrier` must leave nothing pending: every
 //! object created was dropped exactly once, and the domain's counters
-//! balance.
+//! balance. Then the case drops its domain, which joins the reclaimer
+//! thread: that must not panic.
 
 use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, Once};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
-use urcu::{ConfigCell, Domain, Flavor, RcuHashMap, RcuList, ReadGuard, ThreadHandle};
+use urcu::{ConfigCell, Domain, Flavor, RcuHashMap, RcuList, ReadGuard, StallReport, ThreadHandle};
 
 /// Grace periods a removed object climbs before it is freed.
 pub const PIPE_LEN: u64 = 10;
@@ -106,6 +123,8 @@ pub enum Structure {
     List,
     /// `ConfigCell`.
     Config,
+    /// `RcuHashMap` with a stalling reader and a misbehaving stall hook.
+    MapStall,
 }
 
 /// A bug the pipe writer can inject, to prove that the checks catch it.
@@ -142,6 +161,7 @@ fn parse_args() -> Result<Args, String> {
             Structure::Map,
             Structure::List,
             Structure::Config,
+            Structure::MapStall,
         ],
         bug: None,
     };
@@ -184,8 +204,13 @@ fn parse_structure(v: &str) -> Result<Vec<Structure>, String> {
         "map" => vec![Map],
         "list" => vec![List],
         "config" => vec![Config],
-        "all" => vec![Core, Map, List, Config],
-        _ => return Err(format!("unknown structure {v} (core|map|list|config|all)")),
+        "map-stall" => vec![MapStall],
+        "all" => vec![Core, Map, List, Config, MapStall],
+        _ => {
+            return Err(format!(
+                "unknown structure {v} (core|map|list|config|map-stall|all)"
+            ))
+        }
     })
 }
 
@@ -246,6 +271,9 @@ pub struct Ctx {
     errors: AtomicU64,
     first_errors: Mutex<Vec<String>>,
     ages: [AtomicU64; PIPE_LEN as usize + 1],
+    /// Writer threads started, and finished (after their last write).
+    writers_started: AtomicU64,
+    writers_exited: AtomicU64,
 }
 
 impl Ctx {
@@ -260,6 +288,8 @@ impl Ctx {
             errors: AtomicU64::new(0),
             first_errors: Mutex::new(Vec::new()),
             ages: [const { AtomicU64::new(0) }; PIPE_LEN as usize + 1],
+            writers_started: AtomicU64::new(0),
+            writers_exited: AtomicU64::new(0),
         })
     }
 
@@ -299,16 +329,47 @@ pub struct Report {
     pub errors: u64,
     /// Ages seen inside sections (pipe only).
     pub ages: Option<Vec<u64>>,
+    /// What the stalls did (map-stall only).
+    pub stall: Option<StallFigures>,
     pub first_errors: Vec<String>,
+}
+
+/// What a map-stall case saw.
+#[derive(Clone, Debug)]
+pub struct StallFigures {
+    /// Stalls the stalling reader completed (each held [`STALL_HOLD`]).
+    pub stalls: u64,
+    /// `Stats::stalls_reported` (= calls of the hook).
+    pub reported: u64,
+    /// `Stats::stall_hook_panics` (= panics the hook threw).
+    pub hook_panics: u64,
+    /// The most objects seen pending at once (a lower bound on the real
+    /// figure at a moment between two `stats()` snapshots).
+    pub peak_pending: u64,
+    /// The bound checked against that peak at that moment.
+    pub bound_at_peak: u64,
+    /// The most writer threads whose objects could be pending at once.
+    pub max_writer_records: u64,
 }
 
 impl Report {
     fn name(&self) -> String {
-        let structure = format!("{:?}", self.case.structure).to_lowercase();
+        let structure = structure_name(self.case.structure);
         format!("{}/{structure}", flavor_name(self.case.flavor))
     }
 
     fn ages_text(&self) -> String {
+        if let Some(f) = &self.stall {
+            return format!(
+                "stalls {}, reported {} ({} hook panics), peak pending {} (bound {}, {} writer records)",
+                f.stalls,
+                f.reported,
+                f.hook_panics,
+                f.peak_pending,
+                f.bound_at_peak,
+                f.max_writer_records
+            );
+        }
         let Some(ages) = &self.ages else {
             return "-".into();
         };
@@ -336,6 +397,16 @@ impl Report {
     }
 }
 
+fn structure_name(s: Structure) -> &'static str {
+    match s {
+        Structure::Core => "core",
+        Structure::Map => "map",
+        Structure::List => "list",
+        Structure::Config => "config",
+        Structure::MapStall => "map-stall",
+    }
+}
+
 fn flavor_name(f: Flavor) -> &'static str {
     match f {
         Flavor::Memb => "memb",
@@ -346,7 +417,7 @@ fn flavor_name(f: Flavor) -> &'static str {
 
 fn print_table(reports: &[Report]) {
     println!(
-        "\n{:<14} {:>6} {:>12} {:>10} {:>8} {:>10} {:>6}  ages seen in a section",
+        "\n{:<14} {:>6} {:>12} {:>10} {:>8} {:>10} {:>6}  ages seen in a section, or stalls",
         "case", "secs", "reads", "writes", "GPs", "freed", "errors"
     );
     for r in reports {
@@ -443,6 +514,11 @@ trait Torture: Send + Sync + Sized + 'static {
     fn write(&self, w: usize, rng: &Rng);
     /// After every thread stopped: drain, drop, and check the accounting.
     fn finish(self, ctx: &Ctx);
+    /// Threads of the structure's own, beside the readers and writers
+    /// (stopped and joined with them).
+    fn side_threads(self: &Arc<Self>, _ctx: &Arc<Ctx>) -> Vec<JoinHandle<()>> {
+        Vec::new()
+    }
 }
 
 /// Runs `case`; if it does not finish well after its duration (a deadlock),
@@ -464,32 +540,91 @@ pub fn run_case_with_watchdog(case: Case) -> Report {
 
 /// Runs one case and reports what it did.
 pub fn run_case(case: Case) -> Report {
-    let d = Domain::builder()
-        .flavor(case.flavor)
-        .queue_capacity(64)
-        .build();
-    let ctx = Ctx::new(d, case.bug);
+    let rig = (case.structure == Structure::MapStall).then(StallRig::new);
+    let mut b = Domain::builder().flavor(case.flavor).queue_capacity(64);
+    if let Some(rig) = &rig {
+        b = b
+            .queue_capacity(STALL_QUEUE)
+            .stall_timeout(STALL_TIMEOUT)
+            .on_stall(rig.hook());
+    }
+    let ctx = Ctx::new(b.build(), case.bug);
+    if let Some(rig) = &rig {
+        *lock(&rig.domain) = Some(ctx.d.clone());
+    }
     let start = Instant::now();
     match case.structure {
         Structure::Core => drive(&ctx, Pipe::new(ctx.clone()), case.duration),
         Structure::Map => drive(&ctx, MapTorture::new(&ctx), case.duration),
         Structure::List => drive(&ctx, ListTorture::new(&ctx), case.duration),
         Structure::Config => drive(&ctx, ConfigTorture::new(&ctx), case.duration),
+        Structure::MapStall => {
+            let rig = rig.clone().expect("map-stall has its rig");
+            drive(&ctx, MapStallTorture::new(&ctx, rig), case.duration)
+        }
+    }
+    if let Some(rig) = &rig {
+        rig.check_after(&ctx);
     }
     check_domain_balanced(&ctx);
     let ld = |c: &AtomicU64| c.load(Ordering::SeqCst);
-    let first_errors = ctx.first_errors.lock().unwrap().clone();
-    Report {
+    let s = ctx.d.stats();
+    let mut report = Report {
         case,
-        secs: start.elapsed().as_secs_f64(),
+        secs: 0.0,
         reads: ld(&ctx.reads),
         writes: ld(&ctx.writes),
-        grace_periods: ctx.d.stats().grace_periods,
+        grace_periods: s.grace_periods,
         freed: ld(&ctx.freed),
-        errors: ld(&ctx.errors),
+        errors: 0,
         ages: (case.structure == Structure::Core).then(|| ctx.ages.iter().map(ld).collect()),
-        first_errors,
+        stall: rig.as_ref().map(|r| r.figures(&s)),
+        first_errors: Vec::new(),
+    };
+    if let Some(rig) = &rig {
+        // The hook holds the rig, which held a handle: the last one must
+        // be the context's, so that dropping it shuts the domain down.
+        lock(&rig.domain).take();
     }
+    end_domain(ctx, &mut report);
+    report.secs = start.elapsed().as_secs_f64();
+    report
+}
+
+/// Drops the case's domain (its last handle, unless a thread still holds
+/// the context), which stops and joins the reclaimer thread: a dead
+/// reclaimer, or one that cannot drain, makes that panic. Then copies the
+/// errors into `report`.
+fn end_domain(ctx: Arc<Ctx>, report: &mut Report) {
+    let ctx = match Arc::try_unwrap(ctx) {
+        Ok(ctx) => ctx,
+        Err(ctx) => {
+            ctx.error("the case's context is still shared after the run".into());
+            report.errors = ctx.errors.load(Ordering::SeqCst);
+            report.first_errors = lock(&ctx.first_errors).clone();
+            return;
+        }
+    };
+    let Ctx {
+        d,
+        errors,
+        first_errors,
+        ..
+    } = ctx;
+    report.errors = errors.load(Ordering::SeqCst);
+    report.first_errors = first_errors.into_inner().unwrap_or_else(|e| e.into_inner());
+    if catch_unwind(AssertUnwindSafe(move || drop(d))).is_err() {
+        report.errors += 1;
+        if report.first_errors.len() < 5 {
+            report
+                .first_errors
+                .push("dropping the domain panicked (its reclaimer thread died?)".into());
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// After `finish`: nothing pending, nothing panicked, every entry counted.
@@ -507,12 +642,13 @@ fn check_domain_balanced(ctx: &Ctx) {
 /// for `duration`, stops them, and finishes `t`.
 fn drive<T: Torture>(ctx: &Arc<Ctx>, t: T, duration: Duration) {
     let t = Arc::new(t);
-    let fakes: Vec<_> = (0..FAKE_WRITERS)
+    let mut fakes: Vec<_> = (0..FAKE_WRITERS)
         .map(|i| {
             let ctx = ctx.clone();
             thread::spawn(move || fake_writer(&ctx, i as u64))
         })
         .collect();
+    fakes.extend(t.side_threads(ctx));
     let mut seed = 0;
     let mut spawn = |writer: Option<usize>| {
         seed += 1;
@@ -597,10 +733,12 @@ fn writer_thread<T: Torture>(ctx: &Ctx, t: &T, w: usize, seed: u64) {
     let rng = Rng::new(seed ^ 0x5717e);
     let life = Duration::from_millis(200 + rng.below(600));
     let born = Instant::now();
+    ctx.writers_started.fetch_add(1, Ordering::SeqCst);
     while !ctx.stopped() && born.elapsed() < life {
         t.write(w, &rng);
         Ctx::count(&ctx.writes);
     }
+    ctx.writers_exited.fetch_add(1, Ordering::SeqCst);
 }
 
 /// rcutorture's fake writer: grace periods for their own sake.
@@ -1002,6 +1140,374 @@ impl Torture for MapTorture {
         drop(self.map);
         ctx.d.rcu_barrier();
         self.census.check_all_dropped(ctx, "map values");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// map-stall: the map, a stalling reader, a misbehaving stall hook
+// ---------------------------------------------------------------------------
+
+/// The map-stall domain's stall timeout.
+pub const STALL_TIMEOUT: Duration = Duration::from_millis(25);
+/// How long the stalling reader holds a section: four stall timeouts.
+pub const STALL_HOLD: Duration = Duration::from_millis(100);
+/// Ring words of the map-stall domain (a power of two, so the ring has
+/// exactly this many: `Ring::new` rounds up to one).
+pub const STALL_QUEUE: usize = 32;
+const _: () = assert!(STALL_QUEUE.is_power_of_two() && STALL_QUEUE >= 4);
+/// The most objects one map write (one `pin()` section of
+/// `MapTorture::write`) retires: the entry it replaced or removed, at most
+/// one overflow line left empty (`trim_empty_line`), and the tables whose
+/// migration it finished: the root's in `lock_bucket` (its chunk, or its
+/// key's bucket, was the last), and one that a grow or shrink started and
+/// moved whole in its first chunk (64 buckets or fewer).
+pub const SECTION_RETIRES: u64 = 4;
+/// The stalling reader's thread name (stall reports name it).
+const STALLER: &str = "torture-stall";
+
+/// The most objects that one writer thread's record can count as pending
+/// (queued, not yet counted reclaimed) in the map-stall domain, from
+/// `reclaim/src/enqueue.rs` and `queue.rs`:
+///
+/// - **The ring**: `try_push` takes an entry only while at most
+///   `capacity - 3` words are used, and an entry is at least one word, so
+///   the ring holds at most `capacity - 2` objects.
+/// - **Plus one ring in flight**: a drain moves the tail entry by entry
+///   but counts what it freed (`add_reclaimed`) only at its end, so while
+///   another thread (the reclaimer) drains up to `capacity - 2` objects,
+///   the owner may refill the slots: up to twice that in the counters.
+/// - **Spills**: a write that finds the ring full inside a section spills
+///   to a batch of its own (it must not wait there); the section's end
+///   closes the batch and sets the backlog, and the next outermost entry
+///   (`relieve_backlog`) waits for a grace period and frees the ring and
+///   every closed batch. So the owner holds at most one batch: the open
+///   one, or the last closed one until its next entry. A reclaimer pass may
+///   take a closed batch first (`collect_spill`; an `rcu_barrier` takes the
+///   open one too) and free it after its own grace period; the next entry
+///   then finds nothing to wait for, and the owner may spill again (once:
+///   the entry after that finds its batch waiting). Passes run one at a
+///   time, so that pass holds one batch, or with a barrier one and the
+///   start of the next: two sections' retirements ([`SECTION_RETIRES`]
+///   each) in all.
+///
+/// An exited writer's record keeps what it had, no more. Readers, fake
+/// writers, the stalling reader and the destructors here queue nothing.
+pub const fn per_writer_bound() -> u64 {
+    2 * (STALL_QUEUE as u64 - 2) + 2 * SECTION_RETIRES
+}
+
+thread_local! {
+    /// This thread runs the map-stall hook: its panics are expected (the
+    /// panic hook stays quiet about them; the library counts them).
+    static IN_STALL_HOOK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Keeps the default panic message away from the hook's own panics.
+fn quiet_hook_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_STALL_HOOK.with(Cell::get) {
+                prev(info);
+            }
+        }));
+    });
+}
+
+/// Marks the current thread as running the hook until dropped (also
+/// while unwinding: the panic hook runs before the drop).
+struct InHook;
+
+impl InHook {
+    fn enter() -> InHook {
+        IN_STALL_HOOK.with(|c| c.set(true));
+        InHook
+    }
+}
+
+impl Drop for InHook {
+    fn drop(&mut self) {
+        IN_STALL_HOOK.with(|c| c.set(false));
+    }
+}
+
+/// What the map-stall hook, the stalling reader and the sampler share.
+#[derive(Default)]
+pub struct StallRig {
+    /// The domain, for the hook's `synchronize_rcu` (taken out at the end:
+    /// the domain holds the hook).
+    domain: Mutex<Option<Domain>>,
+    calls: AtomicU64,
+    /// Hook calls that panicked (on purpose, or through `synchronize_rcu`).
+    thrown: AtomicU64,
+    sync_tried: AtomicU64,
+    sync_refused: AtomicU64,
+    /// Reports that named the stalling reader.
+    named_staller: AtomicU64,
+    /// Stalls the stalling reader completed.
+    stalls: AtomicU64,
+    /// `writers_exited` as it was before an `rcu_barrier` that returned:
+    /// those writers' records hold nothing any more.
+    drained: AtomicU64,
+    samples: AtomicU64,
+    peak: AtomicU64,
+    bound_at_peak: AtomicU64,
+    max_records: AtomicU64,
+}
+
+impl StallRig {
+    fn new() -> Arc<StallRig> {
+        quiet_hook_panics();
+        Arc::default()
+    }
+
+    /// The `on_stall` hook: of every three calls, one panics, one calls
+    /// `synchronize_rcu` of its own domain (which must panic, not wait for
+    /// the grace period that runs the hook), one returns.
+    fn hook(self: &Arc<Self>) -> impl Fn(&StallReport) + Send + Sync + 'static {
+        let rig = self.clone();
+        move |report: &StallReport| {
+            let _quiet = InHook::enter();
+            let n = rig.calls.fetch_add(1, Ordering::SeqCst);
+            if report.threads.iter().any(|t| t.starts_with(STALLER)) {
+                rig.named_staller.fetch_add(1, Ordering::SeqCst);
+            }
+            match n % 3 {
+                0 => {
+                    rig.thrown.fetch_add(1, Ordering::SeqCst);
+                    panic!("torture: an on_stall hook that panics (expected)");
+                }
+                1 => {
+                    let Some(d) = lock(&rig.domain).clone() else {
+                        return;
+                    };
+                    rig.sync_tried.fetch_add(1, Ordering::SeqCst);
+                    if let Err(p) = catch_unwind(AssertUnwindSafe(|| d.synchronize_rcu())) {
+                        rig.sync_refused.fetch_add(1, Ordering::SeqCst);
+                        rig.thrown.fetch_add(1, Ordering::SeqCst);
+                        std::panic::resume_unwind(p);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// After the run: the reclaimer still frees on its own, and the
+    /// domain's stall counters match what the hook and the reader saw.
+    fn check_after(&self, ctx: &Ctx) {
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        ctx.d.defer(move || flag.store(true, Ordering::SeqCst));
+        let until = Instant::now() + Duration::from_secs(10);
+        while !done.load(Ordering::SeqCst) && Instant::now() < until {
+            thread::sleep(Duration::from_millis(1));
+        }
+        ctx.check(done.load(Ordering::SeqCst), || {
+            "the reclaimer did not run a deferred closure within 10 s after the stalls".into()
+        });
+        ctx.d.rcu_barrier();
+        let s = ctx.d.stats();
+        let ld = |c: &AtomicU64| c.load(Ordering::SeqCst);
+        let (calls, thrown, stalls) = (ld(&self.calls), ld(&self.thrown), ld(&self.stalls));
+        ctx.check(stalls > 0, || "the stalling reader never stalled".into());
+        ctx.check(s.stalls_reported == calls, || {
+            format!(
+                "{} stalls reported but the hook ran {calls} times",
+                s.stalls_reported
+            )
+        });
+        ctx.check(s.stall_hook_panics == thrown, || {
+            format!(
+                "the hook panicked {thrown} times but stats count {}",
+                s.stall_hook_panics
+            )
+        });
+        let (tried, refused) = (ld(&self.sync_tried), ld(&self.sync_refused));
+        ctx.check(tried == refused, || {
+            format!(
+                "synchronize_rcu from the hook returned {} of {tried} times",
+                tried - refused
+            )
+        });
+        if stalls > 0 {
+            ctx.check(thrown > 0 && ld(&self.named_staller) > 0, || {
+                format!(
+                    "{stalls} stalls of {STALL_HOLD:?} but {calls} reports, {} naming \
+                     {STALLER}, {thrown} hook panics",
+                    ld(&self.named_staller)
+                )
+            });
+        }
+        ctx.check(ld(&self.samples) > 0, || "pending was never sampled".into());
+    }
+
+    fn figures(&self, s: &urcu::Stats) -> StallFigures {
+        let ld = |c: &AtomicU64| c.load(Ordering::SeqCst);
+        StallFigures {
+            stalls: ld(&self.stalls),
+            reported: s.stalls_reported,
+            hook_panics: s.stall_hook_panics,
+            peak_pending: ld(&self.peak),
+            bound_at_peak: ld(&self.bound_at_peak),
+            max_writer_records: ld(&self.max_records),
+        }
+    }
+}
+
+struct MapStallTorture {
+    map: MapTorture,
+    rig: Arc<StallRig>,
+}
+
+impl MapStallTorture {
+    fn new(ctx: &Arc<Ctx>, rig: Arc<StallRig>) -> MapStallTorture {
+        MapStallTorture {
+            map: MapTorture::new(ctx),
+            rig,
+        }
+    }
+
+    /// Stalls: a section of [`STALL_HOLD`] (nested 1–3 deep, through its
+    /// handle or the domain) holding a few values, checked while it waits
+    /// and before it leaves; then 100–200 ms outside, offline.
+    fn staller(&self, ctx: &Ctx) {
+        let rng = Rng::new(0x57a1);
+        let mut h = ctx.d.register_thread();
+        let mut last = vec![0; KEYS as usize];
+        // Let the writers fill their rings first.
+        thread::sleep(Duration::from_millis(20));
+        loop {
+            {
+                let rd = Rd {
+                    ctx,
+                    h: Some(&h),
+                    rng: &rng,
+                };
+                let g = rd.lock();
+                let inner = rd.nest();
+                let mut held = Vec::new();
+                for _ in 0..8 {
+                    let k = rng.below(KEYS);
+                    if let Some(v) = self.map.map.get(&k, &g) {
+                        self.map
+                            .check_val(k, v, Some(&mut last[k as usize]), "stalled get");
+                        held.push((k, v));
+                    }
+                }
+                let until = Instant::now() + STALL_HOLD;
+                while Instant::now() < until {
+                    thread::sleep(Duration::from_millis(5));
+                    for &(k, v) in &held {
+                        self.map.check_val(k, v, None, "during a stall");
+                    }
+                }
+                drop(inner);
+                for &(k, v) in &held {
+                    self.map.check_val(k, v, None, "before leaving a stall");
+                }
+                drop(g);
+            }
+            self.rig.stalls.fetch_add(1, Ordering::SeqCst);
+            Ctx::count(&ctx.reads);
+            h.quiescent_state();
+            if ctx.stopped() {
+                break;
+            }
+            h.offline();
+            let until = Instant::now() + Duration::from_millis(100 + rng.below(100));
+            while !ctx.stopped() && Instant::now() < until {
+                thread::sleep(Duration::from_millis(5));
+            }
+            h.online();
+            if ctx.stopped() {
+                break;
+            }
+        }
+    }
+
+    /// Samples pending objects against the bound for the writer records
+    /// that may hold some.
+    ///
+    /// `stats()` reads reclaimed counts before queued ones, so one snapshot
+    /// may count an object freed meanwhile as pending. Taking `queued` from
+    /// a first snapshot and `reclaimed` from a second gives instead a lower
+    /// bound on what was pending at every moment between them. The writer
+    /// records that may hold objects then: every writer started by the
+    /// second, less those drained before the first (see `barrier_loop`).
+    fn sampler(&self, ctx: &Ctx) {
+        let rig = &self.rig;
+        while !ctx.stopped() {
+            let drained = rig.drained.load(Ordering::SeqCst);
+            let s1 = ctx.d.stats();
+            let s2 = ctx.d.stats();
+            let started = ctx.writers_started.load(Ordering::SeqCst);
+            let pending = s1.queued.saturating_sub(s2.reclaimed);
+            let records = started.saturating_sub(drained);
+            let bound = records * per_writer_bound();
+            rig.samples.fetch_add(1, Ordering::Relaxed);
+            rig.max_records.fetch_max(records, Ordering::Relaxed);
+            if pending > rig.peak.load(Ordering::Relaxed) {
+                rig.peak.store(pending, Ordering::Relaxed);
+                rig.bound_at_peak.store(bound, Ordering::Relaxed);
+            }
+            ctx.check(pending <= bound, || {
+                format!(
+                    "{pending} objects pending, over the bound {bound} ({records} writer records × \
+                     {}): {s2:?}",
+                    per_writer_bound()
+                )
+            });
+            thread::sleep(Duration::from_micros(500));
+        }
+    }
+
+    /// `rcu_barrier` in a loop: once one returns, the writers that had
+    /// exited before it began hold nothing (they queued their last object
+    /// before they counted their exit).
+    fn barrier_loop(&self, ctx: &Ctx) {
+        while !ctx.stopped() {
+            let exited = ctx.writers_exited.load(Ordering::SeqCst);
+            ctx.d.rcu_barrier();
+            self.rig.drained.fetch_max(exited, Ordering::SeqCst);
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Torture for MapStallTorture {
+    type ReaderState = Vec<u64>;
+
+    fn writers(&self) -> usize {
+        self.map.writers()
+    }
+
+    fn read(&self, r: &Rd<'_>, last: &mut Vec<u64>) {
+        self.map.read(r, last)
+    }
+
+    fn write(&self, w: usize, rng: &Rng) {
+        self.map.write(w, rng)
+    }
+
+    fn finish(self, ctx: &Ctx) {
+        self.map.finish(ctx)
+    }
+
+    fn side_threads(self: &Arc<Self>, ctx: &Arc<Ctx>) -> Vec<JoinHandle<()>> {
+        let spawn = |name: &str, job: fn(&Self, &Ctx)| {
+            let (t, ctx) = (self.clone(), ctx.clone());
+            thread::Builder::new()
+                .name(name.into())
+                .spawn(move || job(&t, &ctx))
+                .unwrap()
+        };
+        vec![
+            spawn(STALLER, Self::staller),
+            spawn("torture-sampler", Self::sampler),
+            spawn("torture-barrier", Self::barrier_loop),
+        ]
     }
 }
 
