@@ -176,9 +176,41 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
     /// let g = d.read_lock(); // one section for several reads
     /// assert_eq!((*limits.load(&g), *name.load(&g)), (10, "svc"));
     /// ```
+    ///
+    /// An [`OwnedReadGuard`](urcu_reclaim::OwnedReadGuard) works too, for a
+    /// config kept across a blocking call or an `.await`, on any thread:
+    ///
+    /// ```
+    /// use urcu_structures::ConfigCell;
+    /// let cell = ConfigCell::new(String::from("v1"));
+    /// let g = cell.domain().read_lock_owned(); // `Send`: may cross threads
+    /// let cfg = cell.load(&g);
+    /// cell.store(String::from("v2"));
+    /// assert_eq!(cfg, "v1"); // still valid while `g` lives
+    /// ```
     #[inline]
-    pub fn load<'g>(&'g self, guard: &'g ReadGuard<'_>) -> &'g T {
+    pub fn load<'g>(&'g self, guard: &'g impl urcu_reclaim::Guard) -> &'g T {
         self.value.load(guard)
+    }
+
+    /// A copy of the current value, to keep as long as you like (across a
+    /// blocking call or an `.await`) without holding a read-side section.
+    /// For large configs, store an `Arc<T>` in the cell and clone that.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use urcu_structures::ConfigCell;
+    /// let cell = ConfigCell::new(Arc::new(vec![1, 2, 3]));
+    /// let snap: Arc<Vec<i32>> = cell.snapshot(); // a reference count, no copy of the Vec
+    /// cell.store(Arc::new(vec![4]));
+    /// assert_eq!(*snap, [1, 2, 3]);
+    /// ```
+    #[doc(alias = "load_full")]
+    pub fn snapshot(&self) -> T
+    where
+        T: Clone,
+    {
+        self.read().clone()
     }
 
     /// A number that grows on every publish: compare it to notice a reload
@@ -431,6 +463,17 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
             "ConfigCell::reader_in with a ReadGuard of another domain"
         );
         CachedReader { cell: self, guard }
+    }
+}
+
+/// ```
+/// use urcu_structures::ConfigCell;
+/// let cell: ConfigCell<u32> = 8080.into();
+/// assert_eq!(*cell.read(), 8080);
+/// ```
+impl<T: Send + Sync + 'static> From<T> for ConfigCell<T> {
+    fn from(value: T) -> Self {
+        ConfigCell::new(value)
     }
 }
 
