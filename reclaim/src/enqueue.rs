@@ -114,8 +114,9 @@ impl Core {
     /// batches whose ticket has elapsed (`free_spilled`). Never waits: a
     /// guard's drop must not block (another thread's section may be waiting
     /// on this one).
+    /// Returns the batch's ticket.
     #[cold]
-    pub(crate) fn close_spill_batch(&self, rec: &ThreadRecord) {
+    pub(crate) fn close_spill_batch(&self, rec: &ThreadRecord) -> u64 {
         rec.spill_closed();
         let ticket = self.start_poll();
         {
@@ -125,6 +126,7 @@ impl Core {
             rec.spill_waiting.store(true, Ordering::Relaxed);
         }
         self.request_grace_period();
+        ticket
     }
 
     /// The owner of `rec` is entering a section (or, QSBR, reporting a
@@ -132,7 +134,9 @@ impl Core {
     /// previous section spilled: its ring was full and the objects it
     /// queued could not wait. Make them wait now, as a full ring outside a
     /// section does: free what has elapsed, and if spilled batches are still
-    /// waiting, wait for a grace period and free the ring and the batches.
+    /// waiting (on the record, or taken by a reclaimer pass that has not
+    /// reached their grace period), wait for a grace period and free the
+    /// ring and the batches.
     /// This keeps a thread that retires through many short sections (map
     /// writes through `pin()`) within its ring plus one section's spill.
     #[cold]
@@ -150,7 +154,10 @@ impl Core {
         }
         self.free_elapsed(rec);
         self.free_spilled(rec);
-        if !rec.spill_waiting.load(Ordering::Relaxed) {
+        // The batch may be on the record still, or already in a reclaimer
+        // pass's hands (which frees it after its ticket): either way, it is
+        // pending until the ticket elapses.
+        if !rec.spill_waiting.load(Ordering::Relaxed) && self.poll(rec.backlog_ticket()) {
             return;
         }
         Counters::bump(&self.counters.caller_fallbacks);

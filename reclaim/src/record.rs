@@ -194,6 +194,10 @@ pub(crate) struct ReaderLine {
     /// (see `Core::relieve_backlog`), so that a thread retiring through
     /// short sections stays within its ring plus one section's spill.
     backlog: Cell<bool>,
+    /// The grace-period ticket of the last spilled batch: relieving the
+    /// backlog waits for it even if a reclaimer pass has already taken the
+    /// batch off the record (it frees it only after that grace period).
+    backlog_ticket: Cell<u64>,
     /// What the outermost lock does, kept up to date from `flavor` and
     /// `backlog` (see `refresh_enter`), so that the common lock tests one
     /// byte, as it tested the flavor before.
@@ -300,7 +304,7 @@ pub(crate) struct ThreadRecord {
 }
 
 // SAFETY: the `Cell`/`UnsafeCell` fields (`reader.nest`, `reader.*_online`,
-// `reader.spill_pending`, `reader.exit`, `producer`, `checkpoints`, `draining`, `handle_live`) are touched only by
+// `reader.spill_pending`, `reader.exit`, `reader.backlog*`, `reader.enter`, `producer`, `checkpoints`, `draining`, `handle_live`) are touched only by
 // the owning thread: through the thread-local registration or a
 // `ThreadHandle`, which are `!Send`. Other threads reach the record through
 // the registry and read only atomics and the `drain` mutex. `core` points
@@ -329,6 +333,7 @@ impl ThreadRecord {
                 orphaned: Cell::new(false),
                 exit: Cell::new(Exit::of(flavor, false, false, false)),
                 backlog: Cell::new(false),
+                backlog_ticket: Cell::new(0),
                 enter: Cell::new(Enter::of(flavor, false)),
                 flavor,
                 wake_bit: 1
@@ -481,8 +486,9 @@ impl ThreadRecord {
         // inside the section is sound: its entries were unpublished before
         // they were queued, so before the ticket.
         if spilled {
-            core.close_spill_batch(self);
+            let ticket = core.close_spill_batch(self);
             if !orphaned {
+                r.backlog_ticket.set(ticket);
                 self.set_backlog(true);
             }
         }
@@ -530,6 +536,11 @@ impl ThreadRecord {
     #[inline]
     pub(crate) fn has_backlog(&self) -> bool {
         self.reader.backlog.get()
+    }
+
+    /// The ticket of the last spilled batch (owner only).
+    pub(crate) fn backlog_ticket(&self) -> u64 {
+        self.reader.backlog_ticket.get()
     }
 
     /// Sets or clears the backlog flag (owner only).
