@@ -13,7 +13,7 @@ mod storage;
 mod table;
 mod zeroed;
 
-pub use iter::Iter;
+pub use iter::{Iter, Keys, Values};
 #[cfg(feature = "rayon")]
 pub use par::ParIter;
 pub use storage::{Boxed, Inline, Storage};
@@ -1890,6 +1890,34 @@ where
         Iter::new(self.map.root(), &self.map.hasher)
     }
 
+    /// The keys, as [`iter`](Self::iter) yields them (weakly consistent,
+    /// unspecified order).
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u32, &str> = [(1, "one"), (2, "two")].into_iter().collect();
+    /// let m = map.pin();
+    /// let mut keys: Vec<u32> = m.keys().copied().collect();
+    /// keys.sort();
+    /// assert_eq!(keys, [1, 2]);
+    /// ```
+    pub fn keys(&self) -> Keys<'_, K, V, S, M> {
+        Keys(self.iter())
+    }
+
+    /// The values, as [`iter`](Self::iter) yields them (weakly consistent,
+    /// unspecified order).
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<&str, u64> = [("a", 1), ("b", 2), ("c", 3)].into_iter().collect();
+    /// let m = map.pin();
+    /// assert_eq!(m.values().sum::<u64>(), 6);
+    /// ```
+    pub fn values(&self) -> Values<'_, K, V, S, M> {
+        Values(self.iter())
+    }
+
     /// Number of entries.
     ///
     /// ```
@@ -1916,6 +1944,35 @@ where
     /// ```
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+}
+
+/// Iterates the pinned map as [`Pinned::iter`] does, so a pinned handle
+/// can be the subject of a `for` loop.
+///
+/// ```
+/// use urcu_structures::RcuHashMap;
+/// let map: RcuHashMap<u32, u32> = (0..10).map(|i| (i, i * i)).collect();
+/// let m = map.pin();
+/// let mut total = 0;
+/// for (k, v) in &m {
+///     assert_eq!(*v, k * k);
+///     total += v;
+/// }
+/// assert_eq!(total, 285);
+/// ```
+impl<'p, K, V, S, M> IntoIterator for &'p Pinned<'_, K, V, S, M>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    S: BuildHasher,
+    M: Storage<K, V>,
+{
+    type Item = (&'p K, &'p V);
+    type IntoIter = Iter<'p, K, V, S, M>;
+
+    fn into_iter(self) -> Iter<'p, K, V, S, M> {
+        self.iter()
     }
 }
 
