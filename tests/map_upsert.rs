@@ -136,6 +136,7 @@ fn concurrent_upserts<M: MapStorage<u64, u64>>(mode: Mode) {
                 let map = &map;
                 s.spawn(move || {
                     let mut rng = Rng::new(t + 1);
+                    let mut spinner = Rng::new(t + 50);
                     let mut tally = UpsertTally {
                         done: vec![0; KEYS as usize],
                         returned: vec![Vec::new(); KEYS as usize],
@@ -157,6 +158,8 @@ fn concurrent_upserts<M: MapStorage<u64, u64>>(mode: Mode) {
                                     k,
                                     |v| {
                                         updates += 1;
+                                        // A wider window for a racing writer.
+                                        spinner.spin();
                                         if fail {
                                             std::panic::panic_any(Planned);
                                         }
@@ -523,7 +526,7 @@ fn model_check<M: MapStorage<u64, u64>>() {
                         (None, _) => Compute::Insert(v),
                     };
                     let before = model.get(&k).copied();
-                    let r = m.compute(k, |old| decide(old));
+                    let r = m.compute(k, decide);
                     match decide(before.as_ref()) {
                         Compute::Insert(x) => {
                             model.insert(k, x);
