@@ -1224,6 +1224,9 @@ where
                 Compute::Insert(value) => {
                     let (grew, slot) =
                         lock.insert_new(M::make(hash, key, value), hash, &self.domain);
+                    // Under the lock: once it is released, another writer
+                    // may replace a boxed entry in this slot.
+                    let (_, new) = slot.get();
                     drop(lock);
                     self.count(1);
                     if grew {
@@ -1231,7 +1234,7 @@ where
                     }
                     Computed {
                         old: None,
-                        new: Some(slot.get().1),
+                        new: Some(new),
                     }
                 }
                 Compute::Remove | Compute::Keep => Computed {
