@@ -983,9 +983,17 @@ where
     /// Starts a resize of the root table to `buckets` (unless one is
     /// already under way) and moves its first chunk. The writes that follow
     /// move the rest, a chunk each (see `lock_bucket`).
-    fn resize(&self, buckets: usize) {
+    ///
+    /// `from` is the table whose load the caller judged, and `buckets`
+    /// twice or half its length: nothing starts unless it is still the
+    /// root. Between the caller's look and ours, other writers may have
+    /// resized it and finished (a small table moves in one chunk): a grow
+    /// judged on a table that has since halved would then ask for four
+    /// times the root's buckets, which `migrate_to` refuses with a panic,
+    /// at every write from then on.
+    fn resize(&self, from: &Table<K, V, M>, buckets: usize) {
         let t = self.root();
-        if t.next().is_none() && t.len() != buckets {
+        if std::ptr::eq(t, from) && t.next().is_none() && t.len() != buckets {
             let fresh = Box::into_raw(Box::new(Table::new(buckets)));
             // Release: the new table is built before helpers can see it.
             if t.next
@@ -1015,7 +1023,7 @@ where
             return;
         }
         if self.len() * 100 > t.len() * M::SLOTS * M::GROW_PERCENT {
-            self.resize(t.len() * 2);
+            self.resize(t, t.len() * 2);
         }
     }
 
@@ -1027,7 +1035,7 @@ where
             && t.len() > self.min_buckets
             && self.len() * 100 * 2 < t.len() * M::SLOTS * M::GROW_PERCENT
         {
-            self.resize(t.len() / 2);
+            self.resize(t, t.len() / 2);
         }
     }
 
