@@ -60,5 +60,5 @@ pub use urcu_reclaim::*;
 pub use urcu_structures;
 pub use urcu_structures::{
     Boxed, CachedReader, Compute, Computed, ConfigCell, ConfigRef, Inline, ListIter, MapBuilder,
-    MapIter, MapKeys, MapStorage, MapValues, Pinned, RcuHashMap, RcuList, TableStats,
+    MapIter, MapKeys, MapStorage, MapValues, Pinned, PinnedOwned, RcuHashMap, RcuList, TableStats,
 };

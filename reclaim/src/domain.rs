@@ -85,6 +85,9 @@ pub(crate) struct Core {
     pub(crate) me: Weak<Core>,
     /// The origin of the reclaimer's clock.
     pub(crate) created: Instant,
+    /// Owned read guards alive (`OwnedReadGuard`): while any is, writers
+    /// do not wait for grace periods on their own (see `owned`).
+    pub(crate) owned_guards: crate::sync::AtomicUsize,
 }
 
 /// Shared by every clone of a `Domain`; its drop (the last clone's) shuts
@@ -299,6 +302,7 @@ impl DomainBuilder {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             me: me.clone(),
             created: Instant::now(),
+            owned_guards: crate::sync::AtomicUsize::new(0),
         });
         Domain {
             id: core.id,
@@ -610,6 +614,26 @@ impl Domain {
         let rec = self.record();
         rec.read_lock();
         ReadGuard::new(rec)
+    }
+
+    /// Enters a read-side section that is not tied to this thread: the
+    /// guard is `Send` and `Sync`, so it may be moved to another thread or
+    /// held across an `.await`. Costs a registry lock, an allocation and a
+    /// fence to enter and to leave; see [`OwnedReadGuard`](crate::OwnedReadGuard).
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, RcuBox};
+    /// let d = Domain::new();
+    /// let b = RcuBox::new_in(7u32, &d);
+    /// let g = d.read_lock_owned();
+    /// let ticket = d.start_poll();
+    /// assert!(!d.poll(&ticket)); // grace periods wait for the owned section
+    /// std::thread::spawn(move || drop(g)).join().unwrap();
+    /// d.cond_synchronize(&ticket);
+    /// assert_eq!(*b.load(&d.read_lock()), 7);
+    /// ```
+    pub fn read_lock_owned(&self) -> crate::OwnedReadGuard {
+        crate::OwnedReadGuard::new(self)
     }
 
     /// Registers the calling thread and returns its handle: a `read_lock`

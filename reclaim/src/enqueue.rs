@@ -67,17 +67,21 @@ impl Core {
                 return;
             }
             let orphaned = in_orphaned_section(self.id);
-            if rec.nesting() > 0 || rec.draining.get() || in_callback() || orphaned {
+            // An owned guard may be held by this very thread or task (see
+            // `owned`): waiting could wait for it.
+            let owned = self.owned_guards.load(Ordering::Relaxed) > 0;
+            if rec.nesting() > 0 || rec.draining.get() || in_callback() || orphaned || owned {
                 // Waiting here would deadlock (on our own section, or on a
                 // drain lock we hold): spill instead.
                 Counters::bump(&self.counters.overflow_spills);
                 rec.queued
                     .store(rec.queued.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-                if rec.draining.get() || in_callback() || orphaned {
-                    // A reclamation callback, or a thread-local destructor
+                if rec.draining.get() || in_callback() || orphaned || rec.nesting() == 0 {
+                    // A reclamation callback, a thread-local destructor
                     // while an orphaned section lives (`rec` is then not
-                    // the section's record): the domain's list, freed by
-                    // the reclaimer after a later grace period.
+                    // the section's record), or outside any section of
+                    // ours while an owned guard lives: the domain's list,
+                    // freed by the reclaimer after a later grace period.
                     lock(&self.overflow).push(r);
                     self.request_grace_period();
                 } else {
@@ -135,8 +139,13 @@ impl Core {
     pub(crate) fn relieve_backlog(&self, rec: &ThreadRecord) {
         rec.set_backlog(false);
         // As in `enqueue_full`: these contexts must not wait (they may
-        // hold a drain lock, or be part of a grace period of ours).
-        if rec.draining.get() || in_callback() || in_orphaned_section(self.id) {
+        // hold a drain lock, be part of a grace period of ours, or hold an
+        // owned guard).
+        if rec.draining.get()
+            || in_callback()
+            || in_orphaned_section(self.id)
+            || self.owned_guards.load(Ordering::Relaxed) > 0
+        {
             return;
         }
         self.free_elapsed(rec);

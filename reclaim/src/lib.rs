@@ -41,6 +41,7 @@ mod grace_period;
 mod guard;
 #[cfg(all(test, loom))]
 mod loom_tests;
+mod owned;
 mod queue;
 mod rcu_box;
 mod reclaimer;
@@ -58,6 +59,7 @@ pub use domain::{
 };
 pub use flavor::Flavor;
 pub use guard::{ReadGuard, ThreadHandle};
+pub use owned::{Guard, OwnedReadGuard};
 pub use rcu_box::{RcuBox, Unpublished};
 pub use stall::StallReport;
 pub use stats::Stats;
@@ -75,6 +77,18 @@ pub fn read_lock() -> ReadGuard<'static> {
     let rec = domain::default_record();
     rec.read_lock();
     ReadGuard::new(rec)
+}
+
+/// Enters a read-side section of the default domain that is not tied to
+/// this thread: the guard may move to another thread or live across an
+/// `.await`. See [`OwnedReadGuard`].
+///
+/// ```
+/// let g = urcu_reclaim::read_lock_owned();
+/// std::thread::spawn(move || drop(g)).join().unwrap(); // ends over there
+/// ```
+pub fn read_lock_owned() -> OwnedReadGuard {
+    default_domain().read_lock_owned()
 }
 
 /// Waits for a grace period of the default domain: every read-side section

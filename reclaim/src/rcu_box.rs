@@ -90,9 +90,22 @@ impl<T: Send + 'static> RcuBox<T> {
     /// let v = b.load(&g); // borrowed from both `b` and `g`
     /// assert_eq!(v[1], 2);
     /// ```
+    ///
+    /// An [`OwnedReadGuard`](crate::OwnedReadGuard) protects it too:
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let b = urcu_reclaim::RcuBox::new_in(String::from("v1"), &d);
+    /// let g = d.read_lock_owned();
+    /// let v = b.load(&g);
+    /// b.replace(String::from("v2"));
+    /// assert_eq!(v, "v1"); // still valid: `g` holds it, on any thread
+    /// ```
     #[inline]
-    pub fn load<'g>(&'g self, guard: &'g ReadGuard<'_>) -> &'g T {
-        self.check(guard);
+    pub fn load<'g>(&'g self, guard: &'g impl crate::Guard) -> &'g T {
+        if !guard.belongs_to(&self.domain) {
+            wrong_domain();
+        }
         // SAFETY: the pointer is never null and points to a value published
         // with release; it is reclaimed only after a grace period that
         // started after it was replaced, which waits for `guard`'s section.

@@ -362,6 +362,14 @@ impl ThreadRecord {
         }
     }
 
+    /// A record for an owned read guard: a reader word of its own, and the
+    /// smallest ring (nothing is ever queued on it).
+    pub(crate) fn new_owned(core: &Core) -> Self {
+        let mut rec = ThreadRecord::new(core.flavor, core, 4, false);
+        rec.name = format!("owned read guard created on {}", rec.name);
+        rec
+    }
+
     /// The domain this record belongs to.
     #[inline(always)]
     pub(crate) fn core(&self) -> &Core {

@@ -226,3 +226,43 @@ fn a_panicking_stall_hook_leaves_the_sequence_idle() {
         assert_eq!(d.stats().stall_hook_panics, 1, "{flavor:?}");
     }
 }
+
+/// An owned guard protects what it loads on whichever thread it moves to:
+/// a writer replaces (and so retires) values all along, and a reader that
+/// loaded a value through the owned guard on one thread reads it on another,
+/// after the hand-over, before dropping the guard there.
+#[test]
+fn an_owned_guard_protects_its_loads_across_threads() {
+    for flavor in all_flavors() {
+        let d = Domain::builder().flavor(flavor).queue_capacity(8).build();
+        let b = RcuBox::new_in(vec![0usize; 4], &d);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for i in 1..=N {
+                    b.replace(vec![i; 4]);
+                }
+            });
+            for _ in 0..(N / 4).max(4) {
+                let g = d.read_lock_owned();
+                // The borrow checker ties `v` to `g`, which moves: carry the
+                // address across instead, as `pin_owned` handles do.
+                let v = b.load(&g) as *const Vec<usize> as usize;
+                s.spawn(move || {
+                    // SAFETY: `g` moved here and is still alive: its section
+                    // began before the load, so the value is not freed yet.
+                    let v = unsafe { &*(v as *const Vec<usize>) };
+                    assert!(v.iter().all(|x| *x == v[0]), "{flavor:?}: torn or freed");
+                    drop(g);
+                })
+                .join()
+                .unwrap();
+            }
+        });
+        d.rcu_barrier();
+        assert_eq!(
+            d.stats().threads,
+            0,
+            "{flavor:?}: owned guards left the registry"
+        );
+    }
+}

@@ -40,6 +40,6 @@ pub use list::{Iter as ListIter, RcuList};
 pub use map::ParIter as MapParIter;
 pub use map::{
     Boxed, Compute, Computed, Inline, Iter as MapIter, Keys as MapKeys, MapBuilder, Pinned,
-    RcuHashMap, Storage as MapStorage, TableStats, Values as MapValues,
+    PinnedOwned, RcuHashMap, Storage as MapStorage, TableStats, Values as MapValues,
 };
 pub use urcu_reclaim;

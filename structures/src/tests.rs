@@ -342,6 +342,32 @@ fn a_hot_keys_burst_keeps_its_chain_short() {
     assert_eq!(map.get_cloned(&0), Some(63));
 }
 
+/// A key removed and inserted again faster than grace periods end (here
+/// inside one section, so none can) walks down its chain like a hot key's
+/// updates do, and the lines it leaves empty are unlinked: growing the
+/// chain past an emptied tail unlinks that tail (it used to stay, so the
+/// chain grew a line every three writes, for good).
+#[test]
+fn a_key_removed_and_reinserted_keeps_its_chain_short() {
+    use crate::{Inline, RcuHashMap};
+    let burst: u64 = if cfg!(miri) { 60 } else { 3000 };
+    let d = Domain::builder().flavor(Flavor::Mb).build();
+    let map: RcuHashMap<u64, u64, ahash::RandomState, Inline> =
+        RcuHashMap::builder().domain(&d).inline().build();
+    {
+        let m = map.pin();
+        for i in 0..burst {
+            m.remove(&0);
+            m.get_or_insert_with(0, || i);
+            assert_eq!(m.get(&0), Some(&i));
+        }
+    }
+    let lines = map.chain_lines(&0);
+    assert!(lines <= 3, "the burst grew the chain to {lines} lines");
+    assert_eq!(map.table_stats().overflow_lines, lines - 1);
+    assert_eq!(map.get_cloned(&0), Some(burst - 1));
+}
+
 /// An inline `u64` map in `d` whose keys hash to themselves, so a test
 /// chooses buckets and tags. (An explicit domain: its reclaimer thread is
 /// joined when it drops, as Miri requires of every thread a test starts.)

@@ -7,6 +7,7 @@
 //! value) and inline (`Copy` pairs inside the bucket line).
 
 mod iter;
+mod owned;
 #[cfg(feature = "rayon")]
 mod par;
 mod storage;
@@ -14,6 +15,7 @@ mod table;
 mod zeroed;
 
 pub use iter::{Iter, Keys, Values};
+pub use owned::PinnedOwned;
 #[cfg(feature = "rayon")]
 pub use par::ParIter;
 pub use storage::{Boxed, Inline, Storage};
@@ -835,6 +837,14 @@ where
         unsafe { M::retire(item, &self.domain) };
     }
 
+    /// Queues overflow lines a write unlinked (after its bucket lock is
+    /// released).
+    fn retire_lines(&self, lines: Vec<table::RetiredLine<K, V, M>>) {
+        for line in lines {
+            line.retire(&self.domain);
+        }
+    }
+
     /// Locks the bucket that owns `hash`, in the table where it currently
     /// lives (migrating it first if a resize is under way).
     fn lock_bucket(&self, hash: u64) -> (&Table<K, V, M>, BucketLock<'_, K, V, M>) {
@@ -1081,16 +1091,16 @@ where
         if let Some(slot) = lock.find_slot(hash, |k| k == key) {
             let old = slot.get();
             let r = lock.replace(&slot, item.take(), hash, &self.domain);
-            let trimmed = r.left_empty.then(|| lock.trim_empty_line()).flatten();
+            let trimmed = lock.trim_empty_lines(r.left_empty);
             drop(lock);
             self.retire(&r.old);
-            if let Some(line) = trimmed {
-                line.retire(&self.domain);
-            }
+            self.retire_lines(trimmed);
             return Some(old);
         }
-        let (grew, _) = lock.insert_new(item.take(), hash, &self.domain);
+        let (grew, _, left_empty) = lock.insert_new(item.take(), hash, &self.domain);
+        let trimmed = lock.trim_empty_lines(left_empty);
         drop(lock);
+        self.retire_lines(trimmed);
         self.count(1);
         if grew {
             self.maybe_grow(t);
@@ -1124,12 +1134,10 @@ where
     ) -> (&'t K, &'t V) {
         let old = slot.get();
         let (item, left_empty) = lock.remove(slot, &self.domain);
-        let trimmed = left_empty.then(|| lock.trim_empty_line()).flatten();
+        let trimmed = lock.trim_empty_lines(left_empty);
         drop(lock);
         self.retire(item);
-        if let Some(line) = trimmed {
-            line.retire(&self.domain);
-        }
+        self.retire_lines(trimmed);
         self.count(-1);
         if may_shrink && this_thread_checks_for_shrink() {
             self.maybe_shrink(t);
@@ -1186,12 +1194,10 @@ where
                 &self.domain,
             );
             let fresh = r.fresh.get();
-            let trimmed = r.left_empty.then(|| lock.trim_empty_line()).flatten();
+            let trimmed = lock.trim_empty_lines(r.left_empty);
             drop(lock);
             self.retire(&r.old);
-            if let Some(line) = trimmed {
-                line.retire(&self.domain);
-            }
+            self.retire_lines(trimmed);
             return Some(fresh);
         }
     }
@@ -1209,8 +1215,11 @@ where
         if let Some(slot) = lock.find_slot(hash, |k| *k == key) {
             return slot.get();
         }
-        let (grew, slot) = lock.insert_new(M::make(hash, key, value), hash, &self.domain);
+        let (grew, slot, left_empty) =
+            lock.insert_new(M::make(hash, key, value), hash, &self.domain);
+        let trimmed = lock.trim_empty_lines(left_empty);
         drop(lock);
+        self.retire_lines(trimmed);
         self.count(1);
         if grew {
             self.maybe_grow(t);
@@ -1230,12 +1239,14 @@ where
         let Some(slot) = lock.find_slot(hash, |k| *k == key) else {
             return match self.in_closure(|| f(None)) {
                 Compute::Insert(value) => {
-                    let (grew, slot) =
+                    let (grew, slot, left_empty) =
                         lock.insert_new(M::make(hash, key, value), hash, &self.domain);
+                    let trimmed = lock.trim_empty_lines(left_empty);
                     // Under the lock: once it is released, another writer
                     // may replace a boxed entry in this slot.
                     let (_, new) = slot.get();
                     drop(lock);
+                    self.retire_lines(trimmed);
                     self.count(1);
                     if grew {
                         self.maybe_grow(t);
@@ -1256,12 +1267,10 @@ where
             Compute::Insert(value) => {
                 let r = lock.replace(&slot, M::make(hash, key, value), hash, &self.domain);
                 let (_, new) = r.fresh.get();
-                let trimmed = r.left_empty.then(|| lock.trim_empty_line()).flatten();
+                let trimmed = lock.trim_empty_lines(r.left_empty);
                 drop(lock);
                 self.retire(&r.old);
-                if let Some(line) = trimmed {
-                    line.retire(&self.domain);
-                }
+                self.retire_lines(trimmed);
                 Computed {
                     old: Some(old),
                     new: Some(new),

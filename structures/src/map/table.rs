@@ -414,8 +414,9 @@ pub(crate) struct Replaced<'t, K, V, M: Layout<K, V>> {
     /// Where the new entry is.
     pub(crate) fresh: Slot<'t, K, V, M>,
     /// Whether the entry moved out of an overflow line, not the last, and
-    /// left it with no live entry: the caller should unlink it
-    /// ([`BucketLock::trim_empty_line`]).
+    /// left it with no live entry, or grew the chain past a tail that had
+    /// none: the caller should unlink such lines
+    /// ([`BucketLock::trim_empty_lines`]).
     pub(crate) left_empty: bool,
 }
 
@@ -537,15 +538,20 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
     }
 
     /// Puts a new entry in a free slot, growing the chain if it is full.
-    /// Returns whether the chain had to grow, and the slot. Asks for a
-    /// grace period when it grew only because retired slots were still
-    /// waiting for one.
+    /// Returns whether the chain had to grow, the slot, and whether growing
+    /// left the old tail an empty middle line (all its slots retired,
+    /// waiting for a grace period) for the caller to unlink
+    /// ([`trim_empty_lines`](Self::trim_empty_lines)): without that, a key
+    /// removed and inserted again faster than grace periods end (a stalled
+    /// reader) grew its chain by a line every few writes, for good. Asks
+    /// for a grace period when it grew only because retired slots were
+    /// still waiting for one.
     pub(crate) fn insert_new(
         &self,
         item: M::Item,
         hash: u64,
         domain: &Domain,
-    ) -> (bool, Slot<'t, K, V, M>) {
+    ) -> (bool, Slot<'t, K, V, M>, bool) {
         self.insert_from(self.head, item, tag_of(hash), domain)
     }
 
@@ -557,7 +563,7 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         item: M::Item,
         tag: u8,
         domain: &Domain,
-    ) -> (bool, Slot<'t, K, V, M>) {
+    ) -> (bool, Slot<'t, K, V, M>, bool) {
         let mut waiting = false;
         let mut b = start;
         loop {
@@ -578,6 +584,7 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
                         bucket: b,
                         index: i,
                     },
+                    false,
                 );
             }
             match b.overflow() {
@@ -596,7 +603,8 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
                     }
                     // SAFETY: just linked; freed only with the table.
                     let bucket = unsafe { &*fresh };
-                    return (true, Slot { bucket, index: 0 });
+                    let tail_emptied = is_empty_middle_line(b, self.head);
+                    return (true, Slot { bucket, index: 0 }, tail_emptied);
                 }
             }
         }
@@ -651,6 +659,7 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         };
         let mut meta = b.meta.load(Ordering::Relaxed);
         let mut waiting = false;
+        let mut tail_emptied = false;
         let fresh = if let Some(j) = b.free_slot(&mut meta, domain, &mut waiting) {
             // SAFETY: a free slot, as in `insert_new`.
             unsafe { b.item(j).write(item) };
@@ -665,7 +674,8 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         } else {
             // Publish the new entry first, further down the chain, so the
             // key never looks absent.
-            let (_, fresh) = self.insert_from(b, item, tag_of(hash), domain);
+            let (_, fresh, emptied) = self.insert_from(b, item, tag_of(hash), domain);
+            tail_emptied = emptied;
             let meta = b.meta.load(Ordering::Relaxed);
             b.meta.store(retired(meta, slot.index), Ordering::Release);
             fresh
@@ -676,7 +686,7 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
             // before a grace period; a bitwise copy of what the caller
             // retires.
             old: unsafe { b.item(slot.index).read() },
-            left_empty: is_empty_middle_line(b, self.head),
+            left_empty: tail_emptied || is_empty_middle_line(b, self.head),
             fresh,
         }
     }
@@ -732,6 +742,35 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
                 return Some(RetiredLine(line));
             }
             prev = b;
+        }
+    }
+
+    /// Unlinks every overflow line of the chain that holds no live entry,
+    /// except the last (the spare), if `left_empty` (a write just left
+    /// one); returns them as [`trim_empty_line`](Self::trim_empty_line)
+    /// does. Usually one line, two when a replacement both emptied its line
+    /// and grew the chain past an empty tail.
+    pub(crate) fn trim_empty_lines(&self, left_empty: bool) -> Vec<RetiredLine<K, V, M>> {
+        let mut trimmed = Vec::new();
+        if !left_empty {
+            return trimmed;
+        }
+        let mut prev = self.head;
+        loop {
+            let line = prev.overflow.load(Ordering::Relaxed);
+            if line.is_null() {
+                return trimmed;
+            }
+            // SAFETY: as in `trim_empty_line`.
+            let b = unsafe { &*line };
+            let next = b.overflow.load(Ordering::Relaxed);
+            if b.meta.load(Ordering::Relaxed) & TAGS == 0 && !next.is_null() {
+                // Release: as in `trim_empty_line`.
+                prev.overflow.store(next, Ordering::Release);
+                trimmed.push(RetiredLine(line));
+            } else {
+                prev = b;
+            }
         }
     }
 
@@ -841,7 +880,7 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
             // SAFETY: as above; a bitwise copy that takes over ownership
             // (the old slot is never dropped or reused: its table is freed
             // without touching items).
-            lock.insert_from(lock.head, unsafe { item.read() }, tag, domain);
+            let _ = lock.insert_from(lock.head, unsafe { item.read() }, tag, domain);
         });
         drop((low_lock, high_lock));
         let m = self.head.meta.load(Ordering::Relaxed);
