@@ -59,6 +59,6 @@ pub mod guide;
 pub use urcu_reclaim::*;
 pub use urcu_structures;
 pub use urcu_structures::{
-    Boxed, CachedReader, ConfigCell, ConfigRef, Inline, ListIter, MapBuilder, MapIter, MapStorage,
-    Pinned, PinnedOwned, RcuHashMap, RcuList, TableStats,
+    Boxed, CachedReader, Compute, Computed, ConfigCell, ConfigRef, Inline, ListIter, MapBuilder,
+    MapIter, MapKeys, MapStorage, MapValues, Pinned, PinnedOwned, RcuHashMap, RcuList, TableStats,
 };

@@ -39,7 +39,7 @@ pub use list::{Iter as ListIter, RcuList};
 #[cfg(feature = "rayon")]
 pub use map::ParIter as MapParIter;
 pub use map::{
-    Boxed, Inline, Iter as MapIter, MapBuilder, Pinned, PinnedOwned, RcuHashMap,
-    Storage as MapStorage, TableStats,
+    Boxed, Compute, Computed, Inline, Iter as MapIter, Keys as MapKeys, MapBuilder, Pinned,
+    PinnedOwned, RcuHashMap, Storage as MapStorage, TableStats, Values as MapValues,
 };
 pub use urcu_reclaim;

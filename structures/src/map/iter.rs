@@ -145,3 +145,61 @@ where
         }
     }
 }
+
+/// The keys of a pinned [`RcuHashMap`](super::RcuHashMap), from
+/// [`Pinned::keys`](super::Pinned::keys): an [`Iter`] that yields only the
+/// keys (weakly consistent in the same way).
+///
+/// ```
+/// use urcu_structures::{MapKeys, RcuHashMap};
+///
+/// let map: RcuHashMap<u32, ()> = (0..5).map(|i| (i, ())).collect();
+/// let m = map.pin();
+/// let keys: MapKeys<'_, u32, ()> = m.keys();
+/// assert_eq!(keys.sum::<u32>(), 10);
+/// ```
+pub struct Keys<'p, K, V, S = ahash::RandomState, M = Boxed>(pub(crate) Iter<'p, K, V, S, M>)
+where
+    M: Storage<K, V>;
+
+impl<'p, K, V, S, M> Iterator for Keys<'p, K, V, S, M>
+where
+    K: Eq + std::hash::Hash,
+    S: BuildHasher,
+    M: Storage<K, V>,
+{
+    type Item = &'p K;
+
+    fn next(&mut self) -> Option<&'p K> {
+        self.0.next().map(|(k, _)| k)
+    }
+}
+
+/// The values of a pinned [`RcuHashMap`](super::RcuHashMap), from
+/// [`Pinned::values`](super::Pinned::values): an [`Iter`] that yields only
+/// the values (weakly consistent in the same way).
+///
+/// ```
+/// use urcu_structures::{MapValues, RcuHashMap};
+///
+/// let map: RcuHashMap<&str, u32> = [("a", 1), ("b", 2)].into_iter().collect();
+/// let m = map.pin();
+/// let values: MapValues<'_, &str, u32> = m.values();
+/// assert_eq!(values.max(), Some(&2));
+/// ```
+pub struct Values<'p, K, V, S = ahash::RandomState, M = Boxed>(pub(crate) Iter<'p, K, V, S, M>)
+where
+    M: Storage<K, V>;
+
+impl<'p, K, V, S, M> Iterator for Values<'p, K, V, S, M>
+where
+    K: Eq + std::hash::Hash,
+    S: BuildHasher,
+    M: Storage<K, V>,
+{
+    type Item = &'p V;
+
+    fn next(&mut self) -> Option<&'p V> {
+        self.0.next().map(|(_, v)| v)
+    }
+}

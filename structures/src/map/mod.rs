@@ -14,7 +14,7 @@ mod storage;
 mod table;
 mod zeroed;
 
-pub use iter::Iter;
+pub use iter::{Iter, Keys, Values};
 pub use owned::PinnedOwned;
 #[cfg(feature = "rayon")]
 pub use par::ParIter;
@@ -215,6 +215,73 @@ impl<F: FnMut()> Drop for OnDrop<F> {
     fn drop(&mut self) {
         (self.0)();
     }
+}
+
+/// What a [`Pinned::compute`] closure decides to do with the entry it was
+/// shown.
+///
+/// ```
+/// use urcu_structures::{Compute, RcuHashMap};
+///
+/// let stock: RcuHashMap<&str, u32> = RcuHashMap::new();
+/// let m = stock.pin();
+/// m.insert("apples", 1);
+/// // Take one apple: the last one removes the entry.
+/// let r = m.compute("apples", |n| match n {
+///     Some(&1) => Compute::Remove,
+///     Some(&n) => Compute::Insert(n - 1),
+///     None => Compute::Keep,
+/// });
+/// assert_eq!((r.old, r.new), (Some(&1), None));
+/// assert!(m.is_empty());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compute<V> {
+    /// Store this value, as [`Pinned::insert`] does: insert it if the key
+    /// was absent, replace the old value (retired like any replaced value)
+    /// if it was present.
+    Insert(V),
+    /// Remove the entry (nothing happens if the key was absent).
+    Remove,
+    /// Leave the map as it is.
+    Keep,
+}
+
+/// What [`Pinned::compute`] did: the value the key had before, and the
+/// one it has now, both readable as long as the pinned handle lives.
+///
+/// | closure returned | key was absent | key was present |
+/// |---|---|---|
+/// | [`Compute::Insert`] | `old: None, new: Some` | `old: Some, new: Some` (another value) |
+/// | [`Compute::Remove`] | `old: None, new: None` | `old: Some, new: None` |
+/// | [`Compute::Keep`] | `old: None, new: None` | `old: Some, new: Some` (the same reference) |
+///
+/// ```
+/// use urcu_structures::{Compute, Computed, RcuHashMap};
+///
+/// let map: RcuHashMap<u32, u32> = RcuHashMap::new();
+/// let m = map.pin();
+/// let r = m.compute(7, |_| Compute::Insert(70));
+/// assert_eq!(r, Computed { old: None, new: Some(&70) });
+/// let Computed { old, new } = m.compute(7, |v| Compute::Insert(v.unwrap() + 1));
+/// assert_eq!((old, new), (Some(&70), Some(&71)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Computed<'a, V> {
+    /// The value before the call (`None`: the key was absent).
+    pub old: Option<&'a V>,
+    /// The value after the call (`None`: the key is absent now).
+    pub new: Option<&'a V>,
+}
+
+std::thread_local! {
+    /// How many `compute` closures this thread is running (each with a
+    /// bucket lock held). Nonzero only inside one: the writers' check of
+    /// [`IN_CLOSURE_OF`] costs the others this one load.
+    static CLOSURES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// The maps (by address) whose `compute` closures this thread is in.
+    static IN_CLOSURE_OF: std::cell::RefCell<Vec<usize>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// What [`RcuHashMap::table_stats`] found.
@@ -781,6 +848,7 @@ where
     /// Locks the bucket that owns `hash`, in the table where it currently
     /// lives (migrating it first if a resize is under way).
     fn lock_bucket(&self, hash: u64) -> (&Table<K, V, M>, BucketLock<'_, K, V, M>) {
+        self.check_not_in_closure();
         let mut t = self.root();
         if let Some(next) = t.next() {
             // Share the resize: every write that meets one moves a chunk, so
@@ -925,9 +993,17 @@ where
     /// Starts a resize of the root table to `buckets` (unless one is
     /// already under way) and moves its first chunk. The writes that follow
     /// move the rest, a chunk each (see `lock_bucket`).
-    fn resize(&self, buckets: usize) {
+    ///
+    /// `from` is the table whose load the caller judged, and `buckets`
+    /// twice or half its length: nothing starts unless it is still the
+    /// root. Between the caller's look and ours, other writers may have
+    /// resized it and finished (a small table moves in one chunk): a grow
+    /// judged on a table that has since halved would then ask for four
+    /// times the root's buckets, which `migrate_to` refuses with a panic,
+    /// at every write from then on.
+    fn resize(&self, from: &Table<K, V, M>, buckets: usize) {
         let t = self.root();
-        if t.next().is_none() && t.len() != buckets {
+        if std::ptr::eq(t, from) && t.next().is_none() && t.len() != buckets {
             let fresh = Box::into_raw(Box::new(Table::new(buckets)));
             // Release: the new table is built before helpers can see it.
             if t.next
@@ -957,7 +1033,7 @@ where
             return;
         }
         if self.len() * 100 > t.len() * M::SLOTS * M::GROW_PERCENT {
-            self.resize(t.len() * 2);
+            self.resize(t, t.len() * 2);
         }
     }
 
@@ -969,7 +1045,7 @@ where
             && t.len() > self.min_buckets
             && self.len() * 100 * 2 < t.len() * M::SLOTS * M::GROW_PERCENT
         {
-            self.resize(t.len() / 2);
+            self.resize(t, t.len() / 2);
         }
     }
 
@@ -1151,6 +1227,124 @@ where
         slot.get()
     }
 
+    /// Looks `key` up under its bucket lock, shows `f` the value found (or
+    /// `None`) and carries out `f`'s verdict under the same lock: nothing
+    /// can change the key between the look and the write, so `f` runs
+    /// exactly once and no retry is needed. Returns the old and new values
+    /// (the old one retired if replaced or removed). If `f` panics, the
+    /// lock is released on the way out and nothing has changed.
+    fn compute_entry(&self, key: K, f: impl FnOnce(Option<&V>) -> Compute<V>) -> Computed<'_, V> {
+        let hash = self.hash(&key);
+        let (t, lock) = self.lock_bucket(hash);
+        let Some(slot) = lock.find_slot(hash, |k| *k == key) else {
+            return match self.in_closure(|| f(None)) {
+                Compute::Insert(value) => {
+                    let (grew, slot, left_empty) =
+                        lock.insert_new(M::make(hash, key, value), hash, &self.domain);
+                    let trimmed = lock.trim_empty_lines(left_empty);
+                    // Under the lock: once it is released, another writer
+                    // may replace a boxed entry in this slot.
+                    let (_, new) = slot.get();
+                    drop(lock);
+                    self.retire_lines(trimmed);
+                    self.count(1);
+                    if grew {
+                        self.maybe_grow(t);
+                    }
+                    Computed {
+                        old: None,
+                        new: Some(new),
+                    }
+                }
+                Compute::Remove | Compute::Keep => Computed {
+                    old: None,
+                    new: None,
+                },
+            };
+        };
+        let (_, old) = slot.get();
+        match self.in_closure(|| f(Some(old))) {
+            Compute::Insert(value) => {
+                let r = lock.replace(&slot, M::make(hash, key, value), hash, &self.domain);
+                let (_, new) = r.fresh.get();
+                let trimmed = lock.trim_empty_lines(r.left_empty);
+                drop(lock);
+                self.retire(&r.old);
+                self.retire_lines(trimmed);
+                Computed {
+                    old: Some(old),
+                    new: Some(new),
+                }
+            }
+            Compute::Remove => {
+                self.unlink(t, lock, &slot, true);
+                Computed {
+                    old: Some(old),
+                    new: None,
+                }
+            }
+            Compute::Keep => Computed {
+                old: Some(old),
+                new: Some(old),
+            },
+        }
+    }
+
+    /// Runs `f`, a [`compute_entry`](Self::compute_entry) closure, which
+    /// this thread runs holding one of our bucket locks: a write to this
+    /// map from inside it panics (see
+    /// [`check_not_in_closure`](Self::check_not_in_closure)) instead of
+    /// spinning forever on that lock. Unwinding from `f` leaves the record
+    /// as it found it.
+    fn in_closure<R>(&self, f: impl FnOnce() -> R) -> R {
+        let me = self as *const Self as usize;
+        // Loom replays its threads on one OS thread, which would share the
+        // record; and during thread-local destruction there may be none.
+        let tracked = !cfg!(loom)
+            && IN_CLOSURE_OF
+                .try_with(|maps| maps.borrow_mut().push(me))
+                .is_ok();
+        if tracked {
+            CLOSURES.with(|n| n.set(n.get() + 1));
+        }
+        let _leave = OnDrop(|| {
+            if tracked {
+                CLOSURES.with(|n| n.set(n.get() - 1));
+                IN_CLOSURE_OF.with(|maps| {
+                    let mut maps = maps.borrow_mut();
+                    let at = maps.iter().rposition(|&m| m == me);
+                    maps.remove(at.expect("a closure's map is recorded until it returns"));
+                });
+            }
+        });
+        f()
+    }
+
+    /// Panics if this thread is inside one of this map's `compute`
+    /// closures (a write there would wait for the bucket lock that the
+    /// closure's caller holds, or need it to migrate that bucket). Every
+    /// write calls this before it takes a bucket lock or helps a resize;
+    /// outside closures it costs one thread-local load.
+    #[inline]
+    fn check_not_in_closure(&self) {
+        if !cfg!(loom) && CLOSURES.with(|n| n.get()) != 0 {
+            self.check_not_in_closure_slow();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn check_not_in_closure_slow(&self) {
+        let me = self as *const Self as usize;
+        if IN_CLOSURE_OF.with(|maps| maps.borrow().contains(&me)) {
+            panic!(
+                "RcuHashMap written inside its own `compute` or `update_or_insert_with` \
+                 closure: the closure runs under a bucket lock that the write may need, \
+                 and would wait for it forever (read the map there, or write after the call)"
+            );
+        }
+    }
+
     /// Helps a resize under way to its end; returns the root table it
     /// left (which a concurrent writer may have begun to resize again).
     /// The caller is in a read-side section.
@@ -1173,6 +1367,7 @@ where
         entries: impl FnOnce() -> Iter<'p, K, V, S, M>,
         mut keep: impl FnMut(&K, &V) -> bool,
     ) {
+        self.check_not_in_closure();
         // A resize under way would move inline entries to new slots while
         // we judge them: finish it first. Our own removals start no shrink
         // until the end, for the same reason.
@@ -1213,6 +1408,7 @@ where
     /// assert!(map.is_empty() && !map.contains_key(&5));
     /// ```
     pub fn clear(&self) {
+        self.check_not_in_closure();
         let _g = self.domain.read_lock();
         let t = self.finish_resize();
         for i in 0..t.len() {
@@ -1569,6 +1765,114 @@ where
         self.map.update_entry(key, f).map(|(_, v)| v)
     }
 
+    /// Upsert: replaces the value for `key` with `update(old)` if present,
+    /// inserts `insert()` if absent, and returns the value now stored.
+    /// Exactly one of the two closures runs, once; the old value, if any,
+    /// is retired (readable while this handle lives), as by
+    /// [`update`](Self::update).
+    ///
+    /// Atomic with respect to every other writer of `key`: the closure runs
+    /// under the key's bucket lock, between the look-up and the write, so
+    /// concurrent upserts of one key each see the value the previous one
+    /// stored and none is lost. (papaya's method of this name runs its
+    /// closure in a compare-and-swap loop, which calls it again whenever
+    /// another writer won the race; a per-bucket writer lock lets this one
+    /// promise a single call. [`update`](Self::update) and
+    /// [`get_or_insert_with`](Self::get_or_insert_with) run their closures
+    /// outside the lock instead, and may retry or discard.) Readers never
+    /// wait for the lock: they see the old value until the new one is
+    /// published.
+    ///
+    /// The closures run with the bucket lock held: keep them short (other
+    /// writers of that bucket wait), and do not write to this map from
+    /// them, which panics (it could wait for that lock forever); reading
+    /// it is fine. A closure that panics leaves the map as it was and the
+    /// bucket unlocked. This is [`compute`](Self::compute) with a closure
+    /// that always stores a value.
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let hits: RcuHashMap<&str, u64> = RcuHashMap::new();
+    /// let m = hits.pin();
+    /// assert_eq!(m.update_or_insert_with("/", |n| n + 1, || 1), &1); // inserted
+    /// assert_eq!(m.update_or_insert_with("/", |n| n + 1, || 1), &2); // updated
+    /// ```
+    ///
+    /// Counters shared by threads lose no increment:
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let hits: RcuHashMap<u32, u64> = RcuHashMap::new();
+    /// std::thread::scope(|s| {
+    ///     for _ in 0..4 {
+    ///         s.spawn(|| {
+    ///             for _ in 0..1000 {
+    ///                 hits.pin().update_or_insert_with(7, |n| n + 1, || 1);
+    ///             }
+    ///         });
+    ///     }
+    /// });
+    /// assert_eq!(hits.get_cloned(&7), Some(4000));
+    /// ```
+    #[doc(alias("upsert", "entry", "and_modify", "or_insert"))]
+    pub fn update_or_insert_with(
+        &self,
+        key: K,
+        update: impl FnOnce(&V) -> V,
+        insert: impl FnOnce() -> V,
+    ) -> &V {
+        let stored = self.map.compute_entry(key, |old| {
+            Compute::Insert(match old {
+                Some(old) => update(old),
+                None => insert(),
+            })
+        });
+        stored.new.expect("an insert leaves a value")
+    }
+
+    /// Reads and writes the entry for `key` in one atomic step: `f` sees
+    /// the current value (`None` if absent) and returns what to do
+    /// ([`Compute::Insert`] a value, [`Compute::Remove`] the entry, or
+    /// [`Compute::Keep`] it as it is). Returns the value before and after
+    /// ([`Computed`]); a replaced or removed value is retired and stays
+    /// readable while this handle lives.
+    ///
+    /// `f` runs exactly once, under the key's bucket lock, so no other
+    /// writer changes the key between what `f` saw and what it decided
+    /// (papaya's `compute` may call its closure several times, in a
+    /// compare-and-swap loop). `f` cannot return a result of its own, but
+    /// as it runs once it may write to captured variables. The rules of
+    /// [`update_or_insert_with`](Self::update_or_insert_with) apply: keep
+    /// `f` short, do not write to this map from it (that panics); if `f`
+    /// panics the map is unchanged and the bucket unlocked.
+    ///
+    /// ```
+    /// use urcu_structures::{Compute, RcuHashMap};
+    ///
+    /// // Sessions that expire after three uses.
+    /// let uses: RcuHashMap<&str, u32> = RcuHashMap::new();
+    /// let m = uses.pin();
+    /// let mut log = Vec::new();
+    /// for _ in 0..4 {
+    ///     let r = m.compute("alice", |n| match n {
+    ///         None => Compute::Insert(1),
+    ///         Some(&3) => Compute::Remove,
+    ///         Some(&n) => Compute::Insert(n + 1),
+    ///     });
+    ///     log.push((r.old.copied(), r.new.copied()));
+    /// }
+    /// assert_eq!(log, [(None, Some(1)), (Some(1), Some(2)), (Some(2), Some(3)), (Some(3), None)]);
+    ///
+    /// // Keep: a conditional insert that changes nothing when the key is there.
+    /// m.insert("bob", 9);
+    /// let r = m.compute("bob", |n| if n.is_some() { Compute::Keep } else { Compute::Insert(0) });
+    /// assert_eq!((r.old, r.new), (Some(&9), Some(&9)));
+    /// ```
+    #[doc(alias("entry", "upsert", "and_modify", "or_insert"))]
+    pub fn compute(&self, key: K, f: impl FnOnce(Option<&V>) -> Compute<V>) -> Computed<'_, V> {
+        self.map.compute_entry(key, f)
+    }
+
     /// Keeps only the entries for which `keep` returns true. `keep` runs
     /// outside any lock, once per entry: every entry is judged first (a
     /// weakly consistent iteration, see [`Iter`]), then the rejected ones
@@ -1606,6 +1910,34 @@ where
         Iter::new(self.map.root(), &self.map.hasher)
     }
 
+    /// The keys, as [`iter`](Self::iter) yields them (weakly consistent,
+    /// unspecified order).
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u32, &str> = [(1, "one"), (2, "two")].into_iter().collect();
+    /// let m = map.pin();
+    /// let mut keys: Vec<u32> = m.keys().copied().collect();
+    /// keys.sort();
+    /// assert_eq!(keys, [1, 2]);
+    /// ```
+    pub fn keys(&self) -> Keys<'_, K, V, S, M> {
+        Keys(self.iter())
+    }
+
+    /// The values, as [`iter`](Self::iter) yields them (weakly consistent,
+    /// unspecified order).
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<&str, u64> = [("a", 1), ("b", 2), ("c", 3)].into_iter().collect();
+    /// let m = map.pin();
+    /// assert_eq!(m.values().sum::<u64>(), 6);
+    /// ```
+    pub fn values(&self) -> Values<'_, K, V, S, M> {
+        Values(self.iter())
+    }
+
     /// Number of entries.
     ///
     /// ```
@@ -1632,6 +1964,35 @@ where
     /// ```
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+}
+
+/// Iterates the pinned map as [`Pinned::iter`] does, so a pinned handle
+/// can be the subject of a `for` loop.
+///
+/// ```
+/// use urcu_structures::RcuHashMap;
+/// let map: RcuHashMap<u32, u32> = (0..10).map(|i| (i, i * i)).collect();
+/// let m = map.pin();
+/// let mut total = 0;
+/// for (k, v) in &m {
+///     assert_eq!(*v, k * k);
+///     total += v;
+/// }
+/// assert_eq!(total, 285);
+/// ```
+impl<'p, K, V, S, M> IntoIterator for &'p Pinned<'_, K, V, S, M>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Send + Sync + 'static,
+    S: BuildHasher,
+    M: Storage<K, V>,
+{
+    type Item = (&'p K, &'p V);
+    type IntoIter = Iter<'p, K, V, S, M>;
+
+    fn into_iter(self) -> Iter<'p, K, V, S, M> {
+        self.iter()
     }
 }
 
