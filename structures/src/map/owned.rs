@@ -8,7 +8,7 @@
 //! only need *a* section open for as long as the references they return
 //! live), so the handle offers the same reads and writes as `Pinned`.
 
-use super::{Iter, RcuHashMap, Storage};
+use super::{Compute, Computed, Iter, Keys, RcuHashMap, Storage, Values};
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 use urcu_reclaim::OwnedReadGuard;
@@ -253,6 +253,76 @@ where
         Q: Hash + Eq + ?Sized,
     {
         self.map.update_entry(key, f).map(|(_, v)| v)
+    }
+
+    /// Updates the value for `key` with `update(old)`, or inserts
+    /// `insert()` if absent, atomically for that key; exactly one of the
+    /// closures runs, once. See
+    /// [`Pinned::update_or_insert_with`](super::Pinned::update_or_insert_with).
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let hits: RcuHashMap<&str, u64> = RcuHashMap::new();
+    /// let m = hits.pin_owned();
+    /// assert_eq!(*m.update_or_insert_with("/", |n| n + 1, || 1), 1);
+    /// assert_eq!(*m.update_or_insert_with("/", |n| n + 1, || 1), 2);
+    /// ```
+    #[doc(alias = "upsert")]
+    pub fn update_or_insert_with(
+        &self,
+        key: K,
+        update: impl FnOnce(&V) -> V,
+        insert: impl FnOnce() -> V,
+    ) -> &V {
+        let stored = self.map.compute_entry(key, |old| {
+            Compute::Insert(match old {
+                Some(old) => update(old),
+                None => insert(),
+            })
+        });
+        stored.new.expect("an insert leaves a value")
+    }
+
+    /// Decides from the current entry of `key` whether to insert, replace,
+    /// remove or keep it, atomically for that key; `f` runs once. See
+    /// [`Pinned::compute`](super::Pinned::compute).
+    ///
+    /// ```
+    /// use urcu_structures::{Compute, RcuHashMap};
+    /// let stock: RcuHashMap<&str, u32> = RcuHashMap::new();
+    /// let m = stock.pin_owned();
+    /// m.insert("apples", 1);
+    /// let r = m.compute("apples", |n| match n {
+    ///     Some(1) => Compute::Remove, // the last one sold
+    ///     Some(n) => Compute::Insert(n - 1),
+    ///     None => Compute::Keep,
+    /// });
+    /// assert_eq!((r.old, r.new), (Some(&1), None));
+    /// ```
+    pub fn compute(&self, key: K, f: impl FnOnce(Option<&V>) -> Compute<V>) -> Computed<'_, V> {
+        self.map.compute_entry(key, f)
+    }
+
+    /// The keys (weakly consistent, as [`iter`](Self::iter)).
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u32, u32> = (0..4).map(|i| (i, 0)).collect();
+    /// assert_eq!(map.pin_owned().keys().sum::<u32>(), 6);
+    /// ```
+    pub fn keys(&self) -> Keys<'_, K, V, S, M> {
+        Keys(self.iter())
+    }
+
+    /// The values (weakly consistent, as [`iter`](Self::iter)).
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u32, u32> = (0..4).map(|i| (i, i * 10)).collect();
+    /// assert_eq!(map.pin_owned().values().sum::<u32>(), 60);
+    /// ```
+    pub fn values(&self) -> Values<'_, K, V, S, M> {
+        Values(self.iter())
     }
 
     /// Iterates the entries (weakly consistent, as
