@@ -398,7 +398,14 @@ type MapWrite = fn(&urcu::RcuHashMap<u64, Vec<u8>>, u64);
 
 /// The map's write methods, each retiring at least one object per step
 /// once the map holds its keys (a value replaced or removed).
-const MAP_WRITES: [(&str, MapWrite); 7] = [
+const MAP_WRITES: [(&str, MapWrite); 9] = [
+    ("map-level insert", |m, i| {
+        m.insert(i % 16, vec![0; 256]);
+    }),
+    ("map-level remove", |m, i| {
+        m.insert(i % 16, vec![0; 256]);
+        m.remove(&(i % 16));
+    }),
     ("insert", |m, i| {
         m.pin().insert(i % 16, vec![0; 256]);
     }),

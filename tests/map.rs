@@ -691,3 +691,50 @@ fn par_extend_check<M: MapStorage<u64, u64>>() {
         }
     }
 }
+
+/// The map-level writes (no pin: `insert`, `remove`, `update`, returning
+/// copies) behave as `std::collections::HashMap`'s, under two threads that
+/// write disjoint keys while a third reads.
+#[test]
+fn map_level_writes_match_std_hashmap() {
+    let map: urcu::RcuHashMap<u64, String> = urcu::RcuHashMap::new();
+    let steps = common::scaled(2000) as u64;
+    std::thread::scope(|s| {
+        for t in 0..2u64 {
+            let map = &map;
+            s.spawn(move || {
+                let mut model = std::collections::HashMap::new();
+                let mut rng = Rng::new(t);
+                for _ in 0..steps {
+                    let k = t * 1000 + rng.next() % 64;
+                    match rng.next() % 3 {
+                        0 => {
+                            let v = format!("{k}:{}", rng.next() % 100);
+                            assert_eq!(map.insert(k, v.clone()), model.insert(k, v));
+                        }
+                        1 => assert_eq!(map.remove(&k), model.remove(&k)),
+                        _ => {
+                            let want = model.get_mut(&k).map(|v: &mut String| {
+                                v.push('+');
+                                v.clone()
+                            });
+                            assert_eq!(map.update(&k, |v| format!("{v}+")), want);
+                        }
+                    }
+                }
+                for (k, v) in &model {
+                    assert_eq!(map.get_cloned(k).as_ref(), Some(v));
+                }
+                model.len()
+            });
+        }
+        s.spawn(|| {
+            for _ in 0..steps {
+                let m = map.pin();
+                for (k, v) in m.iter() {
+                    assert!(v.starts_with(&format!("{k}:")), "{k} -> {v}");
+                }
+            }
+        });
+    });
+}

@@ -652,6 +652,71 @@ where
         self.find(key).is_some()
     }
 
+    /// Inserts or replaces without a pin, for the simple case; returns a
+    /// copy of the old value. The write is one short read-side section
+    /// (the map's writes retire what they replace inside one, and the
+    /// thread's next section waits if that overflowed its queue, so memory
+    /// stays bounded). For values that are not `Clone`, or several calls
+    /// in one section, use [`pin`](Self::pin).
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<String, u32> = RcuHashMap::new();
+    /// assert_eq!(map.insert("a".into(), 1), None);
+    /// assert_eq!(map.insert("a".into(), 2), Some(1)); // the old value, cloned
+    /// assert_eq!(map.get_cloned("a"), Some(2));
+    /// ```
+    pub fn insert(&self, key: K, value: V) -> Option<V>
+    where
+        V: Clone,
+    {
+        let _g = self.domain.read_lock();
+        self.insert_entry(key, value).map(|(_, v)| v.clone())
+    }
+
+    /// Removes `key` without a pin; returns a copy of its value (see
+    /// [`insert`](Self::insert)).
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u32, String> = RcuHashMap::new();
+    /// map.insert(1, "one".into());
+    /// assert_eq!(map.remove(&1).as_deref(), Some("one"));
+    /// assert_eq!(map.remove(&1), None);
+    /// ```
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        let _g = self.domain.read_lock();
+        self.remove_entry(key).map(|(_, v)| v.clone())
+    }
+
+    /// Replaces the value for `key` with `f(old)` without a pin; returns a
+    /// copy of the new value, or `None` if absent (see
+    /// [`Pinned::update`], which may call `f` again if the entry changed
+    /// meanwhile; [`Pinned::update_or_insert_with`] calls its closure
+    /// exactly once, under the key's lock).
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<&str, u32> = RcuHashMap::new();
+    /// map.insert("n", 1);
+    /// assert_eq!(map.update("n", |v| v + 1), Some(2));
+    /// assert_eq!(map.update("absent", |v| v + 1), None);
+    /// ```
+    pub fn update<Q>(&self, key: &Q, f: impl FnMut(&V) -> V) -> Option<V>
+    where
+        K: Borrow<Q> + Clone,
+        Q: Hash + Eq + ?Sized,
+        V: Clone,
+    {
+        let _g = self.domain.read_lock();
+        self.update_entry(key, f).map(|(_, v)| v.clone())
+    }
+
     /// The entry for `key`. The caller is in a read-side section.
     #[inline]
     fn find<Q>(&self, key: &Q) -> Option<(&K, &V)>
