@@ -18,6 +18,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 use urcu::{Domain, Flavor, RcuBox, StallReport};
 
+#[path = "common/args.rs"]
+mod args;
+
 /// What the worker reads on every event: firewall rules with a version.
 struct Rules {
     version: u32,
@@ -106,6 +109,14 @@ fn worker(d: Domain, rules: Arc<RcuBox<Rules>>, events: Receiver<Event>, done: S
 }
 
 fn main() {
+    args::Cli {
+        name: "qsbr_event_loop",
+        about: "a QSBR worker (free reads, quiescent states, offline while blocked) and how \
+                long a writer's grace period waits under each rule.",
+        synopsis: "",
+        options: "",
+    }
+    .no_args();
     println!("A QSBR event loop\n=================\n");
 
     // Grace periods that wait longer than 100 ms are reported, once, naming

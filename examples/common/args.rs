@@ -28,7 +28,7 @@ impl Cli {
         let (name, about) = (self.name, self.about);
         let u = format!("{name}: {about}\n\nusage: cargo run --release --example {name}");
         if self.synopsis.is_empty() {
-            return u + "\n\nIt takes no arguments (but -h or --help, which prints this).\n";
+            return u + "\n\nIt takes no arguments; -h or --help prints this help.\n";
         }
         // Line the help flag up with the options' descriptions.
         let first = self.options.trim_start();
