@@ -13,6 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use urcu::ConfigCell;
 
+#[path = "common/args.rs"]
+mod args;
+
 /// The service's configuration.
 #[derive(Debug, Clone, PartialEq)]
 struct Config {
@@ -141,6 +144,14 @@ fn write_config(path: &Path, text: &str, handled: &AtomicU64) {
 }
 
 fn main() {
+    args::Cli {
+        name: "config_reload",
+        about: "ConfigCell: workers read a config that a reloader publishes from a file it \
+                edits; a bad version is rejected.",
+        synopsis: "",
+        options: "",
+    }
+    .no_args();
     let dir = std::env::temp_dir().join(format!("urcu-config-reload-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("service.conf");

@@ -18,6 +18,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 use urcu::{Domain, Flavor, RcuBox, StallReport};
 
+#[path = "common/args.rs"]
+mod args;
+
 /// What the worker reads on every event: firewall rules with a version.
 struct Rules {
     version: u32,
@@ -32,6 +35,10 @@ enum Event {
     /// The mistake: sleep while online, with no quiescent state.
     SleepOnline(Duration),
 }
+
+/// The long job: `CHUNKS` chunks of work, each `CHUNK` long.
+const CHUNKS: u32 = 20;
+const CHUNK: Duration = Duration::from_millis(5);
 
 fn spin_for(d: Duration) {
     let t = Instant::now();
@@ -74,20 +81,20 @@ fn worker(d: Domain, rules: Arc<RcuBox<Rules>>, events: Receiver<Event>, done: S
             }
             Event::LongJob => {
                 let mut seen = Vec::new();
-                for _chunk in 0..20 {
+                for _chunk in 0..CHUNKS {
                     {
                         let g = h.read_lock();
                         let v = rules.load(&g).version;
                         if seen.last() != Some(&v) {
                             seen.push(v);
                         }
-                        spin_for(Duration::from_millis(5)); // work on this chunk
+                        spin_for(CHUNK); // work on this chunk
                     }
                     // Rule 2 inside a long event: between chunks.
                     h.quiescent_state();
                 }
                 println!(
-                    "  worker: long job done: 20 chunks with a quiescent state after each; \
+                    "  worker: long job done: {CHUNKS} chunks with a quiescent state after each; \
                      saw rules versions {seen:?}"
                 );
             }
@@ -106,6 +113,14 @@ fn worker(d: Domain, rules: Arc<RcuBox<Rules>>, events: Receiver<Event>, done: S
 }
 
 fn main() {
+    args::Cli {
+        name: "qsbr_event_loop",
+        about: "a QSBR worker (free reads, quiescent states, offline while blocked) and how \
+                long a writer's grace period waits under each rule.",
+        synopsis: "",
+        options: "",
+    }
+    .no_args();
     println!("A QSBR event loop\n=================\n");
 
     // Grace periods that wait longer than 100 ms are reported, once, naming
@@ -168,9 +183,22 @@ fn main() {
     events.send(Event::LongJob).unwrap();
     thread::sleep(Duration::from_millis(20));
     let took = publish(3, vec![23, 25]);
+    // Say what was measured, in chunks. A grace period ends at one of the
+    // worker's quiescent states between chunks, so it usually waits for the
+    // rest of the chunk the worker is in. It can take longer: if another
+    // grace period (the reclaimer's) is already running, `synchronize_rcu`
+    // waits for that one and then its own, and a sleeping writer needs a
+    // wake-up.
+    let measured = if took <= CHUNK {
+        format!("at most one chunk ({CHUNK:?})")
+    } else {
+        format!("more than one chunk ({CHUNK:?})")
+    };
     println!(
-        "writer: published rules v3 during the long job; synchronize_rcu took {took:.1?}: about \
-         one chunk (5 ms), since the worker reports a quiescent state after each"
+        "writer: published rules v3 during the long job; synchronize_rcu took {took:.1?}, \
+         {measured}: a grace period ends at a quiescent state between chunks, not at the end \
+         of the job ({:?})",
+        CHUNK * CHUNKS
     );
     done.recv().unwrap();
 

@@ -4,15 +4,18 @@
 //! waits for readers (replaced and removed sessions go to the reclamation
 //! queue).
 //!
-//! Run with `cargo run --release --example read_heavy_service [seconds]`.
-//! A progress line shows lookups per second, the table size and the objects
-//! waiting for a grace period.
+//! Run with `cargo run --release --example read_heavy_service [-- SECONDS]`
+//! (default 2). A progress line shows lookups per second, the table size
+//! and the objects waiting for a grace period.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use urcu::RcuHashMap;
+
+#[path = "common/args.rs"]
+mod args;
 
 /// What the cache stores per session id.
 struct Session {
@@ -34,10 +37,18 @@ impl Rng {
 const LIVE_SESSIONS: u64 = 100_000;
 
 fn main() {
-    let secs: f64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2.0);
+    let cli = args::Cli {
+        name: "read_heavy_service",
+        about: "an RcuHashMap session cache: request threads look sessions up while a writer \
+                logs in, renews and expires them.",
+        synopsis: "[SECONDS]",
+        options: "  SECONDS     how long to run (default 2; more than 0, at most 86400)",
+    };
+    let secs = match cli.args().as_slice() {
+        [] => 2.0,
+        [s] => args::secs(s).unwrap_or_else(|e| cli.fail(&e)),
+        [_, extra, ..] => cli.fail(&format!("unexpected argument `{extra}`")),
+    };
     let readers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(2)

@@ -16,6 +16,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 use urcu::{Domain, RcuBox, Stats};
 
+#[path = "common/args.rs"]
+mod args;
+
 /// The objects we publish and retire: a named page of data.
 struct Page {
     name: String,
@@ -90,6 +93,14 @@ fn reader_in_section(
 }
 
 fn main() {
+    args::Cli {
+        name: "reclaim_queue",
+        about: "rcu_reclaim_queue on its own: the reclaimer frees an old object once its \
+                reader leaves; a full queue makes the writer wait instead of growing.",
+        synopsis: "",
+        options: "",
+    }
+    .no_args();
     println!("The reclamation queue\n=====================\n");
 
     // An explicit domain with a tiny queue: 16 words per thread. A stream

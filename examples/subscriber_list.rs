@@ -9,6 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use urcu::{read_lock, RcuList};
 
+#[path = "common/args.rs"]
+mod args;
+
 /// A subscriber: a name and a mailbox counter.
 struct Subscriber {
     name: String,
@@ -28,6 +31,14 @@ impl Drop for Subscriber {
 }
 
 fn main() {
+    args::Cli {
+        name: "subscriber_list",
+        about: "RcuList: subscribers join and leave while an event loop delivers events to \
+                everyone present.",
+        synopsis: "",
+        options: "",
+    }
+    .no_args();
     let list: Arc<RcuList<Subscriber>> = Arc::new(RcuList::new());
     let join = |name: &str| Subscriber {
         name: name.to_string(),

@@ -7,8 +7,9 @@
 //!                                          [--structure core|map|list|config|map-stall|all]
 //! ```
 //!
-//! `--secs` is per case (flavor × structure; default 3). The program prints
-//! one line per case, then a table, and exits with status 1 on any error.
+//! `--secs` is per case (flavor × structure; default 3; `--help` lists the
+//! options). The program prints one line per case, then a table, and exits
+//! with status 1 on any error.
 //!
 //! # The pipe (`core`), after Linux's rcutorture
 //!
@@ -95,6 +96,9 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 use urcu::{ConfigCell, Domain, Flavor, RcuHashMap, RcuList, ReadGuard, StallReport, ThreadHandle};
 
+#[path = "common/args.rs"]
+mod args;
+
 /// Grace periods a removed object climbs before it is freed.
 pub const PIPE_LEN: u64 = 10;
 const READERS: usize = 3;
@@ -152,6 +156,18 @@ struct Args {
     bug: Option<Bug>,
 }
 
+/// `--help` (`--inject-bug` stays hidden: it is for tests/faults.rs).
+const CLI: args::Cli = args::Cli {
+    name: "torture",
+    about: "rcutorture for urcu-rs: readers, writers and fake writers hammer each flavor and \
+            structure; exits with status 1 on any error.",
+    synopsis: "[--secs N] [--flavor F] [--structure S]",
+    options: "  --secs N        seconds per case (flavor x structure; default 3; more than 0, \
+              at most 86400)
+  --flavor F      memb|mb|qsbr|all, or a comma-separated list (default all)
+  --structure S   core|map|list|config|map-stall|all, or a comma-separated list (default all)",
+};
+
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         secs: 3.0,
@@ -165,15 +181,20 @@ fn parse_args() -> Result<Args, String> {
         ],
         bug: None,
     };
-    let mut it = std::env::args().skip(1);
+    let mut it = CLI.args().into_iter();
     while let Some(flag) = it.next() {
+        if !matches!(
+            flag.as_str(),
+            "--secs" | "--flavor" | "--structure" | "--inject-bug"
+        ) {
+            return Err(format!("unknown argument `{flag}`"));
+        }
         let val = it.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
-            "--secs" => a.secs = val.parse().map_err(|_| format!("bad --secs {val}"))?,
+            "--secs" => a.secs = args::secs(&val).map_err(|e| format!("--secs: {e}"))?,
             "--flavor" => a.flavors = parse_list(&val, parse_flavor)?,
             "--structure" => a.structures = parse_list(&val, parse_structure)?,
-            "--inject-bug" => a.bug = Some(parse_bug(&val)?),
-            _ => return Err(format!("unknown flag {flag}")),
+            _ => a.bug = Some(parse_bug(&val)?),
         }
     }
     Ok(a)
@@ -223,13 +244,7 @@ fn parse_bug(v: &str) -> Result<Bug, String> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("torture: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = parse_args().unwrap_or_else(|e| CLI.fail(&e));
     let duration = Duration::from_secs_f64(args.secs);
     let mut reports = Vec::new();
     for &flavor in &args.flavors {

@@ -9,6 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use urcu::{Domain, Flavor, RcuBox};
 
+#[path = "common/args.rs"]
+mod args;
+
 /// The object we publish: a small routing table with a version number.
 #[derive(Debug)]
 struct Routes {
@@ -32,6 +35,13 @@ fn routes(version: u64) -> Routes {
 }
 
 fn main() {
+    args::Cli {
+        name: "tour",
+        about: "a guided tour of RCU: publish, read, replace, reclaim, and read the stats.",
+        synopsis: "",
+        options: "",
+    }
+    .no_args();
     println!("urcu-rs tour\n============\n");
 
     // 1. A domain: one set of readers and writers that share grace periods.
