@@ -87,7 +87,11 @@ where
     }
 }
 
-struct MapVisitor<K, V, S, M>(PhantomData<fn() -> (K, V, S, M)>);
+/// Marks the types a visitor makes (covariant, and `Send`/`Sync`
+/// whatever they are).
+type Makes<T> = PhantomData<fn() -> T>;
+
+struct MapVisitor<K, V, S, M>(Makes<(K, V, S, M)>);
 
 impl<'de, K, V, S, M> Visitor<'de> for MapVisitor<K, V, S, M>
 where
@@ -128,7 +132,7 @@ where
 struct Entries<'a, 'de, A: MapAccess<'de>, K, V> {
     access: &'a mut A,
     error: &'a mut Option<A::Error>,
-    _pairs: PhantomData<fn() -> (K, V, &'de ())>,
+    _pairs: Makes<(K, V, &'de ())>,
 }
 
 impl<'de, A, K, V> Iterator for Entries<'_, 'de, A, K, V>
@@ -193,7 +197,7 @@ impl<'de, T: Deserialize<'de> + Send + Sync + 'static> Deserialize<'de> for RcuL
     }
 }
 
-struct ListVisitor<T>(PhantomData<fn() -> T>);
+struct ListVisitor<T>(Makes<T>);
 
 impl<'de, T: Deserialize<'de> + Send + Sync + 'static> Visitor<'de> for ListVisitor<T> {
     type Value = RcuList<T>;
