@@ -28,6 +28,8 @@ mod list;
 #[cfg(all(test, loom))]
 mod loom_tests;
 mod map;
+#[cfg(feature = "serde")]
+mod serde_impls;
 mod sync;
 #[cfg(test)]
 mod test_hashers;
