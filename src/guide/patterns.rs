@@ -1,6 +1,6 @@
 //! # 6. Patterns
 //!
-//! Four shapes that cover most uses of RCU. Each has a longer, runnable
+//! The shapes that cover most uses of RCU. Each has a longer, runnable
 //! version under `examples/`.
 //!
 //! # Read-copy-update of a struct
@@ -82,6 +82,78 @@
 //! recomputed together), an `RcuBox<Vec<Route>>` replaced whole is simpler
 //! and its readers scan contiguous memory. Runnable:
 //! `examples/read_heavy_service.rs` (a session cache under a writer).
+//!
+//! # Counters and other read-modify-writes of one key
+//!
+//! "Update the entry, or insert it if absent" as two calls (`update`, then
+//! `insert`) loses updates when two threads race. One call does both under
+//! the key's bucket lock, running exactly one of its closures once:
+//! [`Pinned::update_or_insert_with`](crate::Pinned::update_or_insert_with),
+//! or [`Pinned::compute`](crate::Pinned::compute) to insert, replace,
+//! remove or keep from what the entry holds now.
+//!
+//! ```
+//! use urcu::{Compute, RcuHashMap};
+//!
+//! let hits: RcuHashMap<&str, u64> = RcuHashMap::new();
+//! std::thread::scope(|s| {
+//!     for _ in 0..4 {
+//!         s.spawn(|| {
+//!             for _ in 0..1000 {
+//!                 hits.pin().update_or_insert_with("/", |n| n + 1, || 1);
+//!             }
+//!         });
+//!     }
+//! });
+//! assert_eq!(hits.get_cloned("/"), Some(4000)); // no update lost
+//!
+//! // Expire a session once its last use is old enough, atomically.
+//! let last_use: RcuHashMap<u32, u64> = RcuHashMap::new();
+//! last_use.insert(7, 100);
+//! let now = 500;
+//! let m = last_use.pin();
+//! let r = m.compute(7, |t| match t {
+//!     Some(&t) if now - t > 300 => Compute::Remove,
+//!     _ => Compute::Keep,
+//! });
+//! assert_eq!((r.old, r.new), (Some(&100), None));
+//! ```
+//!
+//! # Across an `.await`, or another thread
+//!
+//! A pinned handle and a [`ReadGuard`](crate::ReadGuard) belong to their
+//! thread. To keep references across an `.await` in a future that may
+//! move between threads, or to hand them to another thread, use an owned
+//! section: [`RcuHashMap::pin_owned`](crate::RcuHashMap::pin_owned), or
+//! [`read_lock_owned`](crate::read_lock_owned()) for an
+//! [`RcuBox`](crate::RcuBox) or a [`ConfigCell`](crate::ConfigCell). It
+//! costs a registry lock and a fence to enter and leave, and it holds
+//! grace periods up for as long as it lives, like any section: keep it
+//! across one `.await`, not a whole connection. When a copy is cheap, take
+//! one instead and hold nothing: `map.get_cloned(&k)`, or
+//! [`ConfigCell::snapshot`](crate::ConfigCell::snapshot) (store an
+//! `Arc<T>` in the cell to make that a reference count).
+//!
+//! ```
+//! use urcu::{ConfigCell, RcuHashMap};
+//!
+//! let sessions: RcuHashMap<u64, String> = RcuHashMap::new();
+//! sessions.insert(1, "alice".to_string());
+//! let m = sessions.pin_owned(); // `Send`
+//! let alice: &String = m.get(&1).unwrap();
+//! std::thread::scope(|s| {
+//!     // The handle (and the reference) may be used from another thread.
+//!     s.spawn(|| assert_eq!(alice, "alice"));
+//! });
+//!
+//! let cfg = ConfigCell::new(std::sync::Arc::new(vec![1, 2, 3]));
+//! let snap = cfg.snapshot(); // an Arc: no section held while it lives
+//! assert_eq!(snap.len(), 3);
+//! ```
+//!
+//! With the `serde` feature the map, the list and the config cell
+//! serialize as a map, a sequence and their value, each read inside one
+//! section; deserializing builds a new structure.
 //!
 //! # Configuration reload
 //!
