@@ -92,16 +92,7 @@ impl Core {
                 }
                 return;
             }
-            Counters::bump(&self.counters.caller_fallbacks);
-            let upto = rec.ring.owner_head();
-            self.wait_as(Some(rec), self.start_poll(), "rcu_reclaim_queue");
-            {
-                let mut st = lock(&rec.drain);
-                rec.draining.set(true);
-                self.drain_record(rec, &mut st, upto);
-                rec.draining.set(false);
-            }
-            rec.with_checkpoints(|c| c.forget_upto(upto));
+            self.wait_and_drain_own(rec, "rcu_reclaim_queue");
             if rec.try_push(r) {
                 return;
             }
@@ -160,9 +151,16 @@ impl Core {
         if !rec.spill_waiting.load(Ordering::Relaxed) && self.poll(rec.backlog_ticket()) {
             return;
         }
+        self.wait_and_drain_own(rec, "a read-side section's entry");
+        self.free_spilled(rec);
+    }
+
+    /// The caller fallback: waits for a grace period on behalf of `rec`'s
+    /// owner (outside any section of its own), then frees its whole ring.
+    fn wait_and_drain_own(&self, rec: &ThreadRecord, what: &str) {
         Counters::bump(&self.counters.caller_fallbacks);
         let upto = rec.ring.owner_head();
-        self.wait_as(Some(rec), self.start_poll(), "a read-side section's entry");
+        self.wait_as(Some(rec), self.start_poll(), what);
         {
             let mut st = lock(&rec.drain);
             rec.draining.set(true);
@@ -170,7 +168,6 @@ impl Core {
             rec.draining.set(false);
         }
         rec.with_checkpoints(|c| c.forget_upto(upto));
-        self.free_spilled(rec);
     }
 
     /// Frees `rec`'s spilled batches whose grace period has elapsed.

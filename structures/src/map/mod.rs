@@ -1292,6 +1292,19 @@ where
         slot.get()
     }
 
+    /// `update(old)` or `insert()` stored for `key`, in one `compute_entry`
+    /// (see [`Pinned::update_or_insert_with`]). The caller is in a
+    /// read-side section.
+    fn upsert_entry(&self, key: K, update: impl FnOnce(&V) -> V, insert: impl FnOnce() -> V) -> &V {
+        let stored = self.compute_entry(key, |old| {
+            Compute::Insert(match old {
+                Some(old) => update(old),
+                None => insert(),
+            })
+        });
+        stored.new.expect("an insert leaves a value")
+    }
+
     /// Looks `key` up under its bucket lock, shows `f` the value found (or
     /// `None`) and carries out `f`'s verdict under the same lock: nothing
     /// can change the key between the look and the write, so `f` runs
@@ -1886,13 +1899,7 @@ where
         update: impl FnOnce(&V) -> V,
         insert: impl FnOnce() -> V,
     ) -> &V {
-        let stored = self.map.compute_entry(key, |old| {
-            Compute::Insert(match old {
-                Some(old) => update(old),
-                None => insert(),
-            })
-        });
-        stored.new.expect("an insert leaves a value")
+        self.map.upsert_entry(key, update, insert)
     }
 
     /// Reads and writes the entry for `key` in one atomic step: `f` sees

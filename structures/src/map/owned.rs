@@ -274,13 +274,7 @@ where
         update: impl FnOnce(&V) -> V,
         insert: impl FnOnce() -> V,
     ) -> &V {
-        let stored = self.map.compute_entry(key, |old| {
-            Compute::Insert(match old {
-                Some(old) => update(old),
-                None => insert(),
-            })
-        });
-        stored.new.expect("an insert leaves a value")
+        self.map.upsert_entry(key, update, insert)
     }
 
     /// Decides from the current entry of `key` whether to insert, replace,
