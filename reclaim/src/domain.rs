@@ -855,7 +855,8 @@ impl Domain {
     /// ```
     #[inline]
     pub unsafe fn rcu_reclaim_queue_raw<T: Send + 'static>(&self, ptr: *mut T) {
-        self.enqueue(Retired::of_raw(ptr));
+        // SAFETY: the caller's contract is `of_raw`'s.
+        self.enqueue(unsafe { Retired::of_raw(ptr) });
     }
 
     /// Runs `f` after a grace period (liburcu's `call_rcu`/`defer_rcu`),
@@ -987,11 +988,18 @@ pub(crate) fn in_callback() -> bool {
 /// Runs reclamation callbacks: marks the thread as inside one (so that
 /// what they call cannot wait for themselves) and hands `f` a function that
 /// runs one entry, catching a panic so reclamation goes on.
-pub(crate) fn with_callbacks<R>(core: &Core, f: impl FnOnce(&mut dyn FnMut(Retired)) -> R) -> R {
+///
+/// # Safety
+/// `f` hands the function only entries whose grace period has elapsed (one
+/// that began after they were queued), each exactly once.
+pub(crate) unsafe fn with_callbacks<R>(
+    core: &Core,
+    f: impl FnOnce(&mut dyn FnMut(Retired)) -> R,
+) -> R {
     let was = IN_CALLBACK.with(|c| c.replace(true));
     let mut run = |r: Retired| {
-        // SAFETY: callers hand each entry here exactly once, after a grace
-        // period that began after it was queued (see `Core::drain_record`).
+        // SAFETY: this function's contract: each entry once, after its
+        // grace period.
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { r.reclaim() }));
         if let Err(payload) = res {
             let before = core

@@ -53,7 +53,9 @@ impl Core {
             return false;
         };
         rec.draining.set(true);
-        self.drain_record(rec, &mut st, upto);
+        // SAFETY: the lock is held; `upto` is a checkpoint whose ticket
+        // has elapsed.
+        unsafe { self.drain_record(rec, &mut st, upto) };
         rec.draining.set(false);
         true
     }
@@ -164,7 +166,9 @@ impl Core {
         {
             let mut st = lock(&rec.drain);
             rec.draining.set(true);
-            self.drain_record(rec, &mut st, upto);
+            // SAFETY: the lock is held; we waited for a ticket taken after
+            // the head reached `upto`.
+            unsafe { self.drain_record(rec, &mut st, upto) };
             rec.draining.set(false);
         }
         rec.with_checkpoints(|c| c.forget_upto(upto));
@@ -186,7 +190,9 @@ impl Core {
         }
         if !ready.is_empty() {
             let n = ready.len() as u64;
-            with_callbacks(self, |run| ready.into_iter().for_each(run));
+            // SAFETY: batches whose ticket has elapsed, taken off the
+            // record under its spill lock: each is ours only.
+            unsafe { with_callbacks(self, |run| ready.into_iter().for_each(run)) };
             self.counters
                 .overflow_reclaimed
                 .fetch_add(n, Ordering::Relaxed);

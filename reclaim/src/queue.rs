@@ -70,7 +70,11 @@ impl Retired {
     /// Like [`of_box`](Self::of_box), for a pointer from `Box::into_raw`
     /// that readers may still reference: no `Box` exists until the entry
     /// is reclaimed, after the grace period.
-    pub(crate) fn of_raw<T: Send + 'static>(p: *mut T) -> Self {
+    ///
+    /// # Safety
+    /// `p` came from `Box::<T>::into_raw`, is retired once, and nothing
+    /// reaches it once the grace period it is queued for has elapsed.
+    pub(crate) unsafe fn of_raw<T: Send + 'static>(p: *mut T) -> Self {
         Retired {
             drop_fn: drop_box::<T>,
             ptr: p.cast(),

@@ -172,10 +172,15 @@ impl Core {
                 .any(|r| r.ring.len() > 0 || r.spill_waiting.load(Ordering::Relaxed))
     }
 
-    /// Drains `rec` up to `upto` (the caller holds its drain lock as `st`,
-    /// and a grace period has elapsed since `upto` was snapshotted).
-    pub(crate) fn drain_record(&self, rec: &ThreadRecord, st: &mut DrainState, upto: usize) {
-        let n = with_callbacks(self, |run| rec.ring.drain_to(st, upto, run));
+    /// Drains `rec` up to `upto`.
+    ///
+    /// # Safety
+    /// `st` is `rec`'s drain lock, held, and a grace period that began after
+    /// the ring's head reached `upto` has elapsed.
+    pub(crate) unsafe fn drain_record(&self, rec: &ThreadRecord, st: &mut DrainState, upto: usize) {
+        // SAFETY: under the drain lock each entry is drained once, and the
+        // entries before `upto` have had their grace period (our contract).
+        let n = unsafe { with_callbacks(self, |run| rec.ring.drain_to(st, upto, run)) };
         if n > 0 {
             rec.add_reclaimed(n);
         }
@@ -222,14 +227,23 @@ impl Core {
                 // A barrier takes every lock, even with nothing to drain, so
                 // that a drain in progress (whose entries may be ours) ends.
                 let mut st = lock(&rec.drain);
-                self.drain_record(rec, &mut st, upto);
+                // SAFETY: the lock is held, and `upto` is at most this
+                // pass's snapshot of the head (or an older one): if any
+                // ring held entries past its tail at the snapshot, the pass
+                // waited above for a grace period that began after it; if
+                // none did, there is nothing to drain.
+                unsafe { self.drain_record(rec, &mut st, upto) };
             }
             // After our own drain, so that it does not count as the owner's.
             rec.reclaimer_seen_tail
                 .store(rec.ring.tail(), Ordering::Relaxed);
         }
         let n = spilled.len() as u64;
-        with_callbacks(self, |run| spilled.into_iter().for_each(run));
+        // SAFETY: batches collected before this pass's grace period (closed
+        // ones, and during a barrier the open ones, whose sections began
+        // before it), or the overflow list, taken before it too; each is
+        // now owned here only.
+        unsafe { with_callbacks(self, |run| spilled.into_iter().for_each(run)) };
         if n > 0 {
             self.counters
                 .overflow_reclaimed

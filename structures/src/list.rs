@@ -324,7 +324,7 @@ impl<T: Send + Sync + 'static> RcuList<T> {
     pub fn insert_after(&self, mut pred: impl FnMut(&T) -> bool, value: T) -> Result<(), T> {
         let mut w = self.lock();
         let mut cur = self.head.load(Ordering::Relaxed);
-        // SAFETY (loop): nodes reachable from `head` under the lock are live.
+        // SAFETY: nodes reachable from `head` under the lock are live.
         while let Some(node) = unsafe { cur.as_ref() } {
             if pred(&node.value) {
                 let new = Self::new_node(value);
