@@ -227,11 +227,9 @@ impl Core {
                 // A barrier takes every lock, even with nothing to drain, so
                 // that a drain in progress (whose entries may be ours) ends.
                 let mut st = lock(&rec.drain);
-                // SAFETY: the lock is held, and `upto` is at most this
-                // pass's snapshot of the head (or an older one): if any
-                // ring held entries past its tail at the snapshot, the pass
-                // waited above for a grace period that began after it; if
-                // none did, there is nothing to drain.
+                // SAFETY: lock held; `upto` <= this pass's head snapshot,
+                // and a ring with entries past its tail then made the pass
+                // wait above for a grace period begun after the snapshot.
                 unsafe { self.drain_record(rec, &mut st, upto) };
             }
             // After our own drain, so that it does not count as the owner's.

@@ -148,7 +148,7 @@
 //!
 //! Measured in the same runs (`cargo bench --features liburcu --bench
 //! scaling`, the C side running whole loops in C; 2-core VM, 2026-11-28;
-//! "liburcu side by side" in `BENCHMARKS.md`), urcu ÷ liburcu at 1 / 2
+//! history of "Reclamation core" in `BENCHMARKS.md`), urcu ÷ liburcu at 1 / 2
 //! threads: memb read side 1.03× / 1.28× (medians of alternated rounds;
 //! single runs here move by 20 %), mb read side 5.1× / 4.6×, QSBR with a
 //! guard held 0.93× / 1.01× (**liburcu leads at 1 thread**: its QSBR read
