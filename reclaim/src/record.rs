@@ -189,18 +189,17 @@ pub(crate) struct ReaderLine {
     /// `guard_online`, `spill_pending` and `orphaned` (see `refresh_exit`),
     /// so that the common unlock tests one byte.
     exit: Cell<Exit>,
-    /// The previous section spilled (its ring was full): the next outermost
-    /// lock first waits for a grace period and frees this thread's backlog
-    /// (see `Core::relieve_backlog`), so that a thread retiring through
-    /// short sections stays within its ring plus one section's spill.
-    backlog: Cell<bool>,
     /// The grace-period ticket of the last spilled batch: relieving the
     /// backlog waits for it even if a reclaimer pass has already taken the
     /// batch off the record (it frees it only after that grace period).
     backlog_ticket: Cell<u64>,
-    /// What the outermost lock does, kept up to date from `flavor` and
-    /// `backlog` (see `refresh_enter`), so that the common lock tests one
-    /// byte, as it tested the flavor before.
+    /// What the outermost lock does, from `flavor` and whether the previous
+    /// section spilled (its ring was full): then the next outermost lock
+    /// first waits for a grace period and frees this thread's backlog (see
+    /// `Core::relieve_backlog`), so that a thread retiring through short
+    /// sections stays within its ring plus one section's spill. One byte,
+    /// so that the common lock tests it as it tested the flavor before
+    /// (see `set_backlog`).
     enter: Cell<Enter>,
     flavor: Flavor,
     /// This reader's bit in [`Hot::wake_mask`].
@@ -304,7 +303,7 @@ pub(crate) struct ThreadRecord {
 }
 
 // SAFETY: the `Cell`/`UnsafeCell` fields (`reader.nest`, `reader.*_online`,
-// `reader.spill_pending`, `reader.exit`, `reader.backlog*`, `reader.enter`, `producer`, `checkpoints`, `draining`, `handle_live`) are touched only by
+// `reader.spill_pending`, `reader.exit`, `reader.backlog_ticket`, `reader.enter`, `producer`, `checkpoints`, `draining`, `handle_live`) are touched only by
 // the owning thread: through the thread-local registration or a
 // `ThreadHandle`, which are `!Send`. Other threads reach the record through
 // the registry and read only atomics and the `drain` mutex. `core` points
@@ -332,7 +331,6 @@ impl ThreadRecord {
                 spill_pending: Cell::new(false),
                 orphaned: Cell::new(false),
                 exit: Cell::new(Exit::of(flavor, false, false, false)),
-                backlog: Cell::new(false),
                 backlog_ticket: Cell::new(0),
                 enter: Cell::new(Enter::of(flavor, false)),
                 flavor,
@@ -535,7 +533,7 @@ impl ThreadRecord {
     /// Whether the next outermost lock relieves a backlog (owner only).
     #[inline]
     pub(crate) fn has_backlog(&self) -> bool {
-        self.reader.backlog.get()
+        self.reader.enter.get() == Enter::Relieve
     }
 
     /// The ticket of the last spilled batch (owner only).
@@ -546,7 +544,6 @@ impl ThreadRecord {
     /// Sets or clears the backlog flag (owner only).
     pub(crate) fn set_backlog(&self, backlog: bool) {
         let r = &*self.reader;
-        r.backlog.set(backlog);
         r.enter.set(Enter::of(r.flavor, backlog));
     }
 
