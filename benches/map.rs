@@ -471,12 +471,26 @@ struct BustleHandle<M: Map> {
     /// Operations left before the next re-pin.
     left: u32,
     batch: u32,
+    /// Operations left in this thread's share of the mix (see
+    /// [`OPS_PER_THREAD`]); a prefill handle never reaches zero.
+    left_in_run: usize,
 }
+
+/// bustle's operations per mix thread in the running case (its
+/// `total_ops / threads`), so that a handle leaves its section after its
+/// last operation: bustle keeps handles until every thread has finished,
+/// and a section held that long holds up the others' grace periods.
+static OPS_PER_THREAD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 impl<M: Map> BustleHandle<M> {
     #[inline(always)]
     fn op(&mut self, f: impl FnOnce(&mut M::Session<'static>) -> bool) -> bool {
         let r = f(&mut self.session);
+        self.left_in_run = self.left_in_run.wrapping_sub(1);
+        if self.left_in_run == 0 {
+            self.session.finish();
+            return r;
+        }
         self.left -= 1;
         if self.left == 0 {
             self.left = self.batch;
@@ -498,6 +512,7 @@ impl<M: Map> Collection for Bustled<M> {
             session: self.0.session(),
             left: pin_batch(),
             batch: pin_batch(),
+            left_in_run: OPS_PER_THREAD.load(Ordering::Relaxed),
         }
     }
 }
@@ -537,6 +552,9 @@ fn bustle_mix(workload: &str) -> (Mix, f64) {
 
 fn bustle_case<M: Map>(workload: &str, threads: usize, cfg: &Config) -> Outcome {
     let (mix, prefill) = bustle_mix(workload);
+    // bustle's own arithmetic (`Workload::run`): the total, split evenly.
+    let total_ops = ((1usize << cfg.capacity_log2) as f64 * cfg.ops_factor) as usize;
+    OPS_PER_THREAD.store(total_ops / threads, Ordering::Relaxed);
     let m = Workload::new(threads, mix)
         .initial_capacity_log2(cfg.capacity_log2)
         .prefill_fraction(prefill)

@@ -561,6 +561,9 @@ pub fn run_case(case: Case) -> Report {
         b = b
             .queue_capacity(STALL_QUEUE)
             .stall_timeout(STALL_TIMEOUT)
+            // Writers wait out every stall (the bound is checked); no
+            // reader here waits for a writer, so that cannot deadlock.
+            .max_writer_wait(STALL_WRITER_WAIT)
             .on_stall(rig.hook());
     }
     let ctx = Ctx::new(b.build(), case.bug);
@@ -1166,6 +1169,9 @@ impl Torture for MapTorture {
 pub const STALL_TIMEOUT: Duration = Duration::from_millis(25);
 /// How long the stalling reader holds a section: four stall timeouts.
 pub const STALL_HOLD: Duration = Duration::from_millis(100);
+/// The map-stall domain's `max_writer_wait`: well past [`STALL_HOLD`], so
+/// writers wait out each stall rather than spill past the bound.
+pub const STALL_WRITER_WAIT: Duration = Duration::from_secs(10);
 /// Ring words of the map-stall domain (a power of two, so the ring has
 /// exactly this many: `Ring::new` rounds up to one).
 pub const STALL_QUEUE: usize = 32;
@@ -1343,6 +1349,12 @@ impl StallRig {
             format!(
                 "the hook panicked {thrown} times but stats count {}",
                 s.stall_hook_panics
+            )
+        });
+        ctx.check(s.writer_wait_timeouts == 0, || {
+            format!(
+                "{} writer waits gave up (max_writer_wait {STALL_WRITER_WAIT:?}): the bound assumes none",
+                s.writer_wait_timeouts
             )
         });
         let (tried, refused) = (ld(&self.sync_tried), ld(&self.sync_refused));

@@ -357,3 +357,89 @@ fn a_stall_hook_that_synchronizes_gets_a_clear_panic() {
     }
     slot.lock().unwrap().take(); // break the hook → domain cycle
 }
+
+// ---------------------------------------------------------------------------
+// A reader that waits for a writer
+// ---------------------------------------------------------------------------
+
+/// How a writer fills its queue in `a_reader_waiting_for_the_writer`.
+#[derive(Clone, Copy, Debug)]
+enum Backpressure {
+    /// `rcu_reclaim_queue` outside any section: a full ring waits there.
+    FullRing,
+    /// Map replacements, each through its own `pin()`: the ring fills
+    /// inside sections, which spill, and the next `pin()` waits.
+    MapSections,
+}
+
+/// A reader holds its section while it waits, at a barrier, for a writer
+/// (a guard kept across a barrier or a channel receive, as a worker loop
+/// or a benchmark harness might). The writer's backpressure waits for a
+/// grace period that reader holds; it must give up after
+/// `max_writer_wait` instead of deadlocking both threads.
+fn a_reader_waiting_for_the_writer(flavor: Flavor, how: Backpressure) {
+    let d = Domain::builder()
+        .flavor(flavor)
+        .queue_capacity(16)
+        .max_writer_wait(Duration::from_millis(50))
+        .build();
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let reader = {
+        let (d, barrier) = (d.clone(), barrier.clone());
+        thread::spawn(move || {
+            let g = d.read_lock();
+            entered_tx.send(()).unwrap();
+            barrier.wait(); // until the writer is done
+            drop(g);
+        })
+    };
+    entered_rx.recv().unwrap();
+    let writer = {
+        let d = d.clone();
+        move || {
+            match how {
+                Backpressure::FullRing => {
+                    for i in 0..100u64 {
+                        d.rcu_reclaim_queue(Box::new(i));
+                    }
+                }
+                Backpressure::MapSections => {
+                    let map: urcu::RcuHashMap<u64, u64> =
+                        urcu::RcuHashMap::builder().domain(&d).build();
+                    for i in 0..400u64 {
+                        map.pin().insert(i % 8, i);
+                    }
+                }
+            }
+            barrier.wait();
+        }
+    };
+    common::within(
+        Duration::from_secs(20),
+        &format!("{flavor:?} {how:?}: a writer while a reader waits for it"),
+        writer,
+    );
+    reader.join().unwrap();
+    let s = d.stats();
+    assert!(
+        s.writer_wait_timeouts >= 1,
+        "{flavor:?} {how:?}: the writer never had to give up, so the test showed nothing: {s:?}"
+    );
+    d.rcu_barrier();
+    assert_eq!(d.stats().pending(), 0, "{flavor:?} {how:?}");
+}
+
+#[test]
+fn a_reader_waiting_for_a_full_ring_writer_does_not_deadlock_it() {
+    for flavor in [Flavor::Memb, Flavor::Mb] {
+        a_reader_waiting_for_the_writer(flavor, Backpressure::FullRing);
+    }
+}
+
+#[test]
+fn a_reader_waiting_for_a_map_writer_does_not_deadlock_it() {
+    for flavor in [Flavor::Memb, Flavor::Mb] {
+        a_reader_waiting_for_the_writer(flavor, Backpressure::MapSections);
+    }
+}

@@ -21,13 +21,18 @@ pub trait MapSession {
     /// Called every batch of operations: leave and re-enter the read-side
     /// section (or epoch), where the session holds one.
     fn repin(&mut self) {}
+    /// The thread's last operation is done: leave the section, if the
+    /// session holds one. A thread that keeps it while it waits for its
+    /// peers (bustle's closing barrier) holds up their grace periods, and
+    /// a peer's backpressure would then wait on it.
+    fn finish(&mut self) {}
 }
 
 /// An urcu map through a pinned handle (one read-side section), which the
 /// thread drops and takes again at each `repin`.
 pub struct PinnedSession<'a, M: MapStorage<u64, u64>> {
     map: &'a UrcuMap<M>,
-    /// Always `Some` between calls; `None` only inside `repin`.
+    /// `Some` between calls until `finish`; `None` only inside `repin`.
     pinned: Option<Pinned<'a, u64, u64, ahash::RandomState, M>>,
 }
 
@@ -67,6 +72,9 @@ impl<M: MapStorage<u64, u64>> MapSession for PinnedSession<'_, M> {
         // would only nest, and the thread would never leave its section.
         self.pinned = None;
         self.pinned = Some(self.map.pin());
+    }
+    fn finish(&mut self) {
+        self.pinned = None;
     }
 }
 

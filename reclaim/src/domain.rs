@@ -52,6 +52,8 @@ pub(crate) struct Config {
     pub(crate) stall_timeout: Duration,
     pub(crate) stall_hook: StallHook,
     pub(crate) reclaim_interval: Duration,
+    /// The longest a writer's backpressure waits (see `writer_wait`).
+    pub(crate) max_writer_wait: Duration,
 }
 
 /// The shared state of a domain. The reclaimer thread holds an `Arc` to it;
@@ -88,6 +90,10 @@ pub(crate) struct Core {
     /// Owned read guards alive (`OwnedReadGuard`): while any is, writers
     /// do not wait for grace periods on their own (see `owned`).
     pub(crate) owned_guards: crate::sync::AtomicUsize,
+    /// A grace-period target that a writer's backpressure wait gave up on:
+    /// until it is reached, writers spill rather than wait (see
+    /// `writer_wait`). Zero (always reached) when none was.
+    pub(crate) writer_waits_suspended: AtomicU64,
 }
 
 /// Shared by every clone of a `Domain`; its drop (the last clone's) shuts
@@ -159,6 +165,7 @@ pub struct DomainBuilder {
     stall_timeout: Duration,
     stall_hook: Option<StallHook>,
     reclaim_interval: Duration,
+    max_writer_wait: Option<Duration>,
 }
 
 impl std::fmt::Debug for DomainBuilder {
@@ -168,6 +175,7 @@ impl std::fmt::Debug for DomainBuilder {
             .field("queue_capacity", &self.queue_capacity)
             .field("stall_timeout", &self.stall_timeout)
             .field("reclaim_interval", &self.reclaim_interval)
+            .field("max_writer_wait", &self.max_writer_wait)
             .finish_non_exhaustive()
     }
 }
@@ -180,6 +188,7 @@ impl Default for DomainBuilder {
             stall_timeout: DEFAULT_STALL_TIMEOUT,
             stall_hook: None,
             reclaim_interval: DEFAULT_RECLAIM_INTERVAL,
+            max_writer_wait: None,
         }
     }
 }
@@ -264,6 +273,32 @@ impl DomainBuilder {
         self
     }
 
+    /// The longest a thread waits for a grace period to keep its pending
+    /// objects within bound (default: the [`stall_timeout`](Self::stall_timeout)).
+    ///
+    /// A thread whose queue is full, or that enters a section after one in
+    /// which it had to spill (map writes do), waits for a grace period
+    /// before it goes on: that keeps memory bounded. If a reader holds that
+    /// grace period longer than this, the thread stops waiting and spills,
+    /// and threads do not wait again until that grace period completes
+    /// (counted in [`Stats::writer_wait_timeouts`]). The reader might be
+    /// waiting for the very thread that waits (a guard held across a
+    /// barrier or a channel receive): waiting without end would deadlock
+    /// them. `Duration::MAX` waits without end.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use urcu_reclaim::Domain;
+    /// let d = Domain::builder().max_writer_wait(Duration::from_millis(100)).build();
+    /// d.rcu_reclaim_queue(Box::new(1u8));
+    /// d.rcu_barrier();
+    /// assert_eq!(d.stats().writer_wait_timeouts, 0);
+    /// ```
+    pub fn max_writer_wait(mut self, limit: Duration) -> Self {
+        self.max_writer_wait = Some(limit);
+        self
+    }
+
     /// Builds the domain. No thread starts until something is queued.
     ///
     /// ```
@@ -296,6 +331,7 @@ impl DomainBuilder {
                 stall_timeout: self.stall_timeout,
                 stall_hook: self.stall_hook.unwrap_or_else(default_hook),
                 reclaim_interval: self.reclaim_interval,
+                max_writer_wait: self.max_writer_wait.unwrap_or(self.stall_timeout),
             },
             counters: Counters::default(),
             signal: Signal::default(),
@@ -303,6 +339,7 @@ impl DomainBuilder {
             me: me.clone(),
             created: Instant::now(),
             owned_guards: crate::sync::AtomicUsize::new(0),
+            writer_waits_suspended: AtomicU64::new(0),
         });
         Domain {
             id: core.id,
@@ -599,6 +636,12 @@ impl Domain {
     /// Under [`Flavor::Qsbr`] without an online [`ThreadHandle`], the thread
     /// comes online for the guard's lifetime (a fence each way). Use
     /// [`register_thread`](Self::register_thread) for QSBR's free read side.
+    ///
+    /// A thread that only reads never waits here. One whose previous
+    /// section had to spill objects past its full queue (many writes under
+    /// one guard) first waits, at most
+    /// [`max_writer_wait`](crate::DomainBuilder::max_writer_wait), for
+    /// their grace period: that keeps its pending memory bounded.
     ///
     /// ```
     /// use urcu_reclaim::{Domain, RcuBox};

@@ -75,9 +75,7 @@ impl Core {
             if rec.nesting() > 0 || rec.draining.get() || in_callback() || orphaned || owned {
                 // Waiting here would deadlock (on our own section, or on a
                 // drain lock we hold): spill instead.
-                Counters::bump(&self.counters.overflow_spills);
-                rec.queued
-                    .store(rec.queued.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                self.count_spill(rec);
                 if rec.draining.get() || in_callback() || orphaned || rec.nesting() == 0 {
                     // A reclamation callback, a thread-local destructor
                     // while an orphaned section lives (`rec` is then not
@@ -94,11 +92,25 @@ impl Core {
                 }
                 return;
             }
-            self.wait_and_drain_own(rec, "rcu_reclaim_queue");
+            if !self.wait_and_drain_own(rec, "rcu_reclaim_queue") {
+                // A grace period stalled past the writers' patience: the
+                // domain's list, as with an owned guard above.
+                self.count_spill(rec);
+                lock(&self.overflow).push(r);
+                self.request_grace_period();
+                return;
+            }
             if rec.try_push(r) {
                 return;
             }
         }
+    }
+
+    /// Counts one object spilled past `rec`'s full ring.
+    fn count_spill(&self, rec: &ThreadRecord) {
+        Counters::bump(&self.counters.overflow_spills);
+        rec.queued
+            .store(rec.queued.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
     /// The section in which `rec`'s thread spilled is ending (its owner is
@@ -153,16 +165,20 @@ impl Core {
         if !rec.spill_waiting.load(Ordering::Relaxed) && self.poll(rec.backlog_ticket()) {
             return;
         }
-        self.wait_and_drain_own(rec, "a read-side section's entry");
-        self.free_spilled(rec);
+        if self.wait_and_drain_own(rec, "a read-side section's entry") {
+            self.free_spilled(rec);
+        }
     }
 
     /// The caller fallback: waits for a grace period on behalf of `rec`'s
     /// owner (outside any section of its own), then frees its whole ring.
-    fn wait_and_drain_own(&self, rec: &ThreadRecord, what: &str) {
-        Counters::bump(&self.counters.caller_fallbacks);
+    /// Returns false, having freed nothing, if the grace period stalled past
+    /// the writers' patience (see [`writer_wait`](Self::writer_wait)).
+    fn wait_and_drain_own(&self, rec: &ThreadRecord, what: &str) -> bool {
         let upto = rec.ring.owner_head();
-        self.wait_as(Some(rec), self.start_poll(), what);
+        if !self.writer_wait(rec, self.start_poll(), what) {
+            return false;
+        }
         {
             let mut st = lock(&rec.drain);
             rec.draining.set(true);
@@ -172,6 +188,37 @@ impl Core {
             rec.draining.set(false);
         }
         rec.with_checkpoints(|c| c.forget_upto(upto));
+        true
+    }
+
+    /// Backpressure: `rec`'s owner waits for `target` so that what it
+    /// queued stays within its bound, but at most `max_writer_wait`. A
+    /// reader may be waiting for this very thread (a section held across
+    /// a channel receive or a barrier): waiting for it without end would
+    /// deadlock both. Past the limit the wait gives up, and later ones do
+    /// not start until the grace period given up on has completed (the
+    /// stall is over): meanwhile writers spill, as every other deferred
+    /// reclamation scheme does, and the stall hook reports the reader.
+    fn writer_wait(&self, rec: &ThreadRecord, target: u64, what: &str) -> bool {
+        // Relaxed: a hint; `poll` acquires what the grace period did.
+        if !self.poll(self.writer_waits_suspended.load(Ordering::Relaxed)) {
+            return false;
+        }
+        Counters::bump(&self.counters.caller_fallbacks);
+        // Loom has no clock: its models wait without end (the blocking
+        // path; the deadline's is tested in `tests/stalls.rs`).
+        let deadline = if cfg!(loom) {
+            None
+        } else {
+            std::time::Instant::now().checked_add(self.config.max_writer_wait)
+        };
+        if self.wait_as_until(Some(rec), target, what, deadline) {
+            return true;
+        }
+        self.writer_waits_suspended
+            .fetch_max(target, Ordering::Relaxed);
+        Counters::bump(&self.counters.writer_wait_timeouts);
+        false
     }
 
     /// Frees `rec`'s spilled batches whose grace period has elapsed.
@@ -206,8 +253,21 @@ impl Core {
     /// If that thread is inside a read-side section (it would wait for
     /// itself).
     pub(crate) fn wait_as(&self, rec: Option<&ThreadRecord>, target: u64, what: &str) {
+        let reached = self.wait_as_until(rec, target, what, None);
+        debug_assert!(reached, "a wait without a deadline ends at its target");
+    }
+
+    /// [`wait_as`](Self::wait_as) that gives up at `deadline` (none:
+    /// never); returns whether `target` was reached.
+    pub(crate) fn wait_as_until(
+        &self,
+        rec: Option<&ThreadRecord>,
+        target: u64,
+        what: &str,
+        deadline: Option<std::time::Instant>,
+    ) -> bool {
         if self.poll(target) {
-            return;
+            return true;
         }
         if rec.is_some_and(|r| r.nesting() > 0) || in_orphaned_section(self.id) {
             in_section_panic(what);
@@ -219,9 +279,10 @@ impl Core {
         if let Some(r) = qsbr_online {
             r.qsbr_offline();
         }
-        self.wait_for(target, rec);
+        let reached = self.wait_for_until(target, rec, deadline);
         if let Some(r) = qsbr_online {
             r.qsbr_online();
         }
+        reached
     }
 }

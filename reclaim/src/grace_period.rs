@@ -22,7 +22,7 @@ use crate::flavor::{phase, qsbr, Flavor};
 use crate::record::ThreadRecord;
 use crate::stall::StallReport;
 use crate::stats::Counters;
-use crate::sync::{fence, lock, Arc, Ordering};
+use crate::sync::{fence, lock, try_lock, Arc, Ordering};
 use std::time::{Duration, Instant};
 
 /// Scans of the readers before a waiting writer goes to sleep.
@@ -58,18 +58,62 @@ impl Core {
     /// `me` is the caller's own record, if it has one: quiescent for the
     /// whole wait, so grace periods run here need not look at it.
     pub(crate) fn wait_for(&self, target: u64, me: Option<&ThreadRecord>) {
+        let reached = self.wait_for_until(target, me, None);
+        debug_assert!(reached, "a wait without a deadline ends at its target");
+    }
+
+    /// [`wait_for`](Self::wait_for) that gives up at `deadline` (none:
+    /// never). Returns whether `target` was reached. A grace period this
+    /// call runs that still waits for readers at the deadline ends as not
+    /// run. While another thread runs the grace period (the reclaimer,
+    /// usually), a call with a deadline naps and looks again rather than
+    /// block on `gp_lock`, which it could not leave in time.
+    pub(crate) fn wait_for_until(
+        &self,
+        target: u64,
+        me: Option<&ThreadRecord>,
+        deadline: Option<Instant>,
+    ) -> bool {
         if self.poll(target) {
-            return;
+            return true;
         }
         crate::domain::check_not_in_stall_hook(self.id, "a grace-period wait");
-        let mut readers = lock(&self.gp_lock);
-        while !self.poll(target) {
-            self.run_grace_period(&mut readers, me);
+        let Some(deadline) = deadline else {
+            let mut readers = lock(&self.gp_lock);
+            while !self.poll(target) {
+                self.run_grace_period(&mut readers, me, None);
+            }
+            return true;
+        };
+        let mut naps = 0u32;
+        loop {
+            if let Some(mut readers) = try_lock(&self.gp_lock) {
+                while !self.poll(target) {
+                    if !self.run_grace_period(&mut readers, me, Some(deadline)) {
+                        return false;
+                    }
+                }
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return self.poll(target);
+            }
+            nap(&mut naps);
+            if self.poll(target) {
+                return true;
+            }
         }
     }
 
-    /// One grace period; `readers` is the scratch list kept under `gp_lock`.
-    fn run_grace_period(&self, readers: &mut Vec<Arc<ThreadRecord>>, me: Option<&ThreadRecord>) {
+    /// One grace period; `readers` is the scratch list kept under
+    /// `gp_lock`. Returns false, the grace period ended as not run, if
+    /// readers still held it at `deadline`.
+    fn run_grace_period(
+        &self,
+        readers: &mut Vec<Arc<ThreadRecord>>,
+        me: Option<&ThreadRecord>,
+        deadline: Option<Instant>,
+    ) -> bool {
         let seq = self.gp_seq.load(Ordering::Relaxed);
         self.gp_seq.store(seq + 1, Ordering::Relaxed);
         // Nothing below should unwind (the stall hook's panics are caught),
@@ -104,17 +148,27 @@ impl Core {
             //   `alive` and the registry lock), before our look at it.
             // liburcu's `synchronize_rcu` returns on an empty registry too.
         } else {
-            self.wait_for_registered(readers);
+            let done = self.wait_for_registered(readers, deadline);
             readers.clear();
+            if !done {
+                // `abort` resets `gp_seq`: no ticket completes.
+                return false;
+            }
         }
         std::mem::forget(abort);
         // Release pairs with `poll`'s acquire.
         self.gp_seq.store(seq + 2, Ordering::Release);
         Counters::bump(&self.counters.grace_periods);
+        true
     }
 
-    /// The body of a grace period with other threads registered.
-    fn wait_for_registered(&self, readers: &[Arc<ThreadRecord>]) {
+    /// The body of a grace period with other threads registered; false if
+    /// readers still held it at `deadline`.
+    fn wait_for_registered(
+        &self,
+        readers: &[Arc<ThreadRecord>],
+        deadline: Option<Instant>,
+    ) -> bool {
         // Started when a reader is first found in its section: a grace
         // period that never waits is not timed (two clock reads would be
         // a third of its cost).
@@ -128,9 +182,11 @@ impl Core {
         match self.flavor {
             Flavor::Memb | Flavor::Mb => {
                 // Readers still in a section from before the previous flip.
-                self.wait_for_readers(readers, &mut clock, |c| {
+                if !self.wait_for_readers(readers, &mut clock, deadline, |c| {
                     phase::holds_old_phase(c, gp_ctr.load(Ordering::Relaxed))
-                });
+                }) {
+                    return false;
+                }
                 // Our scan above completes before the flip becomes visible.
                 fence(Ordering::SeqCst);
                 gp_ctr.store(
@@ -139,9 +195,11 @@ impl Core {
                 );
                 // The flip is visible before we scan again.
                 fence(Ordering::SeqCst);
-                self.wait_for_readers(readers, &mut clock, |c| {
+                if !self.wait_for_readers(readers, &mut clock, deadline, |c| {
                     phase::holds_old_phase(c, gp_ctr.load(Ordering::Relaxed))
-                });
+                }) {
+                    return false;
+                }
             }
             Flavor::Qsbr => {
                 gp_ctr.store(
@@ -149,9 +207,11 @@ impl Core {
                     Ordering::Relaxed,
                 );
                 fence(Ordering::SeqCst);
-                self.wait_for_readers(readers, &mut clock, |c| {
+                if !self.wait_for_readers(readers, &mut clock, deadline, |c| {
                     qsbr::holds(c, gp_ctr.load(Ordering::Relaxed))
-                });
+                }) {
+                    return false;
+                }
             }
         }
         self.heavy_barrier();
@@ -159,6 +219,7 @@ impl Core {
             let ns = start.elapsed().as_nanos().min(u64::MAX as u128) as u64;
             self.counters.longest_gp_ns.fetch_max(ns, Ordering::Relaxed);
         }
+        true
     }
 
     /// Runs the domain's stall hook. A panic in it is caught and counted
@@ -200,17 +261,19 @@ impl Core {
         }
     }
 
-    /// Waits until `holds(reader word)` is false for every reader. `clock`
-    /// is when this grace period first had to wait (set here if unset).
+    /// Waits until `holds(reader word)` is false for every reader; false
+    /// if some still held at `deadline`. `clock` is when this grace period
+    /// first had to wait (set here if unset).
     fn wait_for_readers(
         &self,
         readers: &[Arc<ThreadRecord>],
         clock: &mut Option<Instant>,
+        deadline: Option<Instant>,
         holds: impl Fn(usize) -> bool,
-    ) {
+    ) -> bool {
         // The common case, readers outside their sections: no list built.
         if !readers.iter().any(|r| holds(r.reader_word())) {
-            return;
+            return true;
         }
         let start = *clock.get_or_insert_with(Instant::now);
         let mut waiting: Vec<&ThreadRecord> = readers.iter().map(|r| &**r).collect();
@@ -219,7 +282,7 @@ impl Core {
         loop {
             waiting.retain(|r| holds(r.reader_word()));
             if waiting.is_empty() {
-                return;
+                return true;
             }
             attempts += 1;
             if attempts < ACTIVE_ATTEMPTS {
@@ -238,9 +301,14 @@ impl Core {
             waiting.retain(|r| holds(r.reader_word()));
             if waiting.is_empty() {
                 self.hot.disarm_wake();
-                return;
+                return true;
             }
-            let waited = start.elapsed();
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                self.hot.disarm_wake();
+                return false;
+            }
+            let waited = now.duration_since(start);
             let timeout = self.config.stall_timeout;
             if !reported && waited >= timeout {
                 reported = true;
@@ -255,6 +323,10 @@ impl Core {
                 MAX_SLEEP
             } else {
                 timeout.saturating_sub(waited)
+            };
+            let until_stall = match deadline {
+                Some(d) => until_stall.min(d.duration_since(now)),
+                None => until_stall,
             };
             let longest = if self.flavor == Flavor::Mb {
                 MB_MAX_SLEEP
@@ -276,6 +348,22 @@ impl Core {
             }
             self.hot.disarm_wake();
         }
+    }
+}
+
+/// A pause while another thread runs the grace period a deadline-bound
+/// wait needs: spins first (a grace period without sleeping readers takes
+/// microseconds), then yields (on a machine with fewer cores than threads
+/// the runner may need ours), then sleeps up to 1 ms.
+fn nap(naps: &mut u32) {
+    *naps += 1;
+    if cfg!(loom) || *naps <= 64 {
+        crate::sync::spin_hint();
+    } else if *naps <= 128 {
+        std::thread::yield_now();
+    } else {
+        let micros = 1u64 << (*naps - 128).min(10);
+        std::thread::sleep(Duration::from_micros(micros));
     }
 }
 

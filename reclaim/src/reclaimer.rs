@@ -341,6 +341,7 @@ impl Core {
             destructor_panics: c.destructor_panics.load(Ordering::Relaxed),
             stalls_reported: c.stalls_reported.load(Ordering::Relaxed),
             stall_hook_panics: c.stall_hook_panics.load(Ordering::Relaxed),
+            writer_wait_timeouts: c.writer_wait_timeouts.load(Ordering::Relaxed),
             grace_period_sleeps: c.gp_sleeps.load(Ordering::Relaxed),
             longest_grace_period: Duration::from_nanos(c.longest_gp_ns.load(Ordering::Relaxed)),
             ..Stats::default()

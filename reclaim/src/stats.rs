@@ -46,6 +46,12 @@ pub struct Stats {
     /// Calls of the `on_stall` hook that panicked (the panic was caught,
     /// the first one reported on stderr, and the grace period went on).
     pub stall_hook_panics: u64,
+    /// Times a thread's backpressure wait (a full queue, or the entry after
+    /// a section that spilled) gave up after
+    /// [`max_writer_wait`](crate::DomainBuilder::max_writer_wait): a reader
+    /// held the grace period longer. Writers then spill instead of waiting
+    /// until that grace period completes.
+    pub writer_wait_timeouts: u64,
     /// Times a grace period went to sleep waiting for readers still in
     /// their sections (each sleep costs it a heavy barrier). Only those
     /// readers wake it, so a reader that enters and leaves sections in a
@@ -86,6 +92,7 @@ pub(crate) struct Counters {
     pub(crate) destructor_panics: AtomicU64,
     pub(crate) stalls_reported: AtomicU64,
     pub(crate) stall_hook_panics: AtomicU64,
+    pub(crate) writer_wait_timeouts: AtomicU64,
     pub(crate) gp_sleeps: AtomicU64,
     pub(crate) longest_gp_ns: AtomicU64,
     /// Counts carried over from records removed after their thread exited.
