@@ -102,10 +102,10 @@ where
         // bucket lines requested together (see `insert_batch`).
         iter.into_par_iter()
             .fold(
-                || Vec::with_capacity(super::INSERT_BATCH),
+                || Vec::with_capacity(super::bulk::INSERT_BATCH),
                 |mut batch, pair| {
                     batch.push(pair);
-                    if batch.len() == super::INSERT_BATCH {
+                    if batch.len() == super::bulk::INSERT_BATCH {
                         map.insert_batch(&mut batch);
                     }
                     batch

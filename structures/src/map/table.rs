@@ -85,6 +85,10 @@
 //!
 //! [`zeroed`]: super::zeroed
 
+use super::meta::{
+    retired, tag_at, tag_of, ticket_elapsed, with_tag, LOCK, MOVED, RETIRED_MASK, RETIRED_SHIFT,
+    TAGS, TICKET_MASK, TICKET_SHIFT,
+};
 use super::storage::private::Layout;
 use super::storage::{prefetch_line, LINE_DATA, MAX_SLOTS};
 use super::zeroed::ZeroedArray;
@@ -93,61 +97,6 @@ use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use urcu_reclaim::Domain;
-
-/// The five tag bytes.
-const TAGS: u64 = (1 << (8 * MAX_SLOTS)) - 1;
-/// One retired bit per slot, above the tags.
-const RETIRED_SHIFT: u32 = 8 * MAX_SLOTS as u32;
-const RETIRED_MASK: u64 = (1 << MAX_SLOTS) - 1;
-const TICKET_SHIFT: u32 = RETIRED_SHIFT + MAX_SLOTS as u32;
-/// The ticket fills the bits up to the two flags (17 bits).
-const TICKET_BITS: u32 = 62 - TICKET_SHIFT;
-const TICKET_MASK: u64 = (1 << TICKET_BITS) - 1;
-/// Set (release) once a head bucket's entries are all in the next table.
-const MOVED: u64 = 1 << 62;
-/// The writers' lock (readers ignore it).
-const LOCK: u64 = 1 << 63;
-
-/// The tag of a hash: its top 7 bits, with the high bit set so that a tag
-/// is never zero (zero marks an empty slot).
-#[inline(always)]
-pub(crate) fn tag_of(hash: u64) -> u8 {
-    (hash >> 57) as u8 | 0x80
-}
-
-#[inline(always)]
-fn tag_at(meta: u64, slot: usize) -> u8 {
-    (meta >> (8 * slot)) as u8
-}
-
-#[inline(always)]
-fn with_tag(meta: u64, slot: usize, tag: u8) -> u64 {
-    (meta & !(0xFF << (8 * slot))) | (u64::from(tag) << (8 * slot))
-}
-
-#[inline(always)]
-fn retired_bit(slot: usize) -> u64 {
-    1 << (RETIRED_SHIFT as usize + slot)
-}
-
-/// `meta` with `slot` unpublished and retired (its ticket comes next).
-#[inline(always)]
-fn retired(meta: u64, slot: usize) -> u64 {
-    with_tag(meta, slot, 0) | retired_bit(slot)
-}
-
-/// Whether the ticket in `meta` has elapsed, given the domain's completed
-/// grace-period sequence. Tickets keep 17 bits of the grace-period count;
-/// a ticket is at most two grace periods ahead of `completed`, so the
-/// modular difference tells "elapsed" exactly, except that a slot retired
-/// 2^16 grace periods ago may look unelapsed for a while (it is then
-/// merely not reused: never the unsafe way round).
-#[inline]
-fn ticket_elapsed(meta: u64, completed: u64) -> bool {
-    let ticket = (meta >> TICKET_SHIFT) & TICKET_MASK;
-    let now = (completed >> 1) & TICKET_MASK;
-    now.wrapping_sub(ticket) & TICKET_MASK < 1 << (TICKET_BITS - 1)
-}
 
 /// What a reader's lookup in a bucket found.
 pub(crate) enum Lookup<'t, K, V> {
