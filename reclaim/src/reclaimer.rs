@@ -254,8 +254,8 @@ impl Core {
     /// not freed anything itself since the last pass: up to a snapshot at
     /// least one reclaim interval old, if there is one. Such an owner frees
     /// its own entries at its checkpoints, from its own heap; when this
-    /// thread freed them instead, the owner's next allocations missed its
-    /// malloc cache (`_int_malloc` took a third of a 2-thread retire run).
+    /// thread frees them instead, the owner's next allocations miss its
+    /// malloc cache.
     /// An owner that queues too slowly to reach a checkpoint still sees its
     /// entries freed within about two intervals. Pass lock held.
     fn aged_upto(&self, rec: &ThreadRecord, snap: usize, clock: u64) -> usize {

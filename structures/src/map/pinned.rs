@@ -74,9 +74,9 @@ where
     /// appear more than once.
     ///
     /// It pays where the table is larger than the CPU's caches. There one
-    /// `get` at a time waits for its own miss, and with 16 keys a batch
-    /// took about half the time per key: 39–48 ns against 81–95 inline,
-    /// on a 2-core VM (`cargo bench --bench batch_get`, BENCHMARKS.md).
+    /// `get` at a time waits for its own miss; a batch of 16 keys waits
+    /// for them together (figures: `cargo bench --bench batch_get`, in
+    /// BENCHMARKS.md).
     ///
     /// ```
     /// use urcu_structures::RcuHashMap;

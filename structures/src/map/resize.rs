@@ -24,8 +24,8 @@ const SHRINK_CHECK_EVERY: u32 = 64;
 /// entries. `len` reads every counter stripe: up to [`STRIPES`] lines that
 /// the other writers keep dirty, so on a many-core machine one count is a
 /// dozen cross-core misses, and it takes those lines from their owners. A
-/// write-heavy load grows a chain on about one insert in ten (RapidGrow:
-/// 471 K growths for 4.7 M entries), too often for that. Checking one
+/// write-heavy load grows a chain on about one insert in ten, too often
+/// for that. Checking one
 /// growth in sixteen per thread lets a table of `b` buckets overshoot its
 /// load limit by at most 16 lines per writer, under 0.4 % of `b` per
 /// writer at 4096 buckets; smaller tables check every growth.

@@ -111,10 +111,9 @@ pub(crate) enum Lookup<'t, K, V> {
 /// (`ZeroedArray`); an overflow line comes from `malloc` at 16-byte
 /// alignment and may straddle two cache lines (its atomic words are
 /// 8-aligned, so none of them does: no split-lock atomics). Asking for 64-byte
-/// alignment sent every overflow line through glibc's `posix_memalign`,
-/// which skips the thread cache and splits off fragments: in a growing
-/// map (bustle RapidGrow) a tenth of the time went to `malloc_consolidate`
-/// and `unlink_chunk`, and the fragments cost 8 bytes per entry.
+/// alignment would send every overflow line through glibc's
+/// `posix_memalign`, which skips the thread cache and splits off fragments
+/// (slow to allocate in a growing map, and 8 more bytes per entry).
 #[repr(C)]
 pub(crate) struct Bucket<K, V, M: Layout<K, V>> {
     meta: AtomicU64,

@@ -1,17 +1,16 @@
 //! Zero-filled arrays that cost nothing to start: the map's bucket arrays.
 //!
 //! The writer that starts a resize allocates the next table inside its
-//! operation (and inside its read-side section). Writing a 32 MiB array
-//! there took 26 ms on a 2-core VM; `calloc` was no better, since glibc
-//! serves such sizes from its heap once it has freed a few (its mmap
+//! operation (and inside its read-side section), where clearing tens of
+//! megabytes would stall it for milliseconds; `calloc` is no better, since
+//! glibc serves such sizes from its heap once it has freed a few (its mmap
 //! threshold grows) and then clears them itself. So large arrays are
 //! mapped straight from the kernel: fresh pages are already zero, and each
 //! is faulted in when migration first writes it, spread over the writes
 //! that share the resize.
 //!
-//! Faulting a page in is the kernel zeroing it, and for a growing table
-//! that was a quarter of a single writer's time (RapidGrow, 2-core VM).
-//! So an array of [`PREFAULT_AT`] or more is also faulted in ahead by a
+//! Faulting a page in is the kernel zeroing it, a large share of a growing
+//! table's cost (docs/map-design.md has the profile). So an array of [`PREFAULT_AT`] or more is also faulted in ahead by a
 //! short-lived background thread (`madvise(MADV_POPULATE_WRITE)`, Linux
 //! 5.14+), which never changes the memory's contents: where a core is
 //! idle, the zeroing leaves the writers' path. The thread holds the
