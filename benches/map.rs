@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo bench --bench map -- --threads 1,2 --secs 1 \
-//!     --workloads read_heavy,exchange,rapid_grow,own_loop,memory,resize_latency
+//!     --workloads read_heavy,exchange,rapid_grow,own_loop,get_hit,get_miss,churn,grow,memory,resize_latency
 //! # the published configuration (16 cores):
 //! cargo bench --bench map -- --threads 1,2,4,8,16 --capacity-log2 21 --ops-factor 3
 //! ```
@@ -60,6 +60,16 @@
 //!   would grow at 2^20 + 1), then N threads for `--secs` seconds, each with
 //!   its own xorshift generator, do 98% get / 1% insert / 1% remove of
 //!   uniformly random keys of the key space (about half of them present).
+//! - `get_hit`, `get_miss`, `churn`, `grow`: one kind of operation at a
+//!   time, on a map created for `2^--capacity-log2` entries and prefilled
+//!   to 75 % of that with each thread's own random keys; then each thread
+//!   does its share of capacity × `--ops-factor` operations: gets of its
+//!   present keys (`get_hit`), gets of absent keys (`get_miss`), inserts of
+//!   new keys alternating with removals of its oldest (`churn`, the size
+//!   stays put), or inserts of new keys only (`grow`: at 3× the table grows
+//!   twice). Timed between two barriers. What bustle's mixes blend, one
+//!   operation at a time (bustle also spends a miss per operation on its
+//!   own key array, which these loops keep in cache).
 //! - `memory`: one thread inserts 2^20 entries into a map created empty;
 //!   bytes per entry = (VmRSS after − VmRSS before) / 2^20, and the peak
 //!   (VmHWM − VmRSS before) / 2^20, which includes resize transients. urcu
@@ -77,8 +87,8 @@
 //!
 //! `--rounds N` runs every case N times, all cases once per round, and
 //! reports each case's median run (every run's figure goes to stderr, and
-//! so does each urcu case's ratio to the best peer within each round,
-//! with their median): on
+//! so does each urcu case's ratio, round by round, to the same round's run
+//! of the peer with the best median, with the median of those ratios): on
 //! a shared, noisy machine one run of each case can rank the peers
 //! differently from the next.
 //!
@@ -160,6 +170,10 @@ const WORKLOADS: &[&str] = &[
     "exchange",
     "rapid_grow",
     "own_loop",
+    "get_hit",
+    "get_miss",
+    "churn",
+    "grow",
     "memory",
     "resize_latency",
 ];
@@ -568,6 +582,92 @@ fn bustle_case<M: Map>(workload: &str, threads: usize, cfg: &Config) -> Outcome 
 }
 
 // ---------------------------------------------------------------------------
+// get_hit, get_miss, churn, grow: one kind of operation at a time
+// ---------------------------------------------------------------------------
+
+/// What an `op_case` measures.
+#[derive(Clone, Copy, PartialEq)]
+enum OpKind {
+    /// Gets of random present keys.
+    GetHit,
+    /// Gets of absent keys.
+    GetMiss,
+    /// Inserts of new keys, each followed by the removal of the thread's
+    /// oldest key: the size stays put (bustle's exchange without its
+    /// reads and updates, and without its shared op mix).
+    Churn,
+    /// Inserts of new keys into a table that has to grow.
+    Grow,
+}
+
+/// One kind of operation, timed alone: each thread prefills its share of
+/// 75 % of the capacity (`2^--capacity-log2`) with its own random keys,
+/// then, between two barriers, does its share of capacity ×
+/// `--ops-factor` operations of that kind. What bustle's mixes blend:
+/// where a map gains or loses shows here, operation by operation.
+fn op_case<M: Map>(kind: OpKind, threads: usize, cfg: &Config) -> Outcome {
+    let batch = pin_batch();
+    let capacity = 1usize << cfg.capacity_log2;
+    let per_thread = capacity * 3 / 4 / threads;
+    let ops = (capacity as f64 * cfg.ops_factor) as usize / threads;
+    let map = M::with_capacity(capacity);
+    let start = Barrier::new(threads + 1);
+    let done = Barrier::new(threads + 1);
+    thread::scope(|scope| {
+        for t in 0..threads {
+            let (map, start, done) = (&map, &start, &done);
+            scope.spawn(move || {
+                let mut rng = XorShift::new(t as u64);
+                // Prefilled keys first, then the keys inserted later.
+                let extra = if matches!(kind, OpKind::Churn | OpKind::Grow) {
+                    ops
+                } else {
+                    0
+                };
+                let keys: Vec<u64> = (0..per_thread + extra).map(|_| rng.next()).collect();
+                let mut s = map.session();
+                for (i, &k) in keys[..per_thread].iter().enumerate() {
+                    s.insert(k, k);
+                    if i as u32 % batch == 0 {
+                        s.repin();
+                    }
+                }
+                let mut found = 0u64;
+                start.wait();
+                let mut step = |i: usize, s: &mut M::Session<'_>| match kind {
+                    OpKind::GetHit => {
+                        found += u64::from(s.get(keys[rng.next() as usize % per_thread]));
+                    }
+                    OpKind::GetMiss => found += u64::from(s.get(rng.next())),
+                    OpKind::Churn if i % 2 == 0 => {
+                        found += u64::from(s.insert(keys[per_thread + i / 2], 0));
+                    }
+                    OpKind::Churn => found += u64::from(s.remove(keys[i / 2])),
+                    OpKind::Grow => found += u64::from(s.insert(keys[per_thread + i], 0)),
+                };
+                for i in 0..ops {
+                    step(i, &mut s);
+                    if (i + 1) as u32 % batch == 0 {
+                        s.repin();
+                    }
+                }
+                s.finish();
+                done.wait();
+                black_box(found);
+            });
+        }
+        start.wait();
+        let t0 = Instant::now();
+        done.wait();
+        Outcome {
+            ops: (ops * threads) as u64,
+            secs: t0.elapsed().as_secs_f64(),
+            ..Outcome::default()
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------
 // own_loop
 // ---------------------------------------------------------------------------
 
@@ -880,6 +980,10 @@ fn run_workload<M: Map>(workload: &str, threads: usize, cfg: &Config) -> Outcome
     match workload {
         "read_heavy" | "exchange" | "rapid_grow" => bustle_case::<M>(workload, threads, cfg),
         "own_loop" => own_loop_case::<M>(threads, cfg.secs, cfg.smoke),
+        "get_hit" => op_case::<M>(OpKind::GetHit, threads, cfg),
+        "get_miss" => op_case::<M>(OpKind::GetMiss, threads, cfg),
+        "churn" => op_case::<M>(OpKind::Churn, threads, cfg),
+        "grow" => op_case::<M>(OpKind::Grow, threads, cfg),
         "memory" => memory_case::<M>(cfg.smoke),
         "resize_latency" => resize_latency_case::<M>(cfg.smoke),
         other => panic!("unknown workload {other:?}"),
@@ -966,39 +1070,45 @@ impl Row {
     }
 }
 
+/// The median of `xs` (the lower middle of an even count).
+fn median(mut xs: Vec<f64>) -> Option<f64> {
+    xs.sort_by(|a, b| a.partial_cmp(b).expect("finite figures"));
+    xs.get(xs.len().checked_sub(1)? / 2).copied()
+}
+
 /// For each urcu case, its ratio to the best peer within each round, and
-/// their median (to stderr). A round's cases run minutes apart at most, so
-/// these ratios shrug off a machine that is slower in one round than in
-/// the next, which moves the medians of whole cases.
+/// their median (to stderr). The best peer is the one with the best median
+/// over the rounds; each round compares us with that peer's run of the same
+/// round. A round's cases run minutes apart at most, so these ratios shrug
+/// off a machine that is slower in one round than in the next. (Taking,
+/// per round, whichever peer happened to be fastest would compare us with
+/// the luckiest of five or six noisy draws: several peers run level on
+/// these workloads, and their maximum is biased upwards by the noise.)
 fn print_round_ratios(runs: &[Vec<Row>]) {
     for case in runs.iter().filter(|c| is_urcu(c[0].name)) {
-        let mut ratios: Vec<f64> = (0..case.len())
-            .filter_map(|round| {
-                let (_, ours, higher) = case[round].metric();
-                let best = runs
-                    .iter()
-                    .filter(|c| {
-                        c[0].workload == case[0].workload
-                            && c[0].threads == case[0].threads
-                            && !is_urcu(c[0].name)
-                    })
-                    .filter_map(|c| c[round].metric().1)
-                    .reduce(|a, b| if higher { a.max(b) } else { a.min(b) })?;
-                Some(ours? / best)
+        let higher = case[0].metric().2;
+        let best = runs
+            .iter()
+            .filter(|c| {
+                c[0].workload == case[0].workload
+                    && c[0].threads == case[0].threads
+                    && !is_urcu(c[0].name)
             })
+            .filter_map(|c| Some((c, median(c.iter().filter_map(|r| r.metric().1).collect())?)))
+            .reduce(|a, b| if (b.1 > a.1) == higher { b } else { a });
+        let Some((peer, _)) = best else { continue };
+        let ratios: Vec<f64> = (0..case.len().min(peer.len()))
+            .filter_map(|round| Some(case[round].metric().1? / peer[round].metric().1?))
             .collect();
-        if ratios.is_empty() {
-            continue;
-        }
         let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-        ratios.sort_by(|a, b| a.partial_cmp(b).expect("finite ratios"));
+        let Some(mid) = median(ratios) else { continue };
         eprintln!(
-            "{} threads={} {}: vs best peer per round {} (median {:.2})",
+            "{} threads={} {}: vs best peer ({}) per round {} (median {mid:.2})",
             case[0].workload,
             case[0].threads,
             case[0].name,
+            peer[0].name,
             shown.join(" "),
-            ratios[(ratios.len() - 1) / 2]
         );
     }
 }
