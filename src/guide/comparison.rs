@@ -63,61 +63,38 @@
 //!
 //! # Maps: `RcuHashMap` vs papaya, scc, dashmap
 //!
-//! From "RcuHashMap" in `BENCHMARKS.md`: `cargo bench --bench map --
-//! --capacity-log2 21 --ops-factor 3 --rounds 3`, the bustle workloads
-//! with `u64` keys and values, on the **2-core** VM at 1 and 2 threads,
-//! millions of operations per second (ratio to the best peer), the median
-//! of three interleaved rounds (2026-11-28, sixth session). "inline" is
+//! From "RcuHashMap" in `BENCHMARKS.md` (its command and raw output are
+//! there): `u64` keys and values, a table of 2^21 entries, on the
+//! **2-core** AMD VM on 2026-12-06. Each cell is the ratio to the peer
+//! with the best median, round by round, at 1 / 2 / 4 threads. "Inline" is
 //! the map built with
 //! [`MapBuilder::inline`](crate::urcu_structures::MapBuilder::inline),
 //! which keeps `Copy` pairs inside the bucket line.
 //!
-//! | workload | threads | urcu (boxed) | urcu inline | best peer |
-//! |---|---|---|---|---|
-//! | ReadHeavy | 1 | 4.09 (1.06) | 6.18 (1.60) | papaya 3.87 |
-//! | ReadHeavy | 2 | 7.53 (0.98) | 11.1 (1.45) | papaya 7.67 |
-//! | Exchange | 1 | 1.69 (0.83) | 2.67 (1.32) | `RwLock<HashMap>` 2.03 |
-//! | Exchange | 2 | 3.63 (0.91) | 5.41 (1.36) | scc `HashIndex` 3.98 |
-//! | RapidGrow | 1 | 1.30 (0.71) | 1.77 (0.96) | `RwLock<HashMap>` 1.84 |
-//! | RapidGrow | 2 | 2.32 (0.66) | 3.52 (1.00) | scc `HashIndex` 3.53 |
+//! | workload | urcu (boxed) | urcu inline | best peer |
+//! |---|---|---|---|
+//! | gets of present keys | 0.85 / 0.86 / 0.91 | **1.44 / 1.36 / 1.46** | papaya, scc `HashIndex` |
+//! | gets of absent keys | 0.32 / 0.61 / 0.35 | 0.44 / 0.80 / 0.39 | dashmap, papaya |
+//! | bustle ReadHeavy | 0.90 / 0.76 / 0.88 | 0.98 / 0.89 / 1.00 | papaya |
+//! | bustle Exchange | 0.49 / 0.54 / 0.74 | 0.72 / 0.64 / 0.99 | `RwLock<HashMap>`, scc, dashmap |
+//! | bustle RapidGrow | 0.49 / 0.59 / 0.31 | 0.60 / 0.68 / 0.37 | dashmap, scc `HashIndex` |
 //!
-//! The same command a day later (2026-11-29), after migration learned to
-//! prefetch, on the same VM running faster and noisier, where the peers
-//! gained more than we did:
+//! **A lookup of a present key is the map's strength**: inline storage
+//! reads one cache line where the others read two or three. Absent keys,
+//! write-heavy and growing tables are behind. The peers answer absent keys
+//! and take their write locks in small metadata arrays that stay in cache;
+//! our bucket line must come from memory. `docs/map-design.md` has the
+//! profiles and the peers' designs. On an Intel 2-core VM the same bustle
+//! workloads measured lower still (Exchange 0.29× boxed), and on 16 cores
+//! (2026-11-28, older code) 0.47×–0.76× on ReadHeavy and 0.21×–0.74× on
+//! the write-heavy ones. Inline uses 42 bytes per entry against papaya's
+//! 68, scc's 40 and dashmap's 36, the boxed default 55.
 //!
-//! | workload | threads | urcu (boxed) | urcu inline | best peer |
-//! |---|---|---|---|---|
-//! | ReadHeavy | 1 | 9.65 (1.20) | 11.2 (1.39) | papaya 8.02 |
-//! | ReadHeavy | 2 | 14.3 (0.89) | 17.5 (1.09) | papaya 16.1 |
-//! | Exchange | 1 | 2.85 (0.54) | 4.65 (0.88) | dashmap 5.30 |
-//! | Exchange | 2 | 5.65 (0.84) | 8.53 (1.26) | scc `HashIndex` 6.75 |
-//! | RapidGrow | 1 | 2.33 (0.60) | 2.74 (0.71) | scc `HashIndex` 3.88 |
-//! | RapidGrow | 2 | 4.17 (0.72) | 5.00 (0.86) | scc `HashIndex` 5.81 |
-//!
-//! Between the two runs only migration changed, yet the ranking moved.
-//! Two more runs that day, after an insert-path change, put the inline
-//! map at 0.69×–1.04× on ReadHeavy at 1 thread (papaya leading), the
-//! same code's speed moving by a third within minutes on that VM: read
-//! these as "level, give or take a quarter", not as a lead. RapidGrow trails for a reason that does not move: our
-//! inline table holds three pairs per 64-byte line and doubles at two per
-//! line, so it ends a growth run with twice scc's table, and the kernel's
-//! zeroing of fresh pages (slow on this VM) was a quarter of our time.
-//! Since a background thread faults large tables in ahead of the writers,
-//! the inline map's RapidGrow is 0.75×–1.01× / 0.84×–0.91× the best peer
-//! at 1 / 2 threads (two runs), where it had been 0.69×–0.86×. On
-//! the **16-core** machine (two runs, before these changes) the inline map
-//! was 1.27×–1.59× the best peer on ReadHeavy at 1 thread and 0.92×–1.38×
-//! on a 98 %-read loop at 1–16 threads, but 0.47×–0.76× on ReadHeavy at
-//! 16 threads (why is not yet known: it needs a profile on that machine),
-//! and 0.21×–0.74× on the write-heavy and fast-growing workloads. **Reads
-//! lead at low thread counts; writes are level on small hosts at best,
-//! growing tables behind, and large hosts unmeasured since.** Inline uses
-//! 38 bytes per entry against papaya's 68, scc's 40 and dashmap's 34; the
-//! boxed default 53. Pick [`RcuHashMap`](crate::RcuHashMap) for
-//! read-mostly tables, where you want its guard-tied references, bounded
+//! Pick [`RcuHashMap`](crate::RcuHashMap) for read-mostly tables whose keys
+//! are mostly present, where you want its guard-tied references, bounded
 //! reclamation and one grace-period domain shared with the rest of your
-//! RCU data; for a write-heavy or fast-growing table, scc still has the
-//! measured lead.
+//! RCU data. For a write-heavy or fast-growing table, scc and dashmap have
+//! the measured lead.
 //!
 //! # Lists
 //!
