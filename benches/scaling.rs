@@ -81,9 +81,7 @@ mod common;
 #[cfg(feature = "liburcu")]
 mod liburcu;
 use arc_swap::ArcSwap;
-use common::map_session::{
-    own_loop_op, prefill_even_keys, DashMap, MapSession, PinnedSession, UrcuMap,
-};
+use common::map_session::{own_loop_op, prefill_even_keys, DashMap, Map, MapSession, Urcu};
 use common::{num, XorShift};
 use seize::Guard as _;
 use std::collections::LinkedList;
@@ -93,7 +91,7 @@ use std::sync::{Arc, Barrier, Mutex, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 use urcu::urcu_structures::{Boxed, Inline, MapStorage};
-use urcu::{ConfigCell, Domain, Flavor, RcuBox, RcuHashMap, RcuList};
+use urcu::{ConfigCell, Domain, Flavor, RcuBox, RcuList};
 
 /// The published object: 64 bytes, one cache line.
 type Obj = [u64; 8];
@@ -891,19 +889,16 @@ fn list_case(name: &str, n: usize, secs: f64) -> Outcome {
     }
 }
 
-/// The `map` workload on one implementation: prefill the even keys of the
-/// key space `0..keys` through one session, then `n` threads, each with its
-/// own session and generator, do 98% get / 1% insert / 1% remove of random
-/// keys.
-fn map_loop<S: MapSession>(
-    n: usize,
-    secs: f64,
-    keys: u64,
-    session: impl Fn() -> S + Sync,
-) -> Outcome {
-    prefill_even_keys(&mut session(), keys, MAP_BATCH);
-    timed(n, secs, |i, ctl| {
-        let mut s = session();
+/// The `map` workload on one implementation: a map created for the whole
+/// key space `0..keys` (so that nothing resizes while measured), its even
+/// keys prefilled through one session, then `n` threads, each with its own
+/// session and generator, do 98% get / 1% insert / 1% remove of random
+/// keys, re-pinning (or refreshing their guards) every `MAP_BATCH`.
+fn map_loop<M: Map<Key = u64>>(n: usize, secs: f64, keys: u64) -> (M, Outcome) {
+    let map = M::with_capacity(keys as usize);
+    prefill_even_keys(&mut map.session(), keys, MAP_BATCH);
+    let out = timed(n, secs, |i, ctl| {
+        let mut s = map.session();
         let mut rng = XorShift::new(i as u64);
         let mut found = 0u64;
         let ops = run_batches(ctl, u64::from(MAP_BATCH), || {
@@ -914,29 +909,20 @@ fn map_loop<S: MapSession>(
         });
         black_box(found);
         ops
-    })
-    .into()
+    });
+    (map, out.into())
 }
 
 fn urcu_map<M: MapStorage<u64, u64>>(n: usize, secs: f64, keys: u64) -> Outcome {
-    // Sized for the whole key space, so that nothing resizes while measured.
-    let map: UrcuMap<M> = RcuHashMap::<u64, u64>::builder()
-        .capacity(keys as usize)
-        .storage::<M>()
-        .build();
-    let out = map_loop(n, secs, keys, || PinnedSession::new(&map));
-    let d = map.domain().clone();
-    urcu_outcome((out.ops, out.secs), &d)
+    let (map, out) = map_loop::<Urcu<u64, M>>(n, secs, keys);
+    urcu_outcome((out.ops, out.secs), map.0.domain())
 }
 
 fn map_case(name: &str, n: usize, secs: f64, keys: u64) -> Outcome {
     match name {
         "urcu-map" => urcu_map::<Boxed>(n, secs, keys),
         "urcu-map-inline" => urcu_map::<Inline>(n, secs, keys),
-        "dashmap" => {
-            let map = DashMap::with_capacity_and_hasher(keys as usize, ahash::RandomState::new());
-            map_loop(n, secs, keys, || &map)
-        }
+        "dashmap" => map_loop::<DashMap<u64>>(n, secs, keys).1,
         other => panic!("unknown map implementation {other:?}"),
     }
 }
