@@ -3,6 +3,7 @@
 //! ```text
 //! cargo bench --bench scaling -- --threads 1,2,4 --secs 1 --workloads read,reclaim,gp
 //! cargo bench --bench scaling -- --threads 1,2 --secs 1 --workloads config,list
+//! cargo bench --bench scaling -- --threads 1,2 --secs 1 --rounds 5 --workloads map
 //! ```
 //!
 //! Workloads (every case runs for `--secs`, its threads started together):
@@ -35,15 +36,30 @@
 //!   `RwLock<LinkedList<u64>>` (the writer inserts and removes at index 0 /
 //!   the front).
 //!
-//! - `map`: the even keys of a 2^21 key space prefilled (in a map created
-//!   for 2^21 entries, so none resizes while measured), then N threads,
-//!   each with its own xorshift generator, do 98% get / 1% insert / 1%
-//!   remove of uniformly random keys (`own_loop` of `benches/map.rs`, which
-//!   has the full set of map peers). urcu's `RcuHashMap` (boxed and
-//!   `inline()` storage) through a pinned handle re-pinned every 128
-//!   operations, against `DashMap`.
+//! - `map`: `u64` keys and values; the even keys of a 2^21 key space
+//!   prefilled (in a map created for 2^21 entries, so none resizes while
+//!   measured), then N threads, each with its own xorshift generator, do
+//!   98% get / 1% insert / 1% remove of uniformly random keys (`own_loop`
+//!   of `benches/map.rs`, which adds the bustle workloads, string keys,
+//!   memory and resize latency). urcu's `RcuHashMap` (`urcu-map`: boxed
+//!   storage; `urcu-map-inline`: `inline()`) through a pinned handle
+//!   re-pinned every 128 operations, against the map peers of
+//!   `benches/map.rs`, all with `ahash` and driven as there (the sessions
+//!   of `benches/common/map_session.rs`): `dashmap` (a shard lock per
+//!   operation), `papaya` (a `LocalGuard` refreshed every 128 operations),
+//!   `scc-hashmap` (`scc::HashMap`, self-contained operations),
+//!   `scc-hashindex` (`scc::HashIndex`, gets under an `scc::Guard` renewed
+//!   every 128 operations) and `rwlock-std` (`RwLock<std HashMap>`).
 //!
 //! `--workloads all` runs all six (also the default).
+//!
+//! `--rounds N` runs every case N times, all cases once per round, and
+//! reports each case's median run (Mops/s) in the table and CSV; every
+//! run's figure goes to stderr, and so does each urcu case's ratio to the
+//! best peer of the same workload and thread count within each round, with
+//! their median: on a shared, noisy machine one run of each case can rank
+//! the peers differently from the next, while a round's cases run close
+//! together.
 //!
 //! With `--features liburcu` (needs a C compiler and Debian's
 //! `liburcu-dev`, liburcu 0.13) the C library joins as a peer, through the
@@ -81,7 +97,11 @@ mod common;
 #[cfg(feature = "liburcu")]
 mod liburcu;
 use arc_swap::ArcSwap;
-use common::map_session::{own_loop_op, prefill_even_keys, DashMap, Map, MapSession, Urcu};
+use common::map_session::{
+    own_loop_op, prefill_even_keys, DashMap, Map, MapSession, Papaya, SccIndex, SccMap, StdMap,
+    Urcu,
+};
+use common::rounds::{self, CaseRow};
 use common::{num, XorShift};
 use seize::Guard as _;
 use std::collections::LinkedList;
@@ -188,7 +208,15 @@ const LIST_IMPLS: &[&str] = &[
     "rwlock-vec",
     "rwlock-linkedlist",
 ];
-const MAP_IMPLS: &[&str] = &["urcu-map", "urcu-map-inline", "dashmap"];
+const MAP_IMPLS: &[&str] = &[
+    "urcu-map",
+    "urcu-map-inline",
+    "dashmap",
+    "papaya",
+    "scc-hashmap",
+    "scc-hashindex",
+    "rwlock-std",
+];
 
 /// Every workload, in the order `--workloads all` runs them.
 const WORKLOADS: &[&str] = &["read", "reclaim", "gp", "config", "list", "map"];
@@ -245,6 +273,9 @@ struct Args {
     bench: bool,
     /// Hidden: the `map` workload's key space (the parent passes it).
     map_keys: u64,
+    /// Runs of every case, interleaved round by round; each case reports
+    /// its median run.
+    rounds: usize,
 }
 
 fn parse_args() -> Args {
@@ -255,6 +286,7 @@ fn parse_args() -> Args {
         case: None,
         bench: false,
         map_keys: MAP_KEYS,
+        rounds: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -269,6 +301,13 @@ fn parse_args() -> Args {
             "--workloads" => {
                 args.workloads = common::parse_workloads(&value("--workloads"), WORKLOADS)
             }
+            "--rounds" => {
+                args.rounds = value("--rounds")
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .expect("--rounds takes a positive count")
+            }
             "--case" => args.case = Some(value("--case")),
             "--bench" => args.bench = true,
             "--map-keys" => {
@@ -280,7 +319,7 @@ fn parse_args() -> Args {
             }
             "--help" | "-h" => {
                 println!(
-                    "usage: scaling [--threads 1,2,4] [--secs 1] \
+                    "usage: scaling [--threads 1,2,4] [--secs 1] [--rounds 1] \
                      [--workloads all | read,reclaim,gp,config,list,map]"
                 );
                 std::process::exit(0);
@@ -923,6 +962,10 @@ fn map_case(name: &str, n: usize, secs: f64, keys: u64) -> Outcome {
         "urcu-map" => urcu_map::<Boxed>(n, secs, keys),
         "urcu-map-inline" => urcu_map::<Inline>(n, secs, keys),
         "dashmap" => map_loop::<DashMap<u64>>(n, secs, keys).1,
+        "papaya" => map_loop::<Papaya<u64>>(n, secs, keys).1,
+        "scc-hashmap" => map_loop::<SccMap<u64>>(n, secs, keys).1,
+        "scc-hashindex" => map_loop::<SccIndex<u64>>(n, secs, keys).1,
+        "rwlock-std" => map_loop::<StdMap<u64>>(n, secs, keys).1,
         other => panic!("unknown map implementation {other:?}"),
     }
 }
@@ -1056,6 +1099,29 @@ impl Row {
     }
 }
 
+/// Every workload compares Mops/s (`gp`'s, grace periods per second, has
+/// no peers).
+impl CaseRow for Row {
+    fn group(&self) -> String {
+        format!("{} threads={}", self.workload, self.threads)
+    }
+    fn implementation(&self) -> &str {
+        self.name
+    }
+    fn is_ours(&self) -> bool {
+        is_urcu(self.name)
+    }
+    fn is_peer(&self) -> bool {
+        !is_urcu(self.name) && !is_baseline(self.name)
+    }
+    fn figure(&self) -> Option<f64> {
+        self.mops().filter(|m| m.is_finite())
+    }
+    fn higher_is_better(&self) -> bool {
+        true
+    }
+}
+
 fn parse_result(fields: Vec<(String, String)>) -> Option<Outcome> {
     let mut o = Outcome::default();
     for (k, v) in &fields {
@@ -1121,44 +1187,23 @@ fn main() {
         })
         .collect();
 
-    let started = Instant::now();
-    let mut rows = Vec::new();
-    for (k, (workload, t, name)) in cases.iter().enumerate() {
-        eprintln!(
-            "[{}/{}] {workload} threads={t} {name} (elapsed {:.1} s)",
-            k + 1,
-            cases.len(),
-            started.elapsed().as_secs_f64()
-        );
-        let outcome = run_in_child(&exe, workload, name, *t, secs, map_keys);
-        rows.push(Row {
+    let runs = rounds::run_rounds(
+        &cases,
+        args.rounds,
+        |(workload, t, name)| format!("{workload} threads={t} {name}"),
+        |(workload, t, name)| Row {
             workload: workload.clone(),
             threads: *t,
             name,
-            outcome,
-        });
+            outcome: run_in_child(&exe, workload, name, *t, secs, map_keys),
+        },
+    );
+    if args.rounds > 1 {
+        rounds::print_round_ratios(&runs);
     }
-    eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());
-
+    let rows: Vec<Row> = runs.into_iter().map(rounds::median_run).collect();
     // Ratio to the fastest peer of the same workload and thread count.
-    let best_peer = |w: &str, t: usize| {
-        rows.iter()
-            .filter(|r| {
-                r.workload == w && r.threads == t && !is_urcu(r.name) && !is_baseline(r.name)
-            })
-            .filter_map(Row::mops)
-            .fold(None, |best: Option<f64>, m| {
-                Some(best.map_or(m, |b| b.max(m)))
-            })
-    };
-    let ratios: Vec<Option<f64>> = rows
-        .iter()
-        .map(|r| {
-            r.mops()
-                .zip(best_peer(&r.workload, r.threads))
-                .map(|(m, b)| m / b)
-        })
-        .collect();
+    let ratios = rounds::ratios_to_best_peer(&rows);
     let dash = || "-".to_string();
     let table: Vec<[String; 10]> = rows
         .iter()
