@@ -3,28 +3,48 @@
 //! ```text
 //! cargo bench --bench map -- --threads 1,2 --secs 1 \
 //!     --workloads read_heavy,exchange,rapid_grow,own_loop,get_hit,get_miss,churn,grow,memory,resize_latency
+//! # the bustle workloads with string keys and 64-byte values, and with u64s:
+//! cargo bench --bench map -- --threads 1,2 --workloads read_heavy,exchange,rapid_grow \
+//!     --keys u64,string
 //! # the published configuration (16 cores):
 //! cargo bench --bench map -- --threads 1,2,4,8,16 --capacity-log2 21 --ops-factor 3
 //! ```
 //!
-//! Keys and values are `u64`; every implementation hashes with
-//! `ahash::RandomState`. Implementations:
+//! Keys and values (`--keys`, default `u64`; `u64,string` runs both, and
+//! the `keys` column of the table and CSV tells them apart):
 //!
-//! - `urcu`: `urcu::RcuHashMap` (default domain), used through a pinned
-//!   handle (`map.pin()`, one read-side section) that each thread drops and
-//!   takes again every `--pin-batch` operations (default 128), so grace
-//!   periods can end.
+//! - `u64`: `u64` keys and values; a key's value is the key.
+//! - `string`: `String` keys made from bustle's `u64` seeds as
+//!   `"key-{:016x}"` (20 bytes on the heap), values 64-byte records
+//!   (`[u64; 8]`, kept inline in the entry, zeroed for a new key).
+//!
+//! `--keys` applies to the bustle workloads (`read_heavy`, `exchange`,
+//! `rapid_grow`), whose keys bustle makes before it starts the clock, and
+//! to `get_hit`, `get_miss`, `churn` and `grow`, which make theirs first too.
+//! `own_loop`, `memory` and `resize_latency` make each key in their timed
+//! loops, from a counter or a generator: with strings they would time the
+//! formatting, so they always run with `u64` keys (and say so in the `keys`
+//! column). Every implementation hashes with `ahash::RandomState`.
+//! Implementations (the peers' sessions are `benches/common/map_session.rs`,
+//! whose doc says how each is driven):
+//!
+//! - `urcu`: `urcu::RcuHashMap` (default domain, boxed storage), used
+//!   through a pinned handle (`map.pin()`, one read-side section) that each
+//!   thread drops and takes again every `--pin-batch` operations (default
+//!   128), so grace periods can end.
 //! - `urcu-inline`: the same, built with `RcuHashMap::builder().inline()`:
 //!   the `u64` pairs live in the bucket lines (one cache line per lookup,
 //!   no allocation per insert). What a user with `Copy` keys and values
-//!   would choose.
-//! - `urcu-pin-per-op`: the same map, `map.pin()` around every single
-//!   operation (what a caller without a batch pays; not a peer).
+//!   would choose. Inline storage needs `Copy` keys and values, which a
+//!   `String` is not: it does not run with `--keys string`.
+//! - `urcu-pin-per-op`: the same map as `urcu`, `map.pin()` around every
+//!   single operation (what a caller without a batch pays; not a peer).
 //! - `dashmap`: `dashmap::DashMap`; every operation takes its shard's
 //!   `RwLock` (read for gets, write otherwise). Nothing to amortize.
 //! - `papaya`: `papaya::HashMap` (default collector), used through
 //!   `map.guard()`, a `LocalGuard` each thread holds and `refresh()`es every
-//!   `--pin-batch` operations, as `urcu` re-pins.
+//!   `--pin-batch` operations, as `urcu` re-pins. Its `update` takes the
+//!   key by value: with string keys each update clones the key.
 //! - `scc-hashmap`: `scc::HashMap`; every operation is self-contained
 //!   (`read_sync`, `upsert_sync`, `remove_sync`, `update_sync`: each takes
 //!   its own epoch guard and bucket lock; its API has no caller-held guard
@@ -37,9 +57,10 @@
 //!   operation.
 //!
 //! "insert" is insert-or-replace everywhere (it returns whether the key was
-//! new); "update" replaces the value of a present key with `old + 1` (in
-//! place for dashmap, scc-hashmap and rwlock-std; a new entry for urcu,
-//! papaya and scc-hashindex, whose readers never see a value change).
+//! new); "update" replaces the value of a present key with the old value,
+//! its first word + 1 (in place for dashmap, scc-hashmap and rwlock-std; a
+//! new entry for urcu, papaya and scc-hashindex, whose readers never see a
+//! value change).
 //!
 //! Workloads:
 //!
@@ -88,43 +109,47 @@
 //! `--rounds N` runs every case N times, all cases once per round, and
 //! reports each case's median run (every run's figure goes to stderr, and
 //! so does each urcu case's ratio, round by round, to the same round's run
-//! of the peer with the best median, with the median of those ratios): on
-//! a shared, noisy machine one run of each case can rank the peers
+//! of the peer with the best median of the same workload, thread count and
+//! keys, with the median of those ratios): on a shared, noisy machine one
+//! run of each case can rank the peers
 //! differently from the next.
 //!
-//! Each (workload, implementation, threads) case runs in a fresh child
-//! process (this binary re-executed with a hidden `--case WORKLOAD:IMPL`),
-//! so one case's memory, threads and garbage do not pollute the next. Maps
+//! Each (workload, keys, implementation, threads) case runs in a fresh
+//! child process (this binary re-executed with a hidden `--case
+//! WORKLOAD:IMPL` and its `--keys`), so one case's memory, threads and
+//! garbage do not pollute the next. Maps
 //! given to bustle are leaked (bustle needs `'static` handles); the child
 //! exits right after. After each urcu case the child prints the default
 //! domain's reclamation statistics to stderr (grace periods, longest one,
 //! pending objects, overflow spills).
 //!
 //! The table goes to stdout and, as CSV, to `target/map/results.csv`
-//! (`$CARGO_TARGET_DIR/map/` when that is set); progress goes to stderr.
+//! (`$CARGO_TARGET_DIR/map/` when that is set), with one SVG plot per
+//! workload (`read_heavy.svg`, and `read_heavy-string.svg` for string
+//! keys); progress goes to stderr.
 //! "vs best peer" compares with the best non-urcu implementation of the same
-//! workload and thread count, on the metric named in "ratio of": Mops/s
+//! workload, thread count and keys, on the metric named in "ratio of": Mops/s
 //! (higher is better) for the throughput workloads, bytes per entry for
 //! `memory` and p99 ns for `resize_latency` (lower is better for both).
 //!
 //! Without `--bench` (which `cargo bench` passes, and `cargo test
-//! --all-targets` does not) it only runs a small smoke pass and writes no
-//! CSV; pass `--bench` to run the binary directly.
+//! --all-targets` does not) it only runs a small smoke pass (both key
+//! types) and writes no CSV; pass `--bench` to run the binary directly.
 
 mod common;
 use bustle::{Collection, CollectionHandle, Mix, Workload};
 use common::map_session::{
-    own_loop_op, prefill_even_keys, DashMap, MapSession as Session, PinnedSession,
+    insert_seed, own_loop_op, prefill_even_keys, BenchKey, BenchValue, DashMap, Map, MapSession,
+    Papaya, SccIndex, SccMap, StdMap, StrKey, Urcu, UrcuMap, Value,
 };
+use common::rounds::{self, CaseRow};
 use common::{num, status_kib, XorShift};
-use papaya::Guard as _;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Barrier, RwLock};
+use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
-use urcu::urcu_structures::{Boxed, Inline, MapStorage};
-use urcu::RcuHashMap;
+use urcu::urcu_structures::Inline;
 
 /// Operations between two re-pins (urcu), guard refreshes (papaya) or guard
 /// renewals (scc-hashindex) of one thread; also the batch between two
@@ -183,77 +208,78 @@ fn is_urcu(name: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// One interface over the implementations
+// Key types
 // ---------------------------------------------------------------------------
 
-/// A map under test.
-trait Map: Send + Sync + Sized + 'static {
-    /// What one thread works through (a pinned handle, a guard, or just a
-    /// reference).
-    type Session<'a>: Session
-    where
-        Self: 'a;
+/// A `--keys` choice: the bustle workloads' key and value types.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keys {
+    /// `u64 → u64`.
+    U64,
+    /// [`StrKey`] `→ [u64; 8]`.
+    String,
+}
 
-    fn with_capacity(capacity: usize) -> Self;
+impl Keys {
+    const ALL: [Keys; 2] = [Keys::U64, Keys::String];
 
-    /// A session for the calling thread.
-    fn session(&self) -> Self::Session<'_>;
+    fn name(self) -> &'static str {
+        match self {
+            Keys::U64 => "u64",
+            Keys::String => "string",
+        }
+    }
 
-    /// Lets deferred frees happen before a memory measurement.
-    fn settle(&self) {}
+    /// `--keys u64,string`.
+    fn parse_list(list: &str) -> Vec<Keys> {
+        let keys: Vec<Keys> = list
+            .split(',')
+            .map(|k| {
+                Keys::ALL
+                    .into_iter()
+                    .find(|c| c.name() == k.trim())
+                    .unwrap_or_else(|| panic!("--keys: unknown key type {k:?} (u64 or string)"))
+            })
+            .collect();
+        assert!(!keys.is_empty(), "--keys needs a key type");
+        keys
+    }
 
-    /// The table's shape, for the diagnostics on stderr (urcu only).
-    fn shape(&self) -> Option<String> {
-        None
+    /// Whether implementation `name` can hold these keys: inline storage
+    /// needs `Copy` keys and values.
+    fn holds(self, name: &str) -> bool {
+        self == Keys::U64 || name != "urcu-inline"
     }
 }
+
+/// Whether `workload` runs with the key types of `--keys` (the others make
+/// their keys in the timed loop and run with `u64` only).
+fn takes_keys(workload: &str) -> bool {
+    matches!(
+        workload,
+        "read_heavy" | "exchange" | "rapid_grow" | "get_hit" | "get_miss" | "churn" | "grow"
+    )
+}
+
+// ---------------------------------------------------------------------------
+// The implementations (the shared ones: common/map_session.rs)
+// ---------------------------------------------------------------------------
 
 /// The shape of the map the last bustle run built (bustle owns the map, so
 /// the child asks through this when the run is over).
 type ShapeProbe = Box<dyn Fn() -> Option<String> + Send + Sync>;
 static LAST_MAP: std::sync::Mutex<Option<ShapeProbe>> = std::sync::Mutex::new(None);
 
-// urcu, pinned per batch ----------------------------------------------------
+/// urcu, pinned per operation (boxed storage).
+struct UrcuPinPerOp<K: BenchKey>(UrcuMap<K>);
 
-/// `RcuHashMap<u64, u64>` with storage `M` (`Boxed`: "urcu", `Inline`:
-/// "urcu-inline").
-struct Urcu<M: MapStorage<u64, u64>>(RcuHashMap<u64, u64, ahash::RandomState, M>);
-
-impl<M: MapStorage<u64, u64>> Map for Urcu<M> {
-    type Session<'a> = PinnedSession<'a, M>;
+impl<K: BenchKey> Map for UrcuPinPerOp<K> {
+    type Key = K;
+    type Session<'a> = &'a UrcuMap<K>;
     fn with_capacity(capacity: usize) -> Self {
-        Urcu(
-            RcuHashMap::<u64, u64>::builder()
-                .capacity(capacity)
-                .storage::<M>()
-                .build(),
-        )
+        UrcuPinPerOp(UrcuMap::with_capacity(capacity))
     }
-    fn session(&self) -> PinnedSession<'_, M> {
-        PinnedSession::new(&self.0)
-    }
-    fn settle(&self) {
-        self.0.domain().rcu_barrier();
-    }
-    fn shape(&self) -> Option<String> {
-        let s = self.0.table_stats();
-        Some(format!(
-            "{} entries in {} buckets + {} overflow lines, longest chain {} lines",
-            s.entries, s.buckets, s.overflow_lines, s.longest_chain
-        ))
-    }
-}
-
-// urcu, pinned per operation --------------------------------------------------
-
-struct UrcuPinPerOp(RcuHashMap<u64, u64>);
-
-impl Map for UrcuPinPerOp {
-    type Session<'a> = &'a RcuHashMap<u64, u64>;
-    fn with_capacity(capacity: usize) -> Self {
-        UrcuPinPerOp(RcuHashMap::with_capacity(capacity))
-    }
-    fn session(&self) -> &RcuHashMap<u64, u64> {
+    fn session(&self) -> &UrcuMap<K> {
         &self.0
     }
     fn settle(&self) {
@@ -261,214 +287,23 @@ impl Map for UrcuPinPerOp {
     }
 }
 
-impl Session for &RcuHashMap<u64, u64> {
+impl<K: BenchKey> MapSession for &UrcuMap<K> {
+    type Key = K;
     #[inline]
-    fn get(&mut self, k: u64) -> bool {
-        self.pin().get(&k).is_some()
+    fn get(&mut self, k: &K) -> bool {
+        self.pin().get(k).is_some()
     }
     #[inline]
-    fn insert(&mut self, k: u64, v: u64) -> bool {
+    fn insert(&mut self, k: K, v: Value<K>) -> bool {
         self.pin().insert(k, v).is_none()
     }
     #[inline]
-    fn remove(&mut self, k: u64) -> bool {
-        self.pin().remove(&k).is_some()
+    fn remove(&mut self, k: &K) -> bool {
+        self.pin().remove(k).is_some()
     }
     #[inline]
-    fn update(&mut self, k: u64) -> bool {
-        self.pin().update(&k, |v| v + 1).is_some()
-    }
-}
-
-// dashmap ---------------------------------------------------------------------
-
-impl Map for DashMap {
-    type Session<'a> = &'a DashMap;
-    fn with_capacity(capacity: usize) -> Self {
-        DashMap::with_capacity_and_hasher(capacity, ahash::RandomState::new())
-    }
-    fn session(&self) -> &DashMap {
-        self
-    }
-}
-
-// papaya ----------------------------------------------------------------------
-
-type Papaya = papaya::HashMap<u64, u64, ahash::RandomState>;
-
-struct PapayaSession<'a> {
-    map: &'a Papaya,
-    guard: papaya::LocalGuard<'a>,
-}
-
-impl Map for Papaya {
-    type Session<'a> = PapayaSession<'a>;
-    fn with_capacity(capacity: usize) -> Self {
-        Papaya::with_capacity_and_hasher(capacity, ahash::RandomState::new())
-    }
-    fn session(&self) -> PapayaSession<'_> {
-        PapayaSession {
-            map: self,
-            guard: self.guard(),
-        }
-    }
-}
-
-impl Session for PapayaSession<'_> {
-    #[inline]
-    fn get(&mut self, k: u64) -> bool {
-        self.map.get(&k, &self.guard).is_some()
-    }
-    #[inline]
-    fn insert(&mut self, k: u64, v: u64) -> bool {
-        self.map.insert(k, v, &self.guard).is_none()
-    }
-    #[inline]
-    fn remove(&mut self, k: u64) -> bool {
-        self.map.remove(&k, &self.guard).is_some()
-    }
-    #[inline]
-    fn update(&mut self, k: u64) -> bool {
-        self.map.update(k, |v| v + 1, &self.guard).is_some()
-    }
-    fn repin(&mut self) {
-        self.guard.refresh();
-    }
-}
-
-// scc::HashMap ----------------------------------------------------------------
-
-type SccMap = scc::HashMap<u64, u64, ahash::RandomState>;
-
-impl Map for SccMap {
-    type Session<'a> = &'a SccMap;
-    fn with_capacity(capacity: usize) -> Self {
-        SccMap::with_capacity_and_hasher(capacity, ahash::RandomState::new())
-    }
-    fn session(&self) -> &SccMap {
-        self
-    }
-}
-
-impl Session for &SccMap {
-    #[inline]
-    fn get(&mut self, k: u64) -> bool {
-        self.read_sync(&k, |_, _| ()).is_some()
-    }
-    #[inline]
-    fn insert(&mut self, k: u64, v: u64) -> bool {
-        self.upsert_sync(k, v).is_none()
-    }
-    #[inline]
-    fn remove(&mut self, k: u64) -> bool {
-        self.remove_sync(&k).is_some()
-    }
-    #[inline]
-    fn update(&mut self, k: u64) -> bool {
-        self.update_sync(&k, |_, v| *v += 1).is_some()
-    }
-}
-
-// scc::HashIndex --------------------------------------------------------------
-
-type SccIndex = scc::HashIndex<u64, u64, ahash::RandomState>;
-
-struct SccIndexSession<'a> {
-    map: &'a SccIndex,
-    /// Always `Some` between calls; `None` only inside `repin`.
-    guard: Option<scc::Guard>,
-}
-
-impl Map for SccIndex {
-    type Session<'a> = SccIndexSession<'a>;
-    fn with_capacity(capacity: usize) -> Self {
-        SccIndex::with_capacity_and_hasher(capacity, ahash::RandomState::new())
-    }
-    fn session(&self) -> SccIndexSession<'_> {
-        SccIndexSession {
-            map: self,
-            guard: Some(scc::Guard::new()),
-        }
-    }
-}
-
-impl Session for SccIndexSession<'_> {
-    #[inline]
-    fn get(&mut self, k: u64) -> bool {
-        let guard = self.guard.as_ref().expect("a guard between renewals");
-        self.map.peek(&k, guard).is_some()
-    }
-    #[inline]
-    fn insert(&mut self, k: u64, v: u64) -> bool {
-        match self.map.entry_sync(k) {
-            scc::hash_index::Entry::Occupied(mut o) => {
-                o.update(v);
-                false
-            }
-            scc::hash_index::Entry::Vacant(e) => {
-                e.insert_entry(v);
-                true
-            }
-        }
-    }
-    #[inline]
-    fn remove(&mut self, k: u64) -> bool {
-        self.map.remove_sync(&k)
-    }
-    #[inline]
-    fn update(&mut self, k: u64) -> bool {
-        self.map
-            .get_sync(&k)
-            .map(|mut o| {
-                let v = *o.get();
-                o.update(v + 1);
-            })
-            .is_some()
-    }
-    fn repin(&mut self) {
-        // Drop the old guard first (a new one would only nest inside it).
-        self.guard = None;
-        self.guard = Some(scc::Guard::new());
-    }
-}
-
-// RwLock<std HashMap> ---------------------------------------------------------
-
-type StdMap = RwLock<std::collections::HashMap<u64, u64, ahash::RandomState>>;
-
-impl Map for StdMap {
-    type Session<'a> = &'a StdMap;
-    fn with_capacity(capacity: usize) -> Self {
-        RwLock::new(std::collections::HashMap::with_capacity_and_hasher(
-            capacity,
-            ahash::RandomState::new(),
-        ))
-    }
-    fn session(&self) -> &StdMap {
-        self
-    }
-}
-
-impl Session for &StdMap {
-    #[inline]
-    fn get(&mut self, k: u64) -> bool {
-        self.read().expect("not poisoned").contains_key(&k)
-    }
-    #[inline]
-    fn insert(&mut self, k: u64, v: u64) -> bool {
-        self.write().expect("not poisoned").insert(k, v).is_none()
-    }
-    #[inline]
-    fn remove(&mut self, k: u64) -> bool {
-        self.write().expect("not poisoned").remove(&k).is_some()
-    }
-    #[inline]
-    fn update(&mut self, k: u64) -> bool {
-        self.write()
-            .expect("not poisoned")
-            .get_mut(&k)
-            .map(|v| *v += 1)
-            .is_some()
+    fn update(&mut self, k: &K) -> bool {
+        self.pin().update(k, BenchValue::bumped).is_some()
     }
 }
 
@@ -532,18 +367,20 @@ impl<M: Map> Collection for Bustled<M> {
 }
 
 impl<M: Map> CollectionHandle for BustleHandle<M> {
-    type Key = u64;
-    fn get(&mut self, key: &u64) -> bool {
-        self.op(|s| s.get(*key))
+    type Key = M::Key;
+    fn get(&mut self, key: &M::Key) -> bool {
+        self.op(|s| s.get(key))
     }
-    fn insert(&mut self, key: &u64) -> bool {
-        self.op(|s| s.insert(*key, *key))
+    fn insert(&mut self, key: &M::Key) -> bool {
+        // bustle lends its key: the map gets a copy (for strings, an
+        // allocation, as a service's insert of a key it was handed pays).
+        self.op(|s| s.insert(key.clone(), key.value()))
     }
-    fn remove(&mut self, key: &u64) -> bool {
-        self.op(|s| s.remove(*key))
+    fn remove(&mut self, key: &M::Key) -> bool {
+        self.op(|s| s.remove(key))
     }
-    fn update(&mut self, key: &u64) -> bool {
-        self.op(|s| s.update(*key))
+    fn update(&mut self, key: &M::Key) -> bool {
+        self.op(|s| s.update(key))
     }
 }
 
@@ -585,6 +422,10 @@ fn bustle_case<M: Map>(workload: &str, threads: usize, cfg: &Config) -> Outcome 
 // get_hit, get_miss, churn, grow: one kind of operation at a time
 // ---------------------------------------------------------------------------
 
+/// Absent keys a `get_miss` thread cycles through (kept in cache: the
+/// lookups, not the key array, should miss).
+const ABSENT_KEYS: usize = 1 << 12;
+
 /// What an `op_case` measures.
 #[derive(Clone, Copy, PartialEq)]
 enum OpKind {
@@ -624,10 +465,15 @@ fn op_case<M: Map>(kind: OpKind, threads: usize, cfg: &Config) -> Outcome {
                 } else {
                     0
                 };
-                let keys: Vec<u64> = (0..per_thread + extra).map(|_| rng.next()).collect();
+                // Built before the clock starts (a string key is formatted).
+                let keys: Vec<M::Key> = (0..per_thread + extra)
+                    .map(|_| M::Key::from(rng.next()))
+                    .collect();
+                let absent: Vec<M::Key> =
+                    (0..ABSENT_KEYS).map(|_| M::Key::from(rng.next())).collect();
                 let mut s = map.session();
-                for (i, &k) in keys[..per_thread].iter().enumerate() {
-                    s.insert(k, k);
+                for (i, k) in keys[..per_thread].iter().enumerate() {
+                    s.insert(k.clone(), k.value());
                     if i as u32 % batch == 0 {
                         s.repin();
                     }
@@ -636,14 +482,20 @@ fn op_case<M: Map>(kind: OpKind, threads: usize, cfg: &Config) -> Outcome {
                 start.wait();
                 let mut step = |i: usize, s: &mut M::Session<'_>| match kind {
                     OpKind::GetHit => {
-                        found += u64::from(s.get(keys[rng.next() as usize % per_thread]));
+                        found += u64::from(s.get(&keys[rng.next() as usize % per_thread]));
                     }
-                    OpKind::GetMiss => found += u64::from(s.get(rng.next())),
+                    OpKind::GetMiss => {
+                        found += u64::from(s.get(&absent[rng.next() as usize % ABSENT_KEYS]));
+                    }
                     OpKind::Churn if i % 2 == 0 => {
-                        found += u64::from(s.insert(keys[per_thread + i / 2], 0));
+                        let k = &keys[per_thread + i / 2];
+                        found += u64::from(s.insert(k.clone(), k.value()));
                     }
-                    OpKind::Churn => found += u64::from(s.remove(keys[i / 2])),
-                    OpKind::Grow => found += u64::from(s.insert(keys[per_thread + i], 0)),
+                    OpKind::Churn => found += u64::from(s.remove(&keys[i / 2])),
+                    OpKind::Grow => {
+                        let k = &keys[per_thread + i];
+                        found += u64::from(s.insert(k.clone(), k.value()));
+                    }
                 };
                 for i in 0..ops {
                     step(i, &mut s);
@@ -740,7 +592,7 @@ fn memory_case<M: Map>(smoke: bool) -> Outcome {
     {
         let mut s = map.session();
         for k in 0..entries {
-            s.insert(k, k);
+            insert_seed(&mut s, k);
             if k as u32 % batch == 0 {
                 s.repin();
             }
@@ -790,7 +642,7 @@ fn resize_latency_case<M: Map>(smoke: bool) -> Outcome {
     {
         let mut s = map.session();
         for k in 0..from {
-            s.insert(k, k);
+            insert_seed(&mut s, k);
             if k as u32 % batch == 0 {
                 s.repin();
             }
@@ -806,7 +658,7 @@ fn resize_latency_case<M: Map>(smoke: bool) -> Outcome {
             let mut slowest = Duration::ZERO;
             for k in from..to {
                 let t = Instant::now();
-                s.insert(k, k);
+                insert_seed(&mut s, k);
                 slowest = slowest.max(t.elapsed());
                 if k as u32 % batch == 0 {
                     s.repin();
@@ -826,12 +678,12 @@ fn resize_latency_case<M: Map>(smoke: bool) -> Outcome {
         while !done.load(Ordering::Acquire) {
             let key = rng.next() & (from - 1);
             let t = Instant::now();
-            let hit = s.get(key);
+            let hit = s.get(&key.into());
             let ns = t.elapsed().as_nanos() as u64;
             samples.push(ns.saturating_sub(overhead).min(u64::from(u32::MAX)) as u32);
             misses += u64::from(!hit);
             for _ in 1..RESIZE_BATCH {
-                misses += u64::from(!s.get(rng.next() & (from - 1)));
+                misses += u64::from(!s.get(&(rng.next() & (from - 1)).into()));
             }
             s.repin();
             gets += u64::from(RESIZE_BATCH);
@@ -889,6 +741,8 @@ struct Args {
     /// Runs of every case, interleaved round by round; each case reports
     /// its median run.
     rounds: usize,
+    /// The bustle workloads' key types (a child: its one).
+    keys: Vec<Keys>,
 }
 
 fn parse_args() -> Args {
@@ -904,6 +758,7 @@ fn parse_args() -> Args {
         case: None,
         bench: false,
         rounds: 1,
+        keys: vec![Keys::U64],
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -941,13 +796,15 @@ fn parse_args() -> Args {
                     .expect("--rounds takes a positive count");
                 assert!(args.rounds > 0, "--rounds must be positive");
             }
+            "--keys" => args.keys = Keys::parse_list(&value("--keys")),
             "--case" => args.case = Some(value("--case")),
             "--smoke" => args.cfg.smoke = true,
             "--bench" => args.bench = true,
             "--help" | "-h" => {
                 println!(
                     "usage: map [--threads 1,2] [--secs 1] [--capacity-log2 18] [--ops-factor 1] \
-                     [--pin-batch 128] [--rounds 1] [--workloads all | {}]",
+                     [--pin-batch 128] [--rounds 1] [--keys u64 | string | u64,string] \
+                     [--workloads all | {}]",
                     WORKLOADS.join(",")
                 );
                 std::process::exit(0);
@@ -990,19 +847,33 @@ fn run_workload<M: Map>(workload: &str, threads: usize, cfg: &Config) -> Outcome
     }
 }
 
+/// Runs `workload` on implementation `name` with keys `K` (anything but
+/// `urcu-inline`, whose storage needs `Copy` keys: see [`run_child`]).
+fn run_impl<K: BenchKey>(workload: &str, name: &str, threads: usize, cfg: &Config) -> Outcome {
+    match name {
+        "urcu" => run_workload::<Urcu<K>>(workload, threads, cfg),
+        "urcu-pin-per-op" => run_workload::<UrcuPinPerOp<K>>(workload, threads, cfg),
+        "dashmap" => run_workload::<DashMap<K>>(workload, threads, cfg),
+        "papaya" => run_workload::<Papaya<K>>(workload, threads, cfg),
+        "scc-hashmap" => run_workload::<SccMap<K>>(workload, threads, cfg),
+        "scc-hashindex" => run_workload::<SccIndex<K>>(workload, threads, cfg),
+        "rwlock-std" => run_workload::<StdMap<K>>(workload, threads, cfg),
+        other => panic!("unknown implementation {other:?} (or not for these keys)"),
+    }
+}
+
 /// Child side: run one case and print its `RESULT` line on stdout.
-fn run_child(case: &str, threads: usize, cfg: &Config) {
+fn run_child(case: &str, threads: usize, keys: Keys, cfg: &Config) {
     let (workload, name) = case.split_once(':').expect("--case takes WORKLOAD:IMPL");
-    let out = match name {
-        "urcu" => run_workload::<Urcu<Boxed>>(workload, threads, cfg),
-        "urcu-inline" => run_workload::<Urcu<Inline>>(workload, threads, cfg),
-        "urcu-pin-per-op" => run_workload::<UrcuPinPerOp>(workload, threads, cfg),
-        "dashmap" => run_workload::<DashMap>(workload, threads, cfg),
-        "papaya" => run_workload::<Papaya>(workload, threads, cfg),
-        "scc-hashmap" => run_workload::<SccMap>(workload, threads, cfg),
-        "scc-hashindex" => run_workload::<SccIndex>(workload, threads, cfg),
-        "rwlock-std" => run_workload::<StdMap>(workload, threads, cfg),
-        other => panic!("unknown implementation {other:?}"),
+    assert!(
+        keys == Keys::U64 || takes_keys(workload),
+        "{workload} runs with u64 keys only"
+    );
+    assert!(keys.holds(name), "{name} cannot hold {} keys", keys.name());
+    let out = match (name, keys) {
+        ("urcu-inline", _) => run_workload::<Urcu<u64, Inline>>(workload, threads, cfg),
+        (_, Keys::U64) => run_impl::<u64>(workload, name, threads, cfg),
+        (_, Keys::String) => run_impl::<StrKey>(workload, name, threads, cfg),
     };
     if is_urcu(name) {
         // Diagnostics: how the default domain's reclamation kept up.
@@ -1046,6 +917,7 @@ struct Row {
     workload: String,
     /// Thread count as shown ("1r+1w" for resize_latency).
     threads: String,
+    keys: Keys,
     name: &'static str,
     /// `None` when the child failed.
     outcome: Option<Outcome>,
@@ -1059,6 +931,30 @@ impl Row {
             .map(|o| o.ops as f64 / o.secs / 1e6)
     }
 
+    /// What the case is: workload, threads, keys, implementation.
+    fn labels(&self) -> [String; 4] {
+        [
+            self.workload.clone(),
+            self.threads.clone(),
+            self.keys.name().to_string(),
+            self.name.to_string(),
+        ]
+    }
+
+    /// The workload-specific columns: bytes per entry and its peak, and
+    /// p50, p99, p99.9 and max ns.
+    fn extras(&self) -> [Option<f64>; 6] {
+        let o = self.outcome.as_ref();
+        [
+            o.and_then(|o| o.bytes_per_entry),
+            o.and_then(|o| o.peak_bytes_per_entry),
+            o.and_then(|o| o.p50_ns),
+            o.and_then(|o| o.p99_ns),
+            o.and_then(|o| o.p999_ns),
+            o.and_then(|o| o.max_ns),
+        ]
+    }
+
     /// The metric "vs best peer" compares, and whether higher is better.
     fn metric(&self) -> (&'static str, Option<f64>, bool) {
         let o = self.outcome.as_ref();
@@ -1070,79 +966,30 @@ impl Row {
     }
 }
 
-/// The median of `xs` (the lower middle of an even count).
-fn median(mut xs: Vec<f64>) -> Option<f64> {
-    xs.sort_by(|a, b| a.partial_cmp(b).expect("finite figures"));
-    xs.get(xs.len().checked_sub(1)? / 2).copied()
-}
-
-/// For each urcu case, its ratio to the best peer within each round, and
-/// their median (to stderr). The best peer is the one with the best median
-/// over the rounds; each round compares us with that peer's run of the same
-/// round. A round's cases run minutes apart at most, so these ratios shrug
-/// off a machine that is slower in one round than in the next. (Taking,
-/// per round, whichever peer happened to be fastest would compare us with
-/// the luckiest of five or six noisy draws: several peers run level on
-/// these workloads, and their maximum is biased upwards by the noise.)
-fn print_round_ratios(runs: &[Vec<Row>]) {
-    for case in runs.iter().filter(|c| is_urcu(c[0].name)) {
-        let higher = case[0].metric().2;
-        let best = runs
-            .iter()
-            .filter(|c| {
-                c[0].workload == case[0].workload
-                    && c[0].threads == case[0].threads
-                    && !is_urcu(c[0].name)
-            })
-            .filter_map(|c| Some((c, median(c.iter().filter_map(|r| r.metric().1).collect())?)))
-            .reduce(|a, b| if (b.1 > a.1) == higher { b } else { a });
-        let Some((peer, _)) = best else { continue };
-        let ratios: Vec<f64> = (0..case.len().min(peer.len()))
-            .filter_map(|round| Some(case[round].metric().1? / peer[round].metric().1?))
-            .collect();
-        let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-        let Some(mid) = median(ratios) else { continue };
-        eprintln!(
-            "{} threads={} {}: vs best peer ({}) per round {} (median {mid:.2})",
-            case[0].workload,
-            case[0].threads,
-            case[0].name,
-            peer[0].name,
-            shown.join(" "),
-        );
+impl CaseRow for Row {
+    fn group(&self) -> String {
+        format!(
+            "{} threads={} keys={}",
+            self.workload,
+            self.threads,
+            self.keys.name()
+        )
     }
-}
-
-/// The run whose metric is the median of a case's runs (the lower middle
-/// of an even count); a failed run is left out, and the case counts as
-/// failed only if every run failed.
-fn median_run(mut runs: Vec<Row>) -> Row {
-    if runs.len() > 1 {
-        let values: Vec<String> = runs
-            .iter()
-            .map(|r| r.metric().1.map_or("failed".into(), num))
-            .collect();
-        eprintln!(
-            "{} threads={} {}: runs {}",
-            runs[0].workload,
-            runs[0].threads,
-            runs[0].name,
-            values.join(" ")
-        );
+    fn implementation(&self) -> &str {
+        self.name
     }
-    if runs.iter().any(|r| r.metric().1.is_some()) {
-        runs.retain(|r| r.metric().1.is_some());
-    } else {
-        runs.truncate(1);
+    fn is_ours(&self) -> bool {
+        is_urcu(self.name)
     }
-    runs.sort_by(|a, b| {
-        a.metric()
-            .1
-            .partial_cmp(&b.metric().1)
-            .expect("finite metrics")
-    });
-    let middle = (runs.len() - 1) / 2;
-    runs.swap_remove(middle)
+    fn is_peer(&self) -> bool {
+        !is_urcu(self.name)
+    }
+    fn figure(&self) -> Option<f64> {
+        self.metric().1
+    }
+    fn higher_is_better(&self) -> bool {
+        self.metric().2
+    }
 }
 
 fn parse_result(fields: Vec<(String, String)>) -> Option<Outcome> {
@@ -1170,9 +1017,12 @@ fn run_in_child(
     workload: &str,
     name: &str,
     threads: usize,
+    keys: Keys,
     cfg: &Config,
 ) -> Option<Outcome> {
     let mut args = vec![
+        "--keys".to_string(),
+        keys.name().to_string(),
         "--secs".to_string(),
         cfg.secs.to_string(),
         "--capacity-log2".to_string(),
@@ -1192,7 +1042,7 @@ fn main() {
     let mut args = parse_args();
     if let Some(case) = &args.case {
         let threads = args.threads.first().copied().unwrap_or(1);
-        run_child(case, threads, &args.cfg);
+        run_child(case, threads, args.keys[0], &args.cfg);
         return;
     }
 
@@ -1206,6 +1056,7 @@ fn main() {
             secs: 0.05,
             smoke: true,
         };
+        args.keys = Keys::ALL.to_vec();
         vec![1, 2]
     };
     let cfg = &args.cfg;
@@ -1217,96 +1068,73 @@ fn main() {
         pin_batch()
     );
     let exe = std::env::current_exe().expect("path of this benchmark binary");
-    // (workload, threads passed to the child, threads as shown, implementation)
-    let mut cases: Vec<(String, usize, String, &'static str)> = Vec::new();
+    // (workload, keys, threads passed to the child, threads as shown,
+    // implementation)
+    let mut cases: Vec<(String, Keys, usize, String, &'static str)> = Vec::new();
     for w in &args.workloads {
         let counts: Vec<(usize, String)> = match w.as_str() {
             "memory" => vec![(1, "1".into())],
             "resize_latency" => vec![(1, "1r+1w".into())],
             _ => threads.iter().map(|&t| (t, t.to_string())).collect(),
         };
-        for (t, shown) in counts {
-            for &name in IMPLS {
-                cases.push((w.clone(), t, shown.clone(), name));
+        let keys = if takes_keys(w) {
+            args.keys.clone()
+        } else {
+            vec![Keys::U64]
+        };
+        for k in keys {
+            for (t, shown) in &counts {
+                for &name in IMPLS.iter().filter(|&&name| k.holds(name)) {
+                    cases.push((w.clone(), k, *t, shown.clone(), name));
+                }
             }
         }
     }
 
-    let started = Instant::now();
-    let total = cases.len() * args.rounds;
-    // Round-major: a burst of noise on a shared machine hits one run of
-    // many cases, not every run of one case.
-    let mut runs: Vec<Vec<Row>> = cases.iter().map(|_| Vec::new()).collect();
-    for round in 0..args.rounds {
-        for (k, (workload, t, shown, name)) in cases.iter().enumerate() {
-            eprintln!(
-                "[{}/{total}] {workload} threads={shown} {name} (elapsed {:.1} s)",
-                round * cases.len() + k + 1,
-                started.elapsed().as_secs_f64()
-            );
-            let outcome = run_in_child(&exe, workload, name, *t, cfg);
-            runs[k].push(Row {
-                workload: workload.clone(),
-                threads: shown.clone(),
-                name,
-                outcome,
-            });
-        }
-    }
+    let runs = rounds::run_rounds(
+        &cases,
+        args.rounds,
+        |(workload, k, _, shown, name)| {
+            format!("{workload} threads={shown} keys={} {name}", k.name())
+        },
+        |(workload, k, t, shown, name)| Row {
+            workload: workload.clone(),
+            threads: shown.clone(),
+            keys: *k,
+            name,
+            outcome: run_in_child(&exe, workload, name, *t, *k, cfg),
+        },
+    );
     if args.rounds > 1 {
-        print_round_ratios(&runs);
+        rounds::print_round_ratios(&runs);
     }
-    let rows: Vec<Row> = runs.into_iter().map(median_run).collect();
-    eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());
-
-    // Ratio to the best peer of the same workload and thread count.
-    let best_peer = |w: &str, t: &str| {
-        rows.iter()
-            .filter(|r| r.workload == w && r.threads == t && !is_urcu(r.name))
-            .filter_map(|r| {
-                let (_, v, higher) = r.metric();
-                v.map(|v| (v, higher))
-            })
-            .fold(None, |best: Option<f64>, (v, higher)| {
-                Some(best.map_or(v, |b| if higher { b.max(v) } else { b.min(v) }))
-            })
-    };
-    let ratios: Vec<Option<f64>> = rows
-        .iter()
-        .map(|r| {
-            r.metric()
-                .1
-                .zip(best_peer(&r.workload, &r.threads))
-                .map(|(m, b)| m / b)
-        })
-        .collect();
+    let rows: Vec<Row> = runs.into_iter().map(rounds::median_run).collect();
+    // Ratio to the best peer of the same workload, thread count and keys.
+    let ratios = rounds::ratios_to_best_peer(&rows);
     let dash = || "-".to_string();
     let opt = |v: Option<f64>| v.filter(|v| v.is_finite()).map_or_else(dash, num);
-    let table: Vec<[String; 12]> = rows
+    let table: Vec<Vec<String>> = rows
         .iter()
         .zip(&ratios)
         .map(|(r, ratio)| {
-            let o = r.outcome.as_ref();
-            [
-                r.workload.clone(),
-                r.threads.clone(),
-                r.name.to_string(),
+            let figures = [
                 r.mops().map_or("failed".into(), num),
                 ratio.map_or_else(dash, |x| format!("{x:.3}")),
                 r.metric().0.to_string(),
-                opt(o.and_then(|o| o.bytes_per_entry)),
-                opt(o.and_then(|o| o.peak_bytes_per_entry)),
-                opt(o.and_then(|o| o.p50_ns)),
-                opt(o.and_then(|o| o.p99_ns)),
-                opt(o.and_then(|o| o.p999_ns)),
-                opt(o.and_then(|o| o.max_ns)),
-            ]
+            ];
+            let extras = r.extras().map(opt);
+            r.labels()
+                .into_iter()
+                .chain(figures)
+                .chain(extras)
+                .collect()
         })
         .collect();
 
     let header = [
         "workload",
         "threads",
+        "keys",
         "implementation",
         "Mops/s",
         "vs best peer",
@@ -1318,13 +1146,13 @@ fn main() {
         "p99.9 ns",
         "max ns",
     ];
-    common::print_table(&header, &table, |c| c < 3 || c == 5);
+    common::print_table(&header, &table, |c| c < 4 || c == 6);
 
     if args.bench {
         let dir = common::output_dir("map");
         let mut csv = format!(
             "# capacity_log2={} ops_factor={} secs={} pin_batch={} rounds={} (median run)\n\
-             workload,threads,implementation,mops,ratio_to_best_peer,ratio_of,\
+             workload,threads,keys,implementation,mops,ratio_to_best_peer,ratio_of,\
              bytes_per_entry,peak_bytes_per_entry,p50_ns,p99_ns,p999_ns,max_ns,writer_secs\n",
             cfg.capacity_log2,
             cfg.ops_factor,
@@ -1337,31 +1165,34 @@ fn main() {
                 .map_or(String::new(), |v| format!("{v:.6}"))
         };
         for (r, ratio) in rows.iter().zip(&ratios) {
-            let o = r.outcome.as_ref();
-            csv.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-                r.workload,
-                r.threads,
-                r.name,
-                field(r.mops()),
-                field(*ratio),
-                r.metric().0,
-                field(o.and_then(|o| o.bytes_per_entry)),
-                field(o.and_then(|o| o.peak_bytes_per_entry)),
-                field(o.and_then(|o| o.p50_ns)),
-                field(o.and_then(|o| o.p99_ns)),
-                field(o.and_then(|o| o.p999_ns)),
-                field(o.and_then(|o| o.max_ns)),
-                field(o.and_then(|o| o.writer_secs)),
-            ));
+            let figures = [field(r.mops()), field(*ratio), r.metric().0.to_string()];
+            let extras = r.extras().map(field);
+            let writer = field(r.outcome.as_ref().and_then(|o| o.writer_secs));
+            let cells: Vec<String> = r
+                .labels()
+                .into_iter()
+                .chain(figures)
+                .chain(extras)
+                .chain([writer])
+                .collect();
+            csv.push_str(&cells.join(","));
+            csv.push('\n');
         }
         let path = dir.join("results.csv");
         std::fs::write(&path, csv).expect("write results.csv");
         eprintln!("wrote {}", path.display());
-        let points = rows.iter().map(|r| {
+        // One plot per workload and keys: `read_heavy`, `read_heavy-string`.
+        let plot_names: Vec<String> = rows
+            .iter()
+            .map(|r| match r.keys {
+                Keys::U64 => r.workload.clone(),
+                k => format!("{}-{}", r.workload, k.name()),
+            })
+            .collect();
+        let points = rows.iter().zip(&plot_names).map(|(r, plot)| {
             let (unit, value, _) = r.metric();
             common::plot::Point {
-                workload: &r.workload,
+                workload: plot,
                 threads: common::plot::leading_number(&r.threads),
                 implementation: r.name,
                 value,

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo bench --bench scaling -- --threads 1,2,4 --secs 1 --workloads read,reclaim,gp
 //! cargo bench --bench scaling -- --threads 1,2 --secs 1 --workloads config,list
+//! cargo bench --bench scaling -- --threads 1,2 --secs 1 --rounds 5 --workloads map
 //! ```
 //!
 //! Workloads (every case runs for `--secs`, its threads started together):
@@ -35,15 +36,30 @@
 //!   `RwLock<LinkedList<u64>>` (the writer inserts and removes at index 0 /
 //!   the front).
 //!
-//! - `map`: the even keys of a 2^21 key space prefilled (in a map created
-//!   for 2^21 entries, so none resizes while measured), then N threads,
-//!   each with its own xorshift generator, do 98% get / 1% insert / 1%
-//!   remove of uniformly random keys (`own_loop` of `benches/map.rs`, which
-//!   has the full set of map peers). urcu's `RcuHashMap` (boxed and
-//!   `inline()` storage) through a pinned handle re-pinned every 128
-//!   operations, against `DashMap`.
+//! - `map`: `u64` keys and values; the even keys of a 2^21 key space
+//!   prefilled (in a map created for 2^21 entries, so none resizes while
+//!   measured), then N threads, each with its own xorshift generator, do
+//!   98% get / 1% insert / 1% remove of uniformly random keys (`own_loop`
+//!   of `benches/map.rs`, which adds the bustle workloads, string keys,
+//!   memory and resize latency). urcu's `RcuHashMap` (`urcu-map`: boxed
+//!   storage; `urcu-map-inline`: `inline()`) through a pinned handle
+//!   re-pinned every 128 operations, against the map peers of
+//!   `benches/map.rs`, all with `ahash` and driven as there (the sessions
+//!   of `benches/common/map_session.rs`): `dashmap` (a shard lock per
+//!   operation), `papaya` (a `LocalGuard` refreshed every 128 operations),
+//!   `scc-hashmap` (`scc::HashMap`, self-contained operations),
+//!   `scc-hashindex` (`scc::HashIndex`, gets under an `scc::Guard` renewed
+//!   every 128 operations) and `rwlock-std` (`RwLock<std HashMap>`).
 //!
 //! `--workloads all` runs all six (also the default).
+//!
+//! `--rounds N` runs every case N times, all cases once per round, and
+//! reports each case's median run (Mops/s) in the table and CSV; every
+//! run's figure goes to stderr, and so does each urcu case's ratio to the
+//! best peer of the same workload and thread count within each round, with
+//! their median: on a shared, noisy machine one run of each case can rank
+//! the peers differently from the next, while a round's cases run close
+//! together.
 //!
 //! With `--features liburcu` (needs a C compiler and Debian's
 //! `liburcu-dev`, liburcu 0.13) the C library joins as a peer, through the
@@ -82,8 +98,10 @@ mod common;
 mod liburcu;
 use arc_swap::ArcSwap;
 use common::map_session::{
-    own_loop_op, prefill_even_keys, DashMap, MapSession, PinnedSession, UrcuMap,
+    own_loop_op, prefill_even_keys, DashMap, Map, MapSession, Papaya, SccIndex, SccMap, StdMap,
+    Urcu,
 };
+use common::rounds::{self, CaseRow};
 use common::{num, XorShift};
 use seize::Guard as _;
 use std::collections::LinkedList;
@@ -93,7 +111,7 @@ use std::sync::{Arc, Barrier, Mutex, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 use urcu::urcu_structures::{Boxed, Inline, MapStorage};
-use urcu::{ConfigCell, Domain, Flavor, RcuBox, RcuHashMap, RcuList};
+use urcu::{ConfigCell, Domain, Flavor, RcuBox, RcuList};
 
 /// The published object: 64 bytes, one cache line.
 type Obj = [u64; 8];
@@ -190,7 +208,15 @@ const LIST_IMPLS: &[&str] = &[
     "rwlock-vec",
     "rwlock-linkedlist",
 ];
-const MAP_IMPLS: &[&str] = &["urcu-map", "urcu-map-inline", "dashmap"];
+const MAP_IMPLS: &[&str] = &[
+    "urcu-map",
+    "urcu-map-inline",
+    "dashmap",
+    "papaya",
+    "scc-hashmap",
+    "scc-hashindex",
+    "rwlock-std",
+];
 
 /// Every workload, in the order `--workloads all` runs them.
 const WORKLOADS: &[&str] = &["read", "reclaim", "gp", "config", "list", "map"];
@@ -247,6 +273,9 @@ struct Args {
     bench: bool,
     /// Hidden: the `map` workload's key space (the parent passes it).
     map_keys: u64,
+    /// Runs of every case, interleaved round by round; each case reports
+    /// its median run.
+    rounds: usize,
 }
 
 fn parse_args() -> Args {
@@ -257,6 +286,7 @@ fn parse_args() -> Args {
         case: None,
         bench: false,
         map_keys: MAP_KEYS,
+        rounds: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -271,6 +301,13 @@ fn parse_args() -> Args {
             "--workloads" => {
                 args.workloads = common::parse_workloads(&value("--workloads"), WORKLOADS)
             }
+            "--rounds" => {
+                args.rounds = value("--rounds")
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .expect("--rounds takes a positive count")
+            }
             "--case" => args.case = Some(value("--case")),
             "--bench" => args.bench = true,
             "--map-keys" => {
@@ -282,7 +319,7 @@ fn parse_args() -> Args {
             }
             "--help" | "-h" => {
                 println!(
-                    "usage: scaling [--threads 1,2,4] [--secs 1] \
+                    "usage: scaling [--threads 1,2,4] [--secs 1] [--rounds 1] \
                      [--workloads all | read,reclaim,gp,config,list,map]"
                 );
                 std::process::exit(0);
@@ -891,19 +928,16 @@ fn list_case(name: &str, n: usize, secs: f64) -> Outcome {
     }
 }
 
-/// The `map` workload on one implementation: prefill the even keys of the
-/// key space `0..keys` through one session, then `n` threads, each with its
-/// own session and generator, do 98% get / 1% insert / 1% remove of random
-/// keys.
-fn map_loop<S: MapSession>(
-    n: usize,
-    secs: f64,
-    keys: u64,
-    session: impl Fn() -> S + Sync,
-) -> Outcome {
-    prefill_even_keys(&mut session(), keys, MAP_BATCH);
-    timed(n, secs, |i, ctl| {
-        let mut s = session();
+/// The `map` workload on one implementation: a map created for the whole
+/// key space `0..keys` (so that nothing resizes while measured), its even
+/// keys prefilled through one session, then `n` threads, each with its own
+/// session and generator, do 98% get / 1% insert / 1% remove of random
+/// keys, re-pinning (or refreshing their guards) every `MAP_BATCH`.
+fn map_loop<M: Map<Key = u64>>(n: usize, secs: f64, keys: u64) -> (M, Outcome) {
+    let map = M::with_capacity(keys as usize);
+    prefill_even_keys(&mut map.session(), keys, MAP_BATCH);
+    let out = timed(n, secs, |i, ctl| {
+        let mut s = map.session();
         let mut rng = XorShift::new(i as u64);
         let mut found = 0u64;
         let ops = run_batches(ctl, u64::from(MAP_BATCH), || {
@@ -914,29 +948,24 @@ fn map_loop<S: MapSession>(
         });
         black_box(found);
         ops
-    })
-    .into()
+    });
+    (map, out.into())
 }
 
 fn urcu_map<M: MapStorage<u64, u64>>(n: usize, secs: f64, keys: u64) -> Outcome {
-    // Sized for the whole key space, so that nothing resizes while measured.
-    let map: UrcuMap<M> = RcuHashMap::<u64, u64>::builder()
-        .capacity(keys as usize)
-        .storage::<M>()
-        .build();
-    let out = map_loop(n, secs, keys, || PinnedSession::new(&map));
-    let d = map.domain().clone();
-    urcu_outcome((out.ops, out.secs), &d)
+    let (map, out) = map_loop::<Urcu<u64, M>>(n, secs, keys);
+    urcu_outcome((out.ops, out.secs), map.0.domain())
 }
 
 fn map_case(name: &str, n: usize, secs: f64, keys: u64) -> Outcome {
     match name {
         "urcu-map" => urcu_map::<Boxed>(n, secs, keys),
         "urcu-map-inline" => urcu_map::<Inline>(n, secs, keys),
-        "dashmap" => {
-            let map = DashMap::with_capacity_and_hasher(keys as usize, ahash::RandomState::new());
-            map_loop(n, secs, keys, || &map)
-        }
+        "dashmap" => map_loop::<DashMap<u64>>(n, secs, keys).1,
+        "papaya" => map_loop::<Papaya<u64>>(n, secs, keys).1,
+        "scc-hashmap" => map_loop::<SccMap<u64>>(n, secs, keys).1,
+        "scc-hashindex" => map_loop::<SccIndex<u64>>(n, secs, keys).1,
+        "rwlock-std" => map_loop::<StdMap<u64>>(n, secs, keys).1,
         other => panic!("unknown map implementation {other:?}"),
     }
 }
@@ -1070,6 +1099,29 @@ impl Row {
     }
 }
 
+/// Every workload compares Mops/s (`gp`'s, grace periods per second, has
+/// no peers).
+impl CaseRow for Row {
+    fn group(&self) -> String {
+        format!("{} threads={}", self.workload, self.threads)
+    }
+    fn implementation(&self) -> &str {
+        self.name
+    }
+    fn is_ours(&self) -> bool {
+        is_urcu(self.name)
+    }
+    fn is_peer(&self) -> bool {
+        !is_urcu(self.name) && !is_baseline(self.name)
+    }
+    fn figure(&self) -> Option<f64> {
+        self.mops().filter(|m| m.is_finite())
+    }
+    fn higher_is_better(&self) -> bool {
+        true
+    }
+}
+
 fn parse_result(fields: Vec<(String, String)>) -> Option<Outcome> {
     let mut o = Outcome::default();
     for (k, v) in &fields {
@@ -1135,44 +1187,23 @@ fn main() {
         })
         .collect();
 
-    let started = Instant::now();
-    let mut rows = Vec::new();
-    for (k, (workload, t, name)) in cases.iter().enumerate() {
-        eprintln!(
-            "[{}/{}] {workload} threads={t} {name} (elapsed {:.1} s)",
-            k + 1,
-            cases.len(),
-            started.elapsed().as_secs_f64()
-        );
-        let outcome = run_in_child(&exe, workload, name, *t, secs, map_keys);
-        rows.push(Row {
+    let runs = rounds::run_rounds(
+        &cases,
+        args.rounds,
+        |(workload, t, name)| format!("{workload} threads={t} {name}"),
+        |(workload, t, name)| Row {
             workload: workload.clone(),
             threads: *t,
             name,
-            outcome,
-        });
+            outcome: run_in_child(&exe, workload, name, *t, secs, map_keys),
+        },
+    );
+    if args.rounds > 1 {
+        rounds::print_round_ratios(&runs);
     }
-    eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());
-
+    let rows: Vec<Row> = runs.into_iter().map(rounds::median_run).collect();
     // Ratio to the fastest peer of the same workload and thread count.
-    let best_peer = |w: &str, t: usize| {
-        rows.iter()
-            .filter(|r| {
-                r.workload == w && r.threads == t && !is_urcu(r.name) && !is_baseline(r.name)
-            })
-            .filter_map(Row::mops)
-            .fold(None, |best: Option<f64>, m| {
-                Some(best.map_or(m, |b| b.max(m)))
-            })
-    };
-    let ratios: Vec<Option<f64>> = rows
-        .iter()
-        .map(|r| {
-            r.mops()
-                .zip(best_peer(&r.workload, r.threads))
-                .map(|(m, b)| m / b)
-        })
-        .collect();
+    let ratios = rounds::ratios_to_best_peer(&rows);
     let dash = || "-".to_string();
     let table: Vec<[String; 10]> = rows
         .iter()

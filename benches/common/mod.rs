@@ -1,11 +1,14 @@
 //! What the two harness-free drivers (`scaling`, `map`) share: running a
 //! case in a fresh child process, reading its `RESULT key=value ...` line,
-//! `/proc/self/status` figures, number formatting, where the CSV goes, and
-//! (in [`plot`]) the SVG plots drawn next to it.
+//! `/proc/self/status` figures, number formatting, where the CSV goes,
+//! (in [`rounds`]) rounds of cases, their medians and ratios to the best
+//! peer, (in [`map_session`]) the maps under test, and (in [`plot`]) the
+//! SVG plots drawn next to the CSV.
 #![allow(dead_code)]
 
 pub mod map_session;
 pub mod plot;
+pub mod rounds;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
