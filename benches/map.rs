@@ -321,7 +321,9 @@ struct BustleHandle<M: Map> {
     left: u32,
     batch: u32,
     /// Operations left in this thread's share of the mix (see
-    /// [`OPS_PER_THREAD`]); a prefill handle never reaches zero.
+    /// [`OPS_PER_THREAD`]); at zero the session has left its section. A
+    /// prefill handle may get there first (an `--ops-factor` below the
+    /// prefill fraction): its next operation enters again.
     left_in_run: usize,
 }
 
@@ -334,6 +336,9 @@ static OPS_PER_THREAD: std::sync::atomic::AtomicUsize = std::sync::atomic::Atomi
 impl<M: Map> BustleHandle<M> {
     #[inline(always)]
     fn op(&mut self, f: impl FnOnce(&mut M::Session<'static>) -> bool) -> bool {
+        if self.left_in_run == 0 {
+            self.session.repin();
+        }
         let r = f(&mut self.session);
         self.left_in_run = self.left_in_run.wrapping_sub(1);
         if self.left_in_run == 0 {
