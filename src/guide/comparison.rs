@@ -2,10 +2,11 @@
 //!
 //! What people use instead, what each one is, and how this crate measures
 //! against it — including where it loses. Every figure is from
-//! `BENCHMARKS.md` (section named in each table), on the **16-core**
+//! `BENCHMARKS.md` (section named in each table), or from the raw run its
+//! table was taken from (`docs/bench/`, named below), on the **16-core**
 //! machine (16 vCPU Xeon, Linux 6.18) unless marked **2-core** (2 vCPU
-//! development VM); raw output is in `docs/bench/`. These are shared VMs:
-//! runs differ by 10–30 % (up to 1.5× for some map cases).
+//! development VM). These are shared VMs: runs differ by 10–30 % (up to
+//! 1.5× for some map cases).
 //!
 //! # What each one is
 //!
@@ -22,44 +23,50 @@
 //!
 //! # Reclamation core: read side and retirement
 //!
-//! From "Reclamation core", `cargo bench --bench scaling`. Reads: lock,
-//! load one pointer, unlock, while a writer replaces the object every
+//! From "Reclamation core", `cargo bench --bench scaling`, 16-core,
+//! 2026-11-28 (raw `docs/bench/scaling-16core-2026-11-28.txt`). Reads:
+//! lock, load one pointer, unlock, while a writer replaces the object every
 //! millisecond; millions of reads per second, summed over threads.
 //!
-//! | threads | urcu memb | urcu qsbr | seize | crossbeam-epoch | arc-swap `load` |
+//! | threads | urcu memb | urcu qsbr (handle) | seize | crossbeam-epoch | arc-swap `load` |
 //! |---|---|---|---|---|---|
-//! | 1  | 240 | 327 | 89 | 84 | 54 |
-//! | 16 | 3819 | 5276 | 1063 | 246 | 676 |
+//! | 1  | 304 | 262 | 63 | 68 | 43 |
+//! | 16 | 3245 | 3844 | 960 | 263 | 653 |
+//!
+//! That is 4.5× the best peer (crossbeam-epoch) at 1 thread and 3.4×
+//! (seize) at 16 for memb; 3.9× and 4.0× for qsbr.
 //!
 //! Retirement: allocate a 64-byte object, publish it, retire the old one;
 //! millions of objects per second, and peak RSS:
 //!
 //! | threads | urcu memb | crossbeam-epoch `defer_destroy` | seize `retire` |
 //! |---|---|---|---|
-//! | 1  | 9.2 (3.0 MiB) | 12.1 (2.8 MiB) | 13.4 (2.8 MiB) |
-//! | 16 | 206 (8.5 MiB) | 41.3 (28.9 MiB) | 2.9 (3.0 MiB) |
+//! | 1  | 16.3 (3.4 MiB) | 9.4 (3.2 MiB) | 13.7 (3.2 MiB) |
+//! | 16 | 185 (9.0 MiB) | 40.0 (13.9 MiB) | 3.0 (3.4 MiB) |
 //!
-//! **We lose at 1–2 threads** on retirement (0.68×–0.99× of the best peer
-//! on 16 cores). A later fix measured 0.94×–1.13× of seize at 1 thread and
-//! 1.74×–1.82× at 2 on the 2-core VM, not yet re-measured on 16 cores.
+//! On 16 cores retirement leads at every thread count (1.19× seize at 1
+//! thread, 4.6× crossbeam-epoch at 16). **It loses at 1 thread on the
+//! 2-core Intel VM**: 0.92× / 0.81× of seize in two runs (2026-11-29),
+//! while it leads liburcu's `defer_rcu` there (1.16× / 1.26×).
 //!
 //! # Configuration: `ConfigCell` vs arc-swap
 //!
 //! From "ConfigCell and RcuList": a 256-byte struct, each read touches two
 //! fields, a writer stores a new one every millisecond; millions of reads
-//! per second.
+//! per second. 16-core, the same run as above:
 //!
 //! | threads | [`ConfigCell::read`](crate::ConfigCell::read) | [`ConfigCell::reader`](crate::ConfigCell::reader) | arc-swap `load` | arc-swap `Cache` | `RwLock<Arc<T>>` |
 //! |---|---|---|---|---|---|
-//! | 1  | 196 | 344 | 43 | 620 | 43 |
-//! | 4  | 867 | 2045 | 198 | 1281 | 12.1 |
-//! | 16 | 2767 | 5639 | 583 | 7589 | 10.2 |
+//! | 1  | 203 | 403 | 51 | 523 | 41 |
+//! | 4  | 703 | 1492 | 170 | 2182 | 9.7 |
+//! | 16 | 2821 | 6033 | 617 | 8170 | 9.8 |
 //!
-//! `read()` beats arc-swap's `load` 4.6×–5.4×; the cached reader beats
-//! arc-swap's `Cache` at 2–8 threads but **loses at 1 and 16 threads**
-//! (0.56× and 0.74×). On the 2-core VM, after later changes (the last one
-//! halved the work per load), `reader()` measured 1.97×–2.09× of `Cache`
-//! at 1–2 readers; the 16-core figures above predate it.
+//! `read()` beats arc-swap's `load` 4.0×–4.6× at these thread counts; the
+//! cached reader **loses to arc-swap's `Cache`** at every thread count on
+//! 16 cores (0.68×–0.77×). On the **2-core** Intel VM (2026-11-29, two
+//! runs, later code) `reader()` measured 1.71×–2.10× of `Cache` at 1–2
+//! readers, but another measurement there (issue #23) found 0.75×: the
+//! cached reader is open work.
 //!
 //! # Maps: `RcuHashMap` vs papaya, scc, dashmap
 //!
@@ -86,9 +93,13 @@
 //! our bucket line must come from memory. `docs/map-design.md` has the
 //! profiles and the peers' designs. On an Intel 2-core VM the same bustle
 //! workloads measured lower still (Exchange 0.29× boxed), and on 16 cores
-//! (2026-11-28, older code) 0.47×–0.76× on ReadHeavy and 0.21×–0.74× on
-//! the write-heavy ones. Inline uses 42 bytes per entry against papaya's
-//! 68, scc's 40 and dashmap's 36, the boxed default 55.
+//! (2026-11-28, older code) 0.47×–1.27× on ReadHeavy and 0.27×–0.74× on
+//! Exchange and RapidGrow (boxed and inline, 1–16 threads). With `String`
+//! keys and 64-byte values (2-core AMD, boxed) growth is where the map
+//! leads (RapidGrow 1.12× / 1.08×, inserts only 1.33× / 1.28× at 1 / 2
+//! threads) and ReadHeavy trails (0.70× / 0.76×). Inline uses 42 bytes per
+//! entry against papaya's 68, scc's 40 and dashmap's 36, the boxed default
+//! 55 (16-core).
 //!
 //! Pick [`RcuHashMap`](crate::RcuHashMap) for read-mostly tables whose keys
 //! are mostly present, where you want its guard-tied references, bounded
@@ -99,7 +110,7 @@
 //! # Lists
 //!
 //! [`RcuList`](crate::RcuList) traversals (1000 elements) **lose to
-//! `RwLock<Vec>`** (0.14× at 1 thread, 0.95× at 16): pointer chasing
+//! `RwLock<Vec>`** (0.10× at 1 thread, 0.91× at 16): pointer chasing
 //! against a contiguous scan. It beats `RwLock<LinkedList>` at every
 //! thread count. Use it when readers must never wait behind a writer, not
 //! for scan speed.
@@ -107,10 +118,10 @@
 //! For a small list that changes rarely, a copy-on-write
 //! [`ConfigCell<Vec<T>>`](crate::ConfigCell) scans as fast as a `Vec`
 //! (it is one) and never makes a reader wait: a writer clones, edits and
-//! stores (O(n) per write). In the same runs (2-core VM, third session,
-//! `scaling --case list:IMPL --threads 1|2 --secs 1`, medians
-//! of 3) it read 3.72 / 7.43 M traversals/s at 1 / 2 threads against
-//! `RwLock<Vec>`'s 3.64 / 5.86 (1.02× / 1.27×), `RcuList` 0.49 / 0.88.
+//! stores (O(n) per write). On the **2-core** Intel VM (2026-11-29, two
+//! runs) it read 5.98 / 5.52 M traversals/s at 1 thread (1.50× / 1.02×
+//! `RwLock<Vec>`) and 9.77 / 10.0 at 2 (2.00× / 1.89×); `RcuList` read
+//! 0.68 / 0.65 and 1.13 / 1.15.
 //!
 //! # liburcu
 //!
@@ -124,13 +135,16 @@
 //! compiler.
 //!
 //! Measured in the same runs (`cargo bench --features liburcu --bench
-//! scaling`, the C side running whole loops in C; 2-core VM, 2026-11-28;
-//! history of "Reclamation core" in `BENCHMARKS.md`), urcu ÷ liburcu at 1 / 2
-//! threads: memb read side 1.03× / 1.28× (medians of alternated rounds;
-//! single runs here move by 20 %), mb read side 5.1× / 4.6×, QSBR with a
-//! guard held 0.93× / 1.01× (**liburcu leads at 1 thread**: its QSBR read
-//! is a bare load, ours also checks the guard's domain), retirement
-//! 1.03–1.23× / 1.16–1.20× `defer_rcu`, `synchronize_rcu` as fast with no
-//! reader (both return at once) and 0.89× / 0.88× / 1.18× as long as
-//! liburcu's memb / mb / qsbr with one busy reader, map lookups 3.5× /
-//! 4.0× `cds_lfht`. Not yet measured on 16 cores.
+//! scaling`, the C side running whole loops in C; **2-core** Intel VM,
+//! 2026-11-29, two runs: "Reclamation core" in `BENCHMARKS.md`, raw
+//! `docs/bench/scaling-2core-2026-11-29.txt` and
+//! `docs/bench/scaling-2core-2026-11-29b.txt`), urcu ÷ liburcu, the two
+//! runs at 1 thread, then at 2: memb read side 1.04× / 1.02×, then 1.17× /
+//! 1.24×; mb read side 10×–13×; QSBR with a guard held 1.38× / 1.05×,
+//! then 0.94× / 0.94× (**liburcu leads at 2 threads**: its QSBR read is a
+//! bare load, ours also checks the guard's domain); retirement 1.16× /
+//! 1.26× `defer_rcu`, then 1.22× / 1.47×; `synchronize_rcu` as fast with
+//! no reader (both return at once), and with one busy reader 0.79× / 0.88×
+//! as long as liburcu's memb, 1.47× / 1.24× as long as its mb (0.42 /
+//! 0.48 µs against 0.28 / 0.39), 0.82× / 0.75× its qsbr; boxed map lookups
+//! 2.9×–4.7× `cds_lfht`. Not yet measured on 16 cores.

@@ -31,10 +31,14 @@
 //! # What they cost, measured
 //!
 //! All figures below are from `BENCHMARKS.md`, section "Reclamation core",
-//! on the **16-core** machine (16 vCPU Xeon, Linux 6.18; `cargo bench
-//! --bench scaling -- --threads 1,2,4,8,16 --secs 0.7 --workloads all`),
-//! unless marked **2-core** (the 2 vCPU development VM). These are shared
-//! VMs: runs differ by 10–30 %; read the ratios, not the digits.
+//! and the raw runs its tables come from: the **16-core** machine (16 vCPU
+//! Xeon, Linux 6.18; `cargo bench --bench scaling -- --threads 1,2,4,8,16
+//! --secs 0.7 --workloads all`, 2026-11-28,
+//! `docs/bench/scaling-16core-2026-11-28.txt`), unless marked **2-core**
+//! (the 2 vCPU Intel development VM, 2026-11-29, two runs:
+//! `docs/bench/scaling-2core-2026-11-29.txt` and
+//! `docs/bench/scaling-2core-2026-11-29b.txt`). These are shared VMs: runs
+//! differ by 10–30 %; read the ratios, not the digits.
 //!
 //! **Read side** (lock, load one pointer, unlock, while a writer replaces
 //! the object every millisecond), millions of reads per second summed over
@@ -42,30 +46,32 @@
 //!
 //! | threads | memb (`read_lock`) | mb | qsbr (handle) | seize | crossbeam-epoch | arc-swap |
 //! |---|---|---|---|---|---|---|
-//! | 1 (16-core)  | 240 | 91 | 327 | 89 | 84 | 54 |
-//! | 16 (16-core) | 3819 | 1182 | 5276 | 1063 | 246 | 676 |
-//! | 1 / 2 (2-core) | 141 / 342 | 102 / 197 | 143 / 445 | | | |
+//! | 1 (16-core)  | 304 | 98 | 262 | 63 | 68 | 43 |
+//! | 16 (16-core) | 3245 | 1065 | 3844 | 960 | 263 | 653 |
+//! | 1 (2-core, two runs) | 271 / 248 | 188 / 150 | 409 / 326 | 140 / 135 | 135 / 218 | 118 / 105 |
+//! | 2 (2-core, two runs) | 559 / 590 | 372 / 389 | 768 / 830 | 277 / 291 | 279 / 184 | 185 / 228 |
 //!
 //! **Grace-period latency** (`synchronize_rcu` while the other threads
 //! read), mean / p99 in microseconds, 16-core:
 //!
 //! | threads | memb | mb | qsbr |
 //! |---|---|---|---|
-//! | 1  | 0.82 / 1.03 | 0.24 / 0.28 | 0.24 / 0.27 |
-//! | 16 | 25.9 / 71.6 | 2.90 / 4.20 | 2.41 / 2.95 |
+//! | 1  | 0.82 / 1.03 | 0.22 / 0.28 | 0.23 / 0.31 |
+//! | 16 | 22.7 / 76 | 3.31 / 6.99 | 2.33 / 3.30 |
 //!
 //! **Reclamation throughput** barely depends on the flavor (one grace
 //! period serves a whole batch): allocate, publish and retire a 64-byte
-//! object, 16 threads, 16-core: memb 206, mb 223, qsbr 224 million objects
+//! object, 16 threads, 16-core: memb 185, mb 201, qsbr 205 million objects
 //! per second.
 //!
 //! # How to choose
 //!
 //! - **Start with `Memb`** (the default, and what the free functions use).
 //!   Readers are close to free and need no discipline; a grace period
-//!   costs 3–9 times more than with `Mb` (0.82 vs 0.24 µs alone, 25.9 vs
-//!   2.90 µs with 15 readers, 16-core), which does not matter when writes are rare and retirement goes through the
-//!   queue (one grace period per batch). Where `membarrier` is missing (old
+//!   costs 4–7 times more than with `Mb` (0.82 vs 0.22 µs alone, 22.7 vs
+//!   3.31 µs with 15 readers, 16-core), which does not matter when writes
+//!   are rare and retirement goes through the queue (one grace period per
+//!   batch). Where `membarrier` is missing (old
 //!   kernels, seccomp sandboxes, non-Linux, Miri) it falls back to `Mb` at
 //!   run time and [`Domain::flavor`](crate::Domain::flavor) says so.
 //! - **Choose `Mb`** when writers call [`synchronize_rcu`](crate::synchronize_rcu)
