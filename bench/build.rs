@@ -1,4 +1,4 @@
-//! Build script of the `urcu` facade package. Without the `liburcu` feature
+//! Build script of the `urcu-bench` package. Without the `liburcu` feature
 //! it does nothing (and needs nothing). With it, it compiles the C shim in
 //! `benches/liburcu/` against the system's liburcu (Debian's `liburcu-dev`,
 //! 0.13) and links the flavor libraries, for `benches/scaling.rs`'s
