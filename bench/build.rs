@@ -1,7 +1,7 @@
 //! Build script of the `urcu-bench` package. Without the `liburcu` feature
 //! it does nothing (and needs nothing). With it, it compiles the C shim in
-//! `benches/liburcu/` against the system's liburcu (Debian's `liburcu-dev`,
-//! 0.13) and links the flavor libraries, for `benches/scaling.rs`'s
+//! `liburcu/` against the system's liburcu (Debian's `liburcu-dev`,
+//! 0.13) and links the flavor libraries, for the scaling driver's
 //! `liburcu-*` implementations.
 
 fn main() {
@@ -12,7 +12,7 @@ fn main() {
 
 #[cfg(feature = "liburcu")]
 fn liburcu() {
-    const DIR: &str = "benches/liburcu";
+    const DIR: &str = "liburcu";
     const SOURCES: &[&str] = &["shim.c", "flavor_memb.c", "flavor_mb.c", "flavor_qsbr.c"];
     for f in SOURCES.iter().chain(&["shim.h", "flavor_body.h"]) {
         println!("cargo:rerun-if-changed={DIR}/{f}");

@@ -9,7 +9,7 @@
 //! threads.
 //!
 //! ```text
-//! cargo bench --bench config_cell -- --warm-up-time 1 --measurement-time 2
+//! cargo bench -p urcu-bench --bench config_cell -- --warm-up-time 1 --measurement-time 2
 //! ```
 
 use arc_swap::ArcSwap;

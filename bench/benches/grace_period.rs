@@ -7,7 +7,7 @@
 //! there is no peer here.
 //!
 //! ```text
-//! cargo bench --bench grace_period -- --warm-up-time 1 --measurement-time 2
+//! cargo bench -p urcu-bench --bench grace_period -- --warm-up-time 1 --measurement-time 2
 //! ```
 //!
 //! With more busy threads than cores, a grace period may have to wait for a

@@ -7,7 +7,7 @@
 //! threads.
 //!
 //! ```text
-//! cargo bench --bench list -- --warm-up-time 1 --measurement-time 2
+//! cargo bench -p urcu-bench --bench list -- --warm-up-time 1 --measurement-time 2
 //! ```
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

@@ -1,13 +1,16 @@
 //! Concurrent hash maps: urcu's `RcuHashMap` against its peers.
 //!
 //! ```text
-//! cargo bench --bench map -- --threads 1,2 --secs 1 \
+//! cargo bench -p urcu-bench --bench map -- --threads 1,2 --secs 1 \
 //!     --workloads read_heavy,exchange,rapid_grow,own_loop,get_hit,get_miss,churn,grow,memory,resize_latency
 //! # the bustle workloads with string keys and 64-byte values, and with u64s:
-//! cargo bench --bench map -- --threads 1,2 --workloads read_heavy,exchange,rapid_grow \
+//! cargo bench -p urcu-bench --bench map -- --threads 1,2 --workloads read_heavy,exchange,rapid_grow \
 //!     --keys u64,string
 //! # the published configuration (16 cores):
-//! cargo bench --bench map -- --threads 1,2,4,8,16 --capacity-log2 21 --ops-factor 3
+//! cargo bench -p urcu-bench --bench map -- --threads 1,2,4,8,16 --capacity-log2 21 --ops-factor 3
+//! # batched lookups and bulk loads (one thread each):
+//! cargo bench -p urcu-bench --bench map -- --workloads batch_get --capacity-log2 21 --rounds 5
+//! cargo bench -p urcu-bench --bench map -- --workloads bulk_load --capacity-log2 22 --rounds 3
 //! ```
 //!
 //! Keys and values (`--keys`, default `u64`; `u64,string` runs both, and
@@ -25,7 +28,7 @@
 //! loops, from a counter or a generator: with strings they would time the
 //! formatting, so they always run with `u64` keys (and say so in the `keys`
 //! column). Every implementation hashes with `ahash::RandomState`.
-//! Implementations (the peers' sessions are `benches/common/map_session.rs`,
+//! Implementations (the peers' sessions are `bench/src/map_session.rs`,
 //! whose doc says how each is driven):
 //!
 //! - `urcu`: `urcu::RcuHashMap` (default domain, boxed storage), used
@@ -105,6 +108,31 @@
 //!   of those gets in ns, and as Mops/s the reader's gets per second while
 //!   the writer ran. The writer's slowest single insert (a resize's cost
 //!   to the writer that meets it) goes to stderr.
+//! - `batch_get`: batched lookups against single ones, on a table larger
+//!   than the caches (at `--capacity-log2 21`). A map built for
+//!   `2^--capacity-log2` keys holds 3/4 of that (`u64 → u64`); one thread
+//!   looks up 8 M keys drawn at random from the present ones, holding its
+//!   guard (or handle) for 128 keys at a time. Keys are computed, not
+//!   loaded from an array, so the only cache misses are the maps' own.
+//!   Implementations: `urcu-inline` and `urcu` (one `get` per key), and
+//!   `urcu-inline-xN` and `urcu-xN` (`Pinned::get_many` over N = 8, 16 or
+//!   32 keys at a time), against papaya's `get` and scc `HashIndex`'s
+//!   `peek`. "ns/op" is ns per key. A single lookup waits for its bucket
+//!   line (and a boxed entry) before the next can start, as far as the
+//!   CPU's window lets lookups overlap; `get_many` requests all N bucket
+//!   lines first, so their misses overlap.
+//! - `bulk_load`: `Extend` of `2^--capacity-log2` `u64 → u64` pairs into
+//!   an empty map built with room for them, one thread, against each
+//!   peer's fastest way to do the same (dashmap's `Extend`, papaya's and
+//!   scc's inserts); `std-hashmap` (not concurrent) is shown as a
+//!   baseline; `urcu-inline-par` and `urcu-par` load with rayon's
+//!   `par_extend` on all the machine's threads. "ns/op" is ns per pair.
+//!   Each case is its own process, so one case's freed memory (millions of
+//!   small chunks that glibc coalesces later) does not slow the next.
+//!
+//! `--threads` does not apply to `memory`, `resize_latency`, `batch_get`
+//! and `bulk_load`, which run at their fixed thread counts; nor
+//! `--ops-factor` to the last two.
 //!
 //! `--rounds N` runs every case N times, all cases once per round, and
 //! reports each case's median run (every run's figure goes to stderr, and
@@ -127,29 +155,32 @@
 //! (`$CARGO_TARGET_DIR/map/` when that is set), with one SVG plot per
 //! workload (`read_heavy.svg`, and `read_heavy-string.svg` for string
 //! keys); progress goes to stderr.
-//! "vs best peer" compares with the best non-urcu implementation of the same
-//! workload, thread count and keys, on the metric named in "ratio of": Mops/s
-//! (higher is better) for the throughput workloads, bytes per entry for
-//! `memory` and p99 ns for `resize_latency` (lower is better for both).
+//! "vs best peer" compares with the non-urcu implementation with the best
+//! (median) figure of the same workload, thread count and keys (`bulk_load`'s
+//! `std-hashmap` is not a peer), on the metric named in "ratio of": Mops/s
+//! (higher is better) for the throughput workloads (for `batch_get` and
+//! `bulk_load` that is the ratio of the best peer's ns/op to ours), bytes
+//! per entry for `memory` and p99 ns for `resize_latency` (lower is better
+//! for both).
 //!
 //! Without `--bench` (which `cargo bench` passes, and `cargo test
 //! --all-targets` does not) it only runs a small smoke pass (both key
 //! types) and writes no CSV; pass `--bench` to run the binary directly.
 
-mod common;
 use bustle::{Collection, CollectionHandle, Mix, Workload};
-use common::map_session::{
-    insert_seed, own_loop_op, prefill_even_keys, BenchKey, BenchValue, DashMap, Map, MapSession,
-    Papaya, SccIndex, SccMap, StdMap, StrKey, Urcu, UrcuMap, Value,
-};
-use common::rounds::{self, CaseRow};
-use common::{num, status_kib, XorShift};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
-use urcu::urcu_structures::Inline;
+use urcu::urcu_structures::{Boxed, Inline, MapStorage};
+use urcu::RcuHashMap;
+use urcu_bench::driver::{self, Args, Case, Column, Format, Metric, Outcome, Role, Spec};
+use urcu_bench::map_session::{
+    insert_seed, own_loop_op, prefill_even_keys, BenchKey, DashMap, Map, MapSession, Papaya,
+    SccIndex, SccMap, StdMap, StrKey, Urcu, UrcuPinPerOp,
+};
+use urcu_bench::{plot, status_kib, XorShift};
 
 /// Operations between two re-pins (urcu), guard refreshes (papaya) or guard
 /// renewals (scc-hashindex) of one thread; also the batch between two
@@ -201,7 +232,47 @@ const WORKLOADS: &[&str] = &[
     "grow",
     "memory",
     "resize_latency",
+    "batch_get",
+    "bulk_load",
 ];
+
+/// `batch_get`'s implementations: one `get` per key, and `get_many` over
+/// 8, 16 or 32 keys at a time, for each storage; the peers' single lookups.
+const BATCH_GET_IMPLS: &[&str] = &[
+    "urcu-inline",
+    "urcu-inline-x8",
+    "urcu-inline-x16",
+    "urcu-inline-x32",
+    "urcu",
+    "urcu-x8",
+    "urcu-x16",
+    "urcu-x32",
+    "papaya",
+    "scc-hashindex",
+];
+
+/// `bulk_load`'s implementations: one thread each, except the `-par` ones
+/// (rayon's `par_extend` on all the machine's threads); `std-hashmap` (not
+/// concurrent) is a baseline.
+const BULK_LOAD_IMPLS: &[&str] = &[
+    "urcu-inline",
+    "urcu",
+    "dashmap",
+    "papaya",
+    "scc-hashindex",
+    "std-hashmap",
+    "urcu-inline-par",
+    "urcu-par",
+];
+
+/// The implementations of `workload`.
+fn impls_of(workload: &str) -> &'static [&'static str] {
+    match workload {
+        "batch_get" => BATCH_GET_IMPLS,
+        "bulk_load" => BULK_LOAD_IMPLS,
+        _ => IMPLS,
+    }
+}
 
 fn is_urcu(name: &str) -> bool {
     name.starts_with("urcu")
@@ -262,50 +333,13 @@ fn takes_keys(workload: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// The implementations (the shared ones: common/map_session.rs)
+// The implementations (the shared ones: bench/src/map_session.rs)
 // ---------------------------------------------------------------------------
 
 /// The shape of the map the last bustle run built (bustle owns the map, so
 /// the child asks through this when the run is over).
 type ShapeProbe = Box<dyn Fn() -> Option<String> + Send + Sync>;
 static LAST_MAP: std::sync::Mutex<Option<ShapeProbe>> = std::sync::Mutex::new(None);
-
-/// urcu, pinned per operation (boxed storage).
-struct UrcuPinPerOp<K: BenchKey>(UrcuMap<K>);
-
-impl<K: BenchKey> Map for UrcuPinPerOp<K> {
-    type Key = K;
-    type Session<'a> = &'a UrcuMap<K>;
-    fn with_capacity(capacity: usize) -> Self {
-        UrcuPinPerOp(UrcuMap::with_capacity(capacity))
-    }
-    fn session(&self) -> &UrcuMap<K> {
-        &self.0
-    }
-    fn settle(&self) {
-        self.0.domain().rcu_barrier();
-    }
-}
-
-impl<K: BenchKey> MapSession for &UrcuMap<K> {
-    type Key = K;
-    #[inline]
-    fn get(&mut self, k: &K) -> bool {
-        self.pin().get(k).is_some()
-    }
-    #[inline]
-    fn insert(&mut self, k: K, v: Value<K>) -> bool {
-        self.pin().insert(k, v).is_none()
-    }
-    #[inline]
-    fn remove(&mut self, k: &K) -> bool {
-        self.pin().remove(k).is_some()
-    }
-    #[inline]
-    fn update(&mut self, k: &K) -> bool {
-        self.pin().update(k, BenchValue::bumped).is_some()
-    }
-}
 
 // ---------------------------------------------------------------------------
 // bustle adapter
@@ -416,11 +450,7 @@ fn bustle_case<M: Map>(workload: &str, threads: usize, cfg: &Config) -> Outcome 
         .prefill_fraction(prefill)
         .operations(cfg.ops_factor)
         .run_silently::<Bustled<M>>();
-    Outcome {
-        ops: m.total_ops,
-        secs: m.spent.as_secs_f64(),
-        ..Outcome::default()
-    }
+    Outcome::new(m.total_ops, m.spent.as_secs_f64())
 }
 
 // ---------------------------------------------------------------------------
@@ -516,11 +546,7 @@ fn op_case<M: Map>(kind: OpKind, threads: usize, cfg: &Config) -> Outcome {
         start.wait();
         let t0 = Instant::now();
         done.wait();
-        Outcome {
-            ops: (ops * threads) as u64,
-            secs: t0.elapsed().as_secs_f64(),
-            ..Outcome::default()
-        }
+        Outcome::new((ops * threads) as u64, t0.elapsed().as_secs_f64())
     })
 }
 
@@ -572,11 +598,7 @@ fn own_loop_case<M: Map>(threads: usize, secs: f64, smoke: bool) -> Outcome {
             .into_iter()
             .map(|w| w.join().expect("worker thread panicked"))
             .sum();
-        Outcome {
-            ops,
-            secs: elapsed,
-            ..Outcome::default()
-        }
+        Outcome::new(ops, elapsed)
     })
 }
 
@@ -609,13 +631,9 @@ fn memory_case<M: Map>(smoke: bool) -> Outcome {
     let peak = status_kib("VmHWM:");
     black_box(&map);
     let per_entry = |kib: f64| (kib - before) * 1024.0 / entries as f64;
-    Outcome {
-        ops: entries,
-        secs,
-        bytes_per_entry: Some(per_entry(after)),
-        peak_bytes_per_entry: Some(per_entry(peak)),
-        ..Outcome::default()
-    }
+    Outcome::new(entries, secs)
+        .with("bytes_per_entry", per_entry(after))
+        .with("peak_bytes_per_entry", per_entry(peak))
 }
 
 // ---------------------------------------------------------------------------
@@ -712,22 +730,262 @@ fn resize_latency_case<M: Map>(smoke: bool) -> Outcome {
         writer_secs * 1e3,
         slowest_insert.as_secs_f64() * 1e6
     );
-    Outcome {
-        ops: gets,
-        secs: reader_secs,
-        p50_ns: q(0.5),
-        p99_ns: q(0.99),
-        p999_ns: q(0.999),
-        max_ns: q(1.0),
-        writer_secs: Some(writer_secs),
-        ..Outcome::default()
+    Outcome::new(gets, reader_secs)
+        .with("p50_ns", q(0.5))
+        .with("p99_ns", q(0.99))
+        .with("p999_ns", q(0.999))
+        .with("max_ns", q(1.0))
+        .with("writer_secs", writer_secs)
+}
+
+// ---------------------------------------------------------------------------
+// batch_get
+// ---------------------------------------------------------------------------
+
+/// `batch_get`: lookups per case, and lookups under one guard.
+const BATCH_GET_LOOKUPS: u64 = 8 << 20;
+const BATCH_GET_PER_GUARD: u64 = 128;
+
+/// The `i`-th present key of `batch_get` and `bulk_load`: keys spread by a
+/// multiplication, so that keys in order still touch buckets at random.
+fn spread_key(i: u64) -> u64 {
+    i.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Indices of present keys: a fast generator, so that the loop measures
+/// the maps.
+struct Lcg(u64);
+
+impl Lcg {
+    #[inline(always)]
+    fn next_below(&mut self, present: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % present
+    }
+}
+
+/// An outcome of `ops` operations in `secs`, with its ns per operation.
+fn per_op(ops: u64, secs: f64) -> Outcome {
+    Outcome::new(ops, secs).with("ns_per_op", secs * 1e9 / ops as f64)
+}
+
+/// Times `lookups` lookups: `guarded` does one guard's worth
+/// ([`BATCH_GET_PER_GUARD`] keys drawn from the generator) and returns how
+/// many it found.
+fn time_lookups(lookups: u64, mut guarded: impl FnMut(&mut Lcg) -> u64) -> Outcome {
+    let mut rng = Lcg(1);
+    let mut hits = 0u64;
+    let t = Instant::now();
+    for _ in 0..lookups / BATCH_GET_PER_GUARD {
+        hits += guarded(&mut rng);
+    }
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(black_box(hits), lookups, "every key is present");
+    per_op(lookups, secs)
+}
+
+/// `RcuHashMap<u64, u64>` with storage `S`, built with `capacity` and
+/// holding the first `present` keys.
+fn batch_get_urcu<S: MapStorage<u64, u64>>(
+    capacity: usize,
+    present: u64,
+) -> RcuHashMap<u64, u64, ahash::RandomState, S> {
+    let map = RcuHashMap::builder()
+        .capacity(capacity)
+        .storage::<S>()
+        .build();
+    let m = map.pin();
+    for i in 0..present {
+        m.insert(spread_key(i), i);
+    }
+    drop(m);
+    map
+}
+
+/// urcu with storage `S`: one `get` per key (`batch` 1), or `get_many`
+/// over `batch` keys at a time (8, 16 or 32).
+fn batch_get_urcu_case<S: MapStorage<u64, u64>>(
+    batch: usize,
+    capacity: usize,
+    present: u64,
+    lookups: u64,
+) -> Outcome {
+    let map = batch_get_urcu::<S>(capacity, present);
+    fn many<S: MapStorage<u64, u64>, const N: usize>(
+        map: &RcuHashMap<u64, u64, ahash::RandomState, S>,
+        present: u64,
+        lookups: u64,
+    ) -> Outcome {
+        time_lookups(lookups, |rng| {
+            let m = map.pin();
+            (0..BATCH_GET_PER_GUARD / N as u64)
+                .map(|_| {
+                    let keys: [u64; N] =
+                        std::array::from_fn(|_| spread_key(rng.next_below(present)));
+                    let found = m.get_many(keys.each_ref());
+                    found.iter().filter(|v| v.is_some()).count() as u64
+                })
+                .sum()
+        })
+    }
+    match batch {
+        1 => time_lookups(lookups, |rng| {
+            let m = map.pin();
+            (0..BATCH_GET_PER_GUARD)
+                .map(|_| u64::from(m.get(&spread_key(rng.next_below(present))).is_some()))
+                .sum()
+        }),
+        8 => many::<S, 8>(&map, present, lookups),
+        16 => many::<S, 16>(&map, present, lookups),
+        32 => many::<S, 32>(&map, present, lookups),
+        other => panic!("no get_many batch of {other}"),
+    }
+}
+
+/// `batch_get`: a map built for `2^--capacity-log2` keys holding 3/4 of
+/// that, then one thread looks up keys drawn at random from the present
+/// ones, holding its guard (or handle) for 128 keys at a time.
+fn batch_get_case(name: &str, cfg: &Config) -> Outcome {
+    let capacity = 1usize << cfg.capacity_log2;
+    let present = (capacity * 3 / 4) as u64;
+    let lookups = if cfg.smoke {
+        BATCH_GET_LOOKUPS >> SMOKE_SCALE_DOWN
+    } else {
+        BATCH_GET_LOOKUPS
+    };
+    let batch = |suffix: &str| -> usize {
+        suffix
+            .strip_prefix("-x")
+            .map_or(1, |n| n.parse().expect("a get_many batch"))
+    };
+    match name {
+        "papaya" => {
+            let map: Papaya<u64> =
+                papaya::HashMap::with_capacity_and_hasher(capacity, ahash::RandomState::new());
+            let p = map.pin();
+            for i in 0..present {
+                p.insert(spread_key(i), i);
+            }
+            drop(p);
+            time_lookups(lookups, |rng| {
+                let g = map.guard();
+                (0..BATCH_GET_PER_GUARD)
+                    .map(|_| u64::from(map.get(&spread_key(rng.next_below(present)), &g).is_some()))
+                    .sum()
+            })
+        }
+        "scc-hashindex" => {
+            let map: SccIndex<u64> =
+                scc::HashIndex::with_capacity_and_hasher(capacity, ahash::RandomState::new());
+            for i in 0..present {
+                let _ = map.insert_sync(spread_key(i), i);
+            }
+            time_lookups(lookups, |rng| {
+                let g = scc::Guard::new();
+                (0..BATCH_GET_PER_GUARD)
+                    .map(|_| {
+                        u64::from(map.peek(&spread_key(rng.next_below(present)), &g).is_some())
+                    })
+                    .sum()
+            })
+        }
+        _ => match name.strip_prefix("urcu-inline") {
+            Some(rest) => batch_get_urcu_case::<Inline>(batch(rest), capacity, present, lookups),
+            None => {
+                let rest = name
+                    .strip_prefix("urcu")
+                    .unwrap_or_else(|| panic!("unknown batch_get implementation {name:?}"));
+                batch_get_urcu_case::<Boxed>(batch(rest), capacity, present, lookups)
+            }
+        },
     }
 }
 
 // ---------------------------------------------------------------------------
-// Command line
+// bulk_load
 // ---------------------------------------------------------------------------
 
+/// `bulk_load`: `Extend` of `2^--capacity-log2` pairs `(spread_key(k), k)`
+/// into an empty map built with room for them, or each peer's fastest way
+/// to do the same. The map is dropped outside the timing.
+fn bulk_load_case(name: &str, cfg: &Config) -> Outcome {
+    use rayon::prelude::*;
+    let n = 1u64 << cfg.capacity_log2;
+    let cap = n as usize;
+    let pairs = || (0..n).map(|k| (spread_key(k), k));
+    let par_pairs = || (0..n).into_par_iter().map(|k| (spread_key(k), k));
+    let hasher = ahash::RandomState::new;
+    let t = Instant::now();
+    let (len, keep): (usize, Box<dyn std::any::Any>) = match name {
+        "urcu-inline" | "urcu-inline-par" => {
+            let m: RcuHashMap<u64, u64, _, Inline> =
+                RcuHashMap::builder().inline().capacity(cap).build();
+            if name.ends_with("-par") {
+                (&m).par_extend(par_pairs());
+            } else {
+                (&m).extend(pairs());
+            }
+            (m.len(), Box::new(m))
+        }
+        "urcu" | "urcu-par" => {
+            let m: RcuHashMap<u64, u64> = RcuHashMap::with_capacity(cap);
+            if name.ends_with("-par") {
+                (&m).par_extend(par_pairs());
+            } else {
+                (&m).extend(pairs());
+            }
+            (m.len(), Box::new(m))
+        }
+        "dashmap" => {
+            let mut m: DashMap<u64> = dashmap::DashMap::with_capacity_and_hasher(cap, hasher());
+            m.extend(pairs());
+            (m.len(), Box::new(m))
+        }
+        "papaya" => {
+            let m: Papaya<u64> = papaya::HashMap::with_capacity_and_hasher(cap, hasher());
+            let p = m.pin();
+            for (k, v) in pairs() {
+                p.insert(k, v);
+            }
+            let len = p.len();
+            drop(p);
+            (len, Box::new(m))
+        }
+        "scc-hashindex" => {
+            let m: SccIndex<u64> = scc::HashIndex::with_capacity_and_hasher(cap, hasher());
+            for (k, v) in pairs() {
+                let _ = m.insert_sync(k, v);
+            }
+            (m.len(), Box::new(m))
+        }
+        "std-hashmap" => {
+            let mut m = std::collections::HashMap::with_capacity_and_hasher(cap, hasher());
+            m.extend(pairs());
+            (m.len(), Box::new(m))
+        }
+        other => panic!("unknown bulk_load implementation {other:?}"),
+    };
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(len as u64, n, "{name}: every pair loaded");
+    drop(keep);
+    per_op(n, secs)
+}
+
+// ---------------------------------------------------------------------------
+// Command line (the common flags: urcu_bench::driver::Args)
+// ---------------------------------------------------------------------------
+
+const SPEC: Spec = Spec {
+    name: "map",
+    workloads: WORKLOADS,
+    usage: "[--capacity-log2 18] [--ops-factor 1] [--pin-batch 128] \
+            [--keys u64 | string | u64,string]",
+};
+
+/// What a child needs besides the common flags.
 struct Config {
     capacity_log2: u8,
     ops_factor: f64,
@@ -735,108 +993,52 @@ struct Config {
     smoke: bool,
 }
 
-struct Args {
-    threads: Vec<usize>,
-    workloads: Vec<String>,
-    cfg: Config,
-    /// Hidden: run one case in this process and print its `RESULT` line.
-    case: Option<String>,
-    /// `cargo bench` passes `--bench`; without it we only smoke-test.
-    bench: bool,
-    /// Runs of every case, interleaved round by round; each case reports
-    /// its median run.
-    rounds: usize,
-    /// The bustle workloads' key types (a child: its one).
-    keys: Vec<Keys>,
+impl Config {
+    /// The flags that pass this configuration to a child.
+    fn child_args(&self) -> Vec<String> {
+        let mut args: Vec<String> = [
+            ("--secs", self.secs.to_string()),
+            ("--capacity-log2", self.capacity_log2.to_string()),
+            ("--ops-factor", self.ops_factor.to_string()),
+            ("--pin-batch", pin_batch().to_string()),
+        ]
+        .into_iter()
+        .flat_map(|(flag, v)| [flag.to_string(), v])
+        .collect();
+        if self.smoke {
+            args.push("--smoke".into());
+        }
+        args
+    }
 }
 
-fn parse_args() -> Args {
-    let mut args = Args {
-        threads: vec![1, 2],
-        workloads: WORKLOADS.iter().map(|w| w.to_string()).collect(),
-        cfg: Config {
-            capacity_log2: 18,
-            ops_factor: 1.0,
-            secs: 1.0,
-            smoke: false,
-        },
-        case: None,
-        bench: false,
-        rounds: 1,
-        keys: vec![Keys::U64],
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().unwrap_or_else(|| panic!("{name} needs a value"));
-        match arg.as_str() {
-            "--threads" => args.threads = common::parse_threads(&value("--threads")),
-            "--secs" => {
-                args.cfg.secs = value("--secs")
-                    .parse()
-                    .expect("--secs takes a number of seconds")
-            }
-            "--capacity-log2" => {
-                args.cfg.capacity_log2 = value("--capacity-log2")
-                    .parse()
-                    .expect("--capacity-log2 takes a small integer")
-            }
-            "--ops-factor" => {
-                args.cfg.ops_factor = value("--ops-factor")
-                    .parse()
-                    .expect("--ops-factor takes a number")
-            }
-            "--workloads" => {
-                args.workloads = common::parse_workloads(&value("--workloads"), WORKLOADS)
-            }
-            "--pin-batch" => {
-                let n: u32 = value("--pin-batch")
-                    .parse()
-                    .expect("--pin-batch takes a positive count");
-                assert!(n > 0, "--pin-batch must be positive");
-                PIN_BATCH.store(n, Ordering::Relaxed);
-            }
-            "--rounds" => {
-                args.rounds = value("--rounds")
-                    .parse()
-                    .expect("--rounds takes a positive count");
-                assert!(args.rounds > 0, "--rounds must be positive");
-            }
-            "--keys" => args.keys = Keys::parse_list(&value("--keys")),
-            "--case" => args.case = Some(value("--case")),
-            "--smoke" => args.cfg.smoke = true,
-            "--bench" => args.bench = true,
-            "--help" | "-h" => {
-                println!(
-                    "usage: map [--threads 1,2] [--secs 1] [--capacity-log2 18] [--ops-factor 1] \
-                     [--pin-batch 128] [--rounds 1] [--keys u64 | string | u64,string] \
-                     [--workloads all | {}]",
-                    WORKLOADS.join(",")
-                );
-                std::process::exit(0);
-            }
-            // Anything else (cargo's flags, filters) is ignored.
-            _ => {}
+/// The driver's own flags, as `Args::parse` hands them over.
+fn own_flag(cfg: &mut Config, keys: &mut Vec<Keys>, flag: &str, value: &mut dyn FnMut() -> String) {
+    match flag {
+        "--capacity-log2" => {
+            cfg.capacity_log2 = value()
+                .parse()
+                .expect("--capacity-log2 takes a small integer")
         }
+        "--ops-factor" => cfg.ops_factor = value().parse().expect("--ops-factor takes a number"),
+        "--pin-batch" => {
+            let n: u32 = value()
+                .parse()
+                .ok()
+                .filter(|&n| n > 0)
+                .expect("--pin-batch takes a positive count");
+            PIN_BATCH.store(n, Ordering::Relaxed);
+        }
+        "--keys" => *keys = Keys::parse_list(&value()),
+        "--smoke" => cfg.smoke = true,
+        // Anything else (cargo's flags, filters) is ignored.
+        _ => {}
     }
-    args
 }
 
 // ---------------------------------------------------------------------------
 // Child side
 // ---------------------------------------------------------------------------
-
-#[derive(Default)]
-struct Outcome {
-    ops: u64,
-    secs: f64,
-    bytes_per_entry: Option<f64>,
-    peak_bytes_per_entry: Option<f64>,
-    p50_ns: Option<f64>,
-    p99_ns: Option<f64>,
-    p999_ns: Option<f64>,
-    max_ns: Option<f64>,
-    writer_secs: Option<f64>,
-}
 
 fn run_workload<M: Map>(workload: &str, threads: usize, cfg: &Config) -> Outcome {
     match workload {
@@ -869,13 +1071,15 @@ fn run_impl<K: BenchKey>(workload: &str, name: &str, threads: usize, cfg: &Confi
 
 /// Child side: run one case and print its `RESULT` line on stdout.
 fn run_child(case: &str, threads: usize, keys: Keys, cfg: &Config) {
-    let (workload, name) = case.split_once(':').expect("--case takes WORKLOAD:IMPL");
+    let (workload, name) = Args::split_case(case);
     assert!(
         keys == Keys::U64 || takes_keys(workload),
         "{workload} runs with u64 keys only"
     );
     assert!(keys.holds(name), "{name} cannot hold {} keys", keys.name());
     let out = match (name, keys) {
+        _ if workload == "batch_get" => batch_get_case(name, cfg),
+        _ if workload == "bulk_load" => bulk_load_case(name, cfg),
         ("urcu-inline", _) => run_workload::<Urcu<u64, Inline>>(workload, threads, cfg),
         (_, Keys::U64) => run_impl::<u64>(workload, name, threads, cfg),
         (_, Keys::String) => run_impl::<StrKey>(workload, name, threads, cfg),
@@ -898,156 +1102,104 @@ fn run_child(case: &str, threads: usize, keys: Keys, cfg: &Config) {
             eprintln!("  urcu table: {shape}");
         }
     }
-    let opt = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| v.to_string());
-    println!(
-        "RESULT ops={} secs={} bytes_per_entry={} peak_bytes_per_entry={} p50_ns={} \
-         p99_ns={} p999_ns={} max_ns={} writer_secs={}",
-        out.ops,
-        out.secs,
-        opt(out.bytes_per_entry),
-        opt(out.peak_bytes_per_entry),
-        opt(out.p50_ns),
-        opt(out.p99_ns),
-        opt(out.p999_ns),
-        opt(out.max_ns),
-        opt(out.writer_secs),
-    );
+    println!("{}", out.result_line());
 }
 
 // ---------------------------------------------------------------------------
 // Parent side: run every case in a child, then print the table and CSV
 // ---------------------------------------------------------------------------
 
-struct Row {
-    workload: String,
-    /// Thread count as shown ("1r+1w" for resize_latency).
-    threads: String,
-    keys: Keys,
-    name: &'static str,
-    /// `None` when the child failed.
-    outcome: Option<Outcome>,
-}
+/// The columns of the table and CSV after the common ones: bytes per entry
+/// and its peak (`memory`), latency quantiles (`resize_latency`).
+const COLUMNS: &[Column] = &[
+    Column {
+        header: Some("ns/op"),
+        csv: "ns_per_op",
+        field: "ns_per_op",
+        format: Format::Num,
+    },
+    Column {
+        header: Some("B/entry"),
+        csv: "bytes_per_entry",
+        field: "bytes_per_entry",
+        format: Format::Num,
+    },
+    Column {
+        header: Some("peak B/entry"),
+        csv: "peak_bytes_per_entry",
+        field: "peak_bytes_per_entry",
+        format: Format::Num,
+    },
+    Column {
+        header: Some("p50 ns"),
+        csv: "p50_ns",
+        field: "p50_ns",
+        format: Format::Num,
+    },
+    Column {
+        header: Some("p99 ns"),
+        csv: "p99_ns",
+        field: "p99_ns",
+        format: Format::Num,
+    },
+    Column {
+        header: Some("p99.9 ns"),
+        csv: "p999_ns",
+        field: "p999_ns",
+        format: Format::Num,
+    },
+    Column {
+        header: Some("max ns"),
+        csv: "max_ns",
+        field: "max_ns",
+        format: Format::Num,
+    },
+    Column {
+        header: None,
+        csv: "writer_secs",
+        field: "writer_secs",
+        format: Format::Num,
+    },
+];
 
-impl Row {
-    fn mops(&self) -> Option<f64> {
-        self.outcome
-            .as_ref()
-            .filter(|o| o.secs > 0.0)
-            .map(|o| o.ops as f64 / o.secs / 1e6)
-    }
-
-    /// What the case is: workload, threads, keys, implementation.
-    fn labels(&self) -> [String; 4] {
-        [
-            self.workload.clone(),
-            self.threads.clone(),
-            self.keys.name().to_string(),
-            self.name.to_string(),
-        ]
-    }
-
-    /// The workload-specific columns: bytes per entry and its peak, and
-    /// p50, p99, p99.9 and max ns.
-    fn extras(&self) -> [Option<f64>; 6] {
-        let o = self.outcome.as_ref();
-        [
-            o.and_then(|o| o.bytes_per_entry),
-            o.and_then(|o| o.peak_bytes_per_entry),
-            o.and_then(|o| o.p50_ns),
-            o.and_then(|o| o.p99_ns),
-            o.and_then(|o| o.p999_ns),
-            o.and_then(|o| o.max_ns),
-        ]
-    }
-
-    /// The metric "vs best peer" compares, and whether higher is better.
-    fn metric(&self) -> (&'static str, Option<f64>, bool) {
-        let o = self.outcome.as_ref();
-        match self.workload.as_str() {
-            "memory" => ("bytes/entry", o.and_then(|o| o.bytes_per_entry), false),
-            "resize_latency" => ("p99 ns", o.and_then(|o| o.p99_ns), false),
-            _ => ("Mops/s", self.mops(), true),
-        }
-    }
-}
-
-impl CaseRow for Row {
-    fn group(&self) -> String {
-        format!(
-            "{} threads={} keys={}",
-            self.workload,
-            self.threads,
-            self.keys.name()
-        )
-    }
-    fn implementation(&self) -> &str {
-        self.name
-    }
-    fn is_ours(&self) -> bool {
-        is_urcu(self.name)
-    }
-    fn is_peer(&self) -> bool {
-        !is_urcu(self.name)
-    }
-    fn figure(&self) -> Option<f64> {
-        self.metric().1
-    }
-    fn higher_is_better(&self) -> bool {
-        self.metric().2
-    }
-}
-
-fn parse_result(fields: Vec<(String, String)>) -> Option<Outcome> {
-    let mut o = Outcome::default();
-    for (k, v) in &fields {
-        let num = || v.parse::<f64>().ok();
-        match k.as_str() {
-            "ops" => o.ops = v.parse().ok()?,
-            "secs" => o.secs = num()?,
-            "bytes_per_entry" => o.bytes_per_entry = num(),
-            "peak_bytes_per_entry" => o.peak_bytes_per_entry = num(),
-            "p50_ns" => o.p50_ns = num(),
-            "p99_ns" => o.p99_ns = num(),
-            "p999_ns" => o.p999_ns = num(),
-            "max_ns" => o.max_ns = num(),
-            "writer_secs" => o.writer_secs = num(),
-            _ => {}
-        }
-    }
-    Some(o)
-}
-
-fn run_in_child(
-    exe: &std::path::Path,
-    workload: &str,
-    name: &str,
-    threads: usize,
-    keys: Keys,
-    cfg: &Config,
-) -> Option<Outcome> {
-    let mut args = vec![
-        "--keys".to_string(),
-        keys.name().to_string(),
-        "--secs".to_string(),
-        cfg.secs.to_string(),
-        "--capacity-log2".to_string(),
-        cfg.capacity_log2.to_string(),
-        "--ops-factor".to_string(),
-        cfg.ops_factor.to_string(),
-        "--pin-batch".to_string(),
-        pin_batch().to_string(),
-    ];
-    if cfg.smoke {
-        args.push("--smoke".to_string());
-    }
-    common::run_case(exe, workload, name, threads, &args).and_then(parse_result)
+/// "vs best peer" compares Mops/s, except for `memory` (bytes per entry)
+/// and `resize_latency` (p99 ns), where lower is better.
+fn classify(case: &Case) -> (Role, Metric) {
+    let role = match case.implementation {
+        name if is_urcu(name) => Role::Ours,
+        "std-hashmap" => Role::Baseline,
+        _ => Role::Peer,
+    };
+    let metric = match case.workload.as_str() {
+        "memory" => Metric {
+            label: "bytes/entry",
+            field: "bytes_per_entry",
+            higher_is_better: false,
+        },
+        "resize_latency" => Metric {
+            label: "p99 ns",
+            field: "p99_ns",
+            higher_is_better: false,
+        },
+        _ => Metric::MOPS,
+    };
+    (role, metric)
 }
 
 fn main() {
-    let mut args = parse_args();
+    let mut cfg = Config {
+        capacity_log2: 18,
+        ops_factor: 1.0,
+        secs: 1.0,
+        smoke: false,
+    };
+    let mut keys = vec![Keys::U64];
+    let args = Args::parse(&SPEC, vec![1, 2], |flag, value| {
+        own_flag(&mut cfg, &mut keys, flag, value)
+    });
+    cfg.secs = args.secs;
     if let Some(case) = &args.case {
-        let threads = args.threads.first().copied().unwrap_or(1);
-        run_child(case, threads, args.keys[0], &args.cfg);
+        run_child(case, args.child_threads(), keys[0], &cfg);
         return;
     }
 
@@ -1055,16 +1207,15 @@ fn main() {
         args.threads.clone()
     } else {
         eprintln!("map: no --bench flag (e.g. under `cargo test`): short smoke run, no CSV");
-        args.cfg = Config {
+        cfg = Config {
             capacity_log2: SMOKE_CAPACITY_LOG2,
             ops_factor: 1.0,
             secs: 0.05,
             smoke: true,
         };
-        args.keys = Keys::ALL.to_vec();
+        keys = Keys::ALL.to_vec();
         vec![1, 2]
     };
-    let cfg = &args.cfg;
     eprintln!(
         "map: capacity 2^{}, ops factor {}, {} s per own_loop case, pin batch {}",
         cfg.capacity_log2,
@@ -1073,138 +1224,62 @@ fn main() {
         pin_batch()
     );
     let exe = std::env::current_exe().expect("path of this benchmark binary");
-    // (workload, keys, threads passed to the child, threads as shown,
-    // implementation)
-    let mut cases: Vec<(String, Keys, usize, String, &'static str)> = Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
     for w in &args.workloads {
+        // (threads passed to the child, threads as shown)
         let counts: Vec<(usize, String)> = match w.as_str() {
-            "memory" => vec![(1, "1".into())],
+            "memory" | "batch_get" | "bulk_load" => vec![(1, "1".into())],
             "resize_latency" => vec![(1, "1r+1w".into())],
             _ => threads.iter().map(|&t| (t, t.to_string())).collect(),
         };
         let keys = if takes_keys(w) {
-            args.keys.clone()
+            keys.clone()
         } else {
             vec![Keys::U64]
         };
         for k in keys {
             for (t, shown) in &counts {
-                for &name in IMPLS.iter().filter(|&&name| k.holds(name)) {
-                    cases.push((w.clone(), k, *t, shown.clone(), name));
+                for &name in impls_of(w).iter().filter(|&&name| k.holds(name)) {
+                    cases.push(Case {
+                        shown: shown.clone(),
+                        keys: Some(k.name()),
+                        ..Case::new(w, *t, name)
+                    });
                 }
             }
         }
     }
 
-    let runs = rounds::run_rounds(
-        &cases,
-        args.rounds,
-        |(workload, k, _, shown, name)| {
-            format!("{workload} threads={shown} keys={} {name}", k.name())
-        },
-        |(workload, k, t, shown, name)| Row {
-            workload: workload.clone(),
-            threads: shown.clone(),
-            keys: *k,
-            name,
-            outcome: run_in_child(&exe, workload, name, *t, *k, cfg),
-        },
-    );
-    if args.rounds > 1 {
-        rounds::print_round_ratios(&runs);
-    }
-    let rows: Vec<Row> = runs.into_iter().map(rounds::median_run).collect();
-    // Ratio to the best peer of the same workload, thread count and keys.
-    let ratios = rounds::ratios_to_best_peer(&rows);
-    let dash = || "-".to_string();
-    let opt = |v: Option<f64>| v.filter(|v| v.is_finite()).map_or_else(dash, num);
-    let table: Vec<Vec<String>> = rows
-        .iter()
-        .zip(&ratios)
-        .map(|(r, ratio)| {
-            let figures = [
-                r.mops().map_or("failed".into(), num),
-                ratio.map_or_else(dash, |x| format!("{x:.3}")),
-                r.metric().0.to_string(),
-            ];
-            let extras = r.extras().map(opt);
-            r.labels()
-                .into_iter()
-                .chain(figures)
-                .chain(extras)
-                .collect()
-        })
-        .collect();
-
-    let header = [
-        "workload",
-        "threads",
-        "keys",
-        "implementation",
-        "Mops/s",
-        "vs best peer",
-        "ratio of",
-        "B/entry",
-        "peak B/entry",
-        "p50 ns",
-        "p99 ns",
-        "p99.9 ns",
-        "max ns",
-    ];
-    common::print_table(&header, &table, |c| c < 4 || c == 6);
+    let rows = driver::run_rounds(&exe, &cases, args.rounds, &cfg.child_args(), classify);
+    driver::print_table(&rows, COLUMNS);
 
     if args.bench {
-        let dir = common::output_dir("map");
-        let mut csv = format!(
-            "# capacity_log2={} ops_factor={} secs={} pin_batch={} rounds={} (median run)\n\
-             workload,threads,keys,implementation,mops,ratio_to_best_peer,ratio_of,\
-             bytes_per_entry,peak_bytes_per_entry,p50_ns,p99_ns,p999_ns,max_ns,writer_secs\n",
+        let dir = driver::output_dir("map");
+        let comment = format!(
+            "capacity_log2={} ops_factor={} secs={} pin_batch={} rounds={} (median run)",
             cfg.capacity_log2,
             cfg.ops_factor,
             cfg.secs,
             pin_batch(),
             args.rounds
         );
-        let field = |v: Option<f64>| {
-            v.filter(|v| v.is_finite())
-                .map_or(String::new(), |v| format!("{v:.6}"))
-        };
-        for (r, ratio) in rows.iter().zip(&ratios) {
-            let figures = [field(r.mops()), field(*ratio), r.metric().0.to_string()];
-            let extras = r.extras().map(field);
-            let writer = field(r.outcome.as_ref().and_then(|o| o.writer_secs));
-            let cells: Vec<String> = r
-                .labels()
-                .into_iter()
-                .chain(figures)
-                .chain(extras)
-                .chain([writer])
-                .collect();
-            csv.push_str(&cells.join(","));
-            csv.push('\n');
-        }
-        let path = dir.join("results.csv");
-        std::fs::write(&path, csv).expect("write results.csv");
-        eprintln!("wrote {}", path.display());
+        driver::write_csv(&dir.join("results.csv"), Some(&comment), &rows, COLUMNS);
         // One plot per workload and keys: `read_heavy`, `read_heavy-string`.
         let plot_names: Vec<String> = rows
             .iter()
-            .map(|r| match r.keys {
-                Keys::U64 => r.workload.clone(),
-                k => format!("{}-{}", r.workload, k.name()),
+            .map(|r| match r.case.keys {
+                Some("u64") | None => r.case.workload.clone(),
+                Some(k) => format!("{}-{k}", r.case.workload),
             })
             .collect();
-        let points = rows.iter().zip(&plot_names).map(|(r, plot)| {
-            let (unit, value, _) = r.metric();
-            common::plot::Point {
-                workload: plot,
-                threads: common::plot::leading_number(&r.threads),
-                implementation: r.name,
-                value,
-                unit,
-            }
+        let points = rows.iter().zip(&plot_names).map(|(r, name)| plot::Point {
+            workload: name,
+            threads: plot::leading_number(&r.case.shown),
+            implementation: r.case.implementation,
+            value: r.figure(),
+            unit: r.metric.label,
         });
-        for path in common::plot::write_workload_plots(&dir, "map", points, is_urcu) {
+        for path in plot::write_workload_plots(&dir, "map", points, is_urcu) {
             eprintln!("wrote {}", path.display());
         }
     }

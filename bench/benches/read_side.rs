@@ -7,7 +7,7 @@
 //! measures reads next to a writer and across threads.
 //!
 //! ```text
-//! cargo bench --bench read_side -- --warm-up-time 1 --measurement-time 2
+//! cargo bench -p urcu-bench --bench read_side -- --warm-up-time 1 --measurement-time 2
 //! ```
 
 use arc_swap::ArcSwap;

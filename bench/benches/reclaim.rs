@@ -6,10 +6,10 @@
 //! urcu's reclaimer thread, runs on another core and is not in the time).
 //!
 //! ```text
-//! cargo bench --bench reclaim -- --warm-up-time 1 --measurement-time 2
+//! cargo bench -p urcu-bench --bench reclaim -- --warm-up-time 1 --measurement-time 2
 //! ```
 //!
-//! `benches/scaling.rs --workloads reclaim` runs the same loop on N threads
+//! `scaling --workloads reclaim` runs the same loop on N threads
 //! and also reports peak RSS.
 
 use criterion::{criterion_group, criterion_main, Criterion};

@@ -1,9 +1,10 @@
 //! Thread-scaling driver: urcu against its peers, N threads at a time.
 //!
 //! ```text
-//! cargo bench --bench scaling -- --threads 1,2,4 --secs 1 --workloads read,reclaim,gp
-//! cargo bench --bench scaling -- --threads 1,2 --secs 1 --workloads config,list
-//! cargo bench --bench scaling -- --threads 1,2 --secs 1 --rounds 5 --workloads map
+//! cargo bench -p urcu-bench --bench scaling -- --threads 1,2,4 --secs 1 --workloads read,reclaim,gp
+//! cargo bench -p urcu-bench --bench scaling -- --threads 1,2 --secs 1 --workloads config,list
+//! cargo bench -p urcu-bench --bench scaling -- --threads 1,2 --secs 1 --rounds 5 --workloads map
+//! cargo bench -p urcu-bench --bench scaling -- --threads 1,4 --secs 0.7 --rounds 3 --workloads parked_reader
 //! ```
 //!
 //! Workloads (every case runs for `--secs`, its threads started together):
@@ -45,13 +46,25 @@
 //!   storage; `urcu-map-inline`: `inline()`) through a pinned handle
 //!   re-pinned every 128 operations, against the map peers of
 //!   `benches/map.rs`, all with `ahash` and driven as there (the sessions
-//!   of `benches/common/map_session.rs`): `dashmap` (a shard lock per
+//!   of `bench/src/map_session.rs`): `dashmap` (a shard lock per
 //!   operation), `papaya` (a `LocalGuard` refreshed every 128 operations),
 //!   `scc-hashmap` (`scc::HashMap`, self-contained operations),
 //!   `scc-hashindex` (`scc::HashIndex`, gets under an `scc::Guard` renewed
 //!   every 128 operations) and `rwlock-std` (`RwLock<std HashMap>`).
+//! - `parked_reader`: one thread holds a read-side section open (as a
+//!   reader preempted in its section, or one waiting at a barrier, does)
+//!   while N busy readers enter and leave sections of a fresh memb domain
+//!   in a loop. Their rate is measured for `--secs` with no grace period
+//!   pending ("idle Mops/s"), then for `--secs` while a `synchronize_rcu`
+//!   waits on the parked reader (Mops/s); "vs idle" is the second over the
+//!   first, "gp sleeps" the grace period's sleeps
+//!   (`Stats::grace_period_sleeps`) during the second phase. A grace period
+//!   that any reader's exit wakes (and that then re-arms with a heavy
+//!   barrier, an IPI to every reader's CPU) slows the busy readers down;
+//!   one woken only by the readers it waits for leaves them alone. urcu
+//!   only (`urcu-memb`): no peer has this grace period.
 //!
-//! `--workloads all` runs all six (also the default).
+//! `--workloads all` runs all seven (also the default).
 //!
 //! `--rounds N` runs every case N times, all cases once per round, and
 //! reports each case's median run (Mops/s) in the table and CSV; every
@@ -63,7 +76,7 @@
 //!
 //! With `--features liburcu` (needs a C compiler and Debian's
 //! `liburcu-dev`, liburcu 0.13) the C library joins as a peer, through the
-//! shim in `benches/liburcu/` that runs each whole loop in C on its own
+//! shim in `bench/liburcu/` that runs each whole loop in C on its own
 //! pthreads, with liburcu's inline fast paths (`_LGPL_SOURCE`):
 //! `liburcu-memb` / `-mb` / `-qsbr` in `read` (the writer frees through
 //! `call_rcu`) and `gp`; `liburcu-defer_rcu` and `liburcu-call_rcu` in
@@ -79,8 +92,8 @@
 //! The table goes to stdout and, as CSV, to `target/scaling/results.csv`
 //! (`$CARGO_TARGET_DIR/scaling/` when that is set), with one SVG line plot
 //! per workload beside it (`read.svg`, `reclaim.svg`, ...: M ops/s against
-//! threads on a log scale, grace-period mean latency for `gp`; urcu's lines
-//! drawn thicker); progress goes to stderr.
+//! threads, grace-period mean latency for `gp`; urcu's lines drawn
+//! thicker); progress goes to stderr.
 //! "vs best peer" divides by the fastest non-urcu implementation at the same
 //! thread count; the unprotected baselines (`atomicptr-unprotected`,
 //! `box-drop`) are shown but are not peers. For urcu cases the last two
@@ -93,25 +106,24 @@
 //! and checks that its plots are well-formed SVG; pass `--bench` to run the
 //! binary directly.
 
-mod common;
-#[cfg(feature = "liburcu")]
-mod liburcu;
 use arc_swap::ArcSwap;
-use common::map_session::{
-    own_loop_op, prefill_even_keys, DashMap, Map, MapSession, Papaya, SccIndex, SccMap, StdMap,
-    Urcu,
-};
-use common::rounds::{self, CaseRow};
-use common::{num, XorShift};
 use seize::Guard as _;
 use std::collections::LinkedList;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
-use std::sync::{Arc, Barrier, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Barrier, Mutex, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 use urcu::urcu_structures::{Boxed, Inline, MapStorage};
 use urcu::{ConfigCell, Domain, Flavor, RcuBox, RcuList};
+use urcu_bench::driver::{self, Args, Case, Column, Format, Metric, Outcome, Role, Spec};
+#[cfg(feature = "liburcu")]
+use urcu_bench::liburcu;
+use urcu_bench::map_session::{
+    own_loop_op, prefill_even_keys, DashMap, Map, MapSession, Papaya, SccIndex, SccMap, StdMap,
+    Urcu,
+};
+use urcu_bench::{plot, XorShift};
 
 /// The published object: 64 bytes, one cache line.
 type Obj = [u64; 8];
@@ -219,7 +231,18 @@ const MAP_IMPLS: &[&str] = &[
 ];
 
 /// Every workload, in the order `--workloads all` runs them.
-const WORKLOADS: &[&str] = &["read", "reclaim", "gp", "config", "list", "map"];
+const WORKLOADS: &[&str] = &[
+    "read",
+    "reclaim",
+    "gp",
+    "config",
+    "list",
+    "map",
+    "parked_reader",
+];
+
+/// `parked_reader`: urcu only (a grace period's wake-ups, no peer has one).
+const PARKED_READER_IMPLS: &[&str] = &["urcu-memb"];
 
 /// The `map` workload's key space (its even keys are prefilled), and the
 /// smaller one of the smoke pass.
@@ -239,6 +262,7 @@ fn impls_of(workload: &str) -> Vec<&'static str> {
         "config" => CONFIG_IMPLS,
         "list" => LIST_IMPLS,
         "map" => MAP_IMPLS,
+        "parked_reader" => PARKED_READER_IMPLS,
         other => panic!(
             "unknown workload {other:?} (expected all or some of {})",
             WORKLOADS.join(",")
@@ -260,76 +284,66 @@ fn is_baseline(name: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// Command line
+// Command line (the common flags: urcu_bench::driver::Args)
 // ---------------------------------------------------------------------------
 
-struct Args {
-    threads: Vec<usize>,
-    secs: f64,
-    workloads: Vec<String>,
-    /// Hidden: run one case in this process and print its `RESULT` line.
-    case: Option<String>,
-    /// `cargo bench` passes `--bench`; without it we only smoke-test.
-    bench: bool,
-    /// Hidden: the `map` workload's key space (the parent passes it).
-    map_keys: u64,
-    /// Runs of every case, interleaved round by round; each case reports
-    /// its median run.
-    rounds: usize,
-}
+const SPEC: Spec = Spec {
+    name: "scaling",
+    workloads: WORKLOADS,
+    usage: "",
+};
 
-fn parse_args() -> Args {
-    let mut args = Args {
-        threads: default_threads(),
-        secs: 1.0,
-        workloads: WORKLOADS.iter().map(|w| w.to_string()).collect(),
-        case: None,
-        bench: false,
-        map_keys: MAP_KEYS,
-        rounds: 1,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().unwrap_or_else(|| panic!("{name} needs a value"));
-        match arg.as_str() {
-            "--threads" => args.threads = common::parse_threads(&value("--threads")),
-            "--secs" => {
-                args.secs = value("--secs")
-                    .parse()
-                    .expect("--secs takes a number of seconds")
-            }
-            "--workloads" => {
-                args.workloads = common::parse_workloads(&value("--workloads"), WORKLOADS)
-            }
-            "--rounds" => {
-                args.rounds = value("--rounds")
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .expect("--rounds takes a positive count")
-            }
-            "--case" => args.case = Some(value("--case")),
-            "--bench" => args.bench = true,
-            "--map-keys" => {
-                args.map_keys = value("--map-keys")
-                    .parse()
-                    .ok()
-                    .filter(|k: &u64| k.is_power_of_two() && *k >= 2)
-                    .expect("--map-keys takes a power of two")
-            }
-            "--help" | "-h" => {
-                println!(
-                    "usage: scaling [--threads 1,2,4] [--secs 1] [--rounds 1] \
-                     [--workloads all | read,reclaim,gp,config,list,map]"
-                );
-                std::process::exit(0);
-            }
-            // Anything else (cargo's and criterion-style flags, filters) is ignored.
-            _ => {}
-        }
-    }
-    args
-}
+/// The columns of the table and CSV after the common ones.
+const COLUMNS: &[Column] = &[
+    Column {
+        header: Some("peak RSS MiB"),
+        csv: "peak_rss_mib",
+        field: "rss_mib",
+        format: Format::Fixed1,
+    },
+    Column {
+        header: Some("gp mean us"),
+        csv: "gp_mean_us",
+        field: "gp_mean_us",
+        format: Format::Num,
+    },
+    Column {
+        header: Some("gp p99 us"),
+        csv: "gp_p99_us",
+        field: "gp_p99_us",
+        format: Format::Num,
+    },
+    Column {
+        header: Some("urcu GPs"),
+        csv: "urcu_grace_periods",
+        field: "grace_periods",
+        format: Format::Count,
+    },
+    Column {
+        header: Some("urcu pending"),
+        csv: "urcu_pending",
+        field: "pending",
+        format: Format::Count,
+    },
+    Column {
+        header: Some("idle Mops/s"),
+        csv: "idle_mops",
+        field: "idle_mops",
+        format: Format::Num,
+    },
+    Column {
+        header: Some("vs idle"),
+        csv: "vs_idle",
+        field: "vs_idle",
+        format: Format::Fixed2,
+    },
+    Column {
+        header: Some("gp sleeps"),
+        csv: "gp_sleeps",
+        field: "gp_sleeps",
+        format: Format::Count,
+    },
+];
 
 /// 1, 2, 4, ... up to the number of CPUs (which is always included).
 fn default_threads() -> Vec<usize> {
@@ -451,39 +465,13 @@ fn seize_replace(collector: &seize::Collector, slot: &AtomicPtr<Obj>) {
 // The cases (each runs in its own child process)
 // ---------------------------------------------------------------------------
 
-/// What one case measured.
-#[derive(Default)]
-struct Outcome {
-    ops: u64,
-    secs: f64,
-    rss_mib: f64,
-    /// `gp` only: latency mean and p99, in microseconds.
-    gp_mean_us: Option<f64>,
-    gp_p99_us: Option<f64>,
-    /// urcu only, from `Domain::stats()` when the run ends: grace periods
-    /// completed, and objects queued but not yet reclaimed.
-    grace_periods: Option<u64>,
-    pending: Option<u64>,
-}
-
-impl From<(u64, f64)> for Outcome {
-    fn from((ops, secs): (u64, f64)) -> Outcome {
-        Outcome {
-            ops,
-            secs,
-            ..Outcome::default()
-        }
-    }
-}
-
-/// An outcome with the domain's counters as they stand now.
+/// An outcome with the domain's counters as they stand now: grace periods
+/// completed, and objects queued but not yet reclaimed.
 fn urcu_outcome(measured: (u64, f64), d: &Domain) -> Outcome {
     let stats = d.stats();
-    Outcome {
-        grace_periods: Some(stats.grace_periods),
-        pending: Some(stats.pending()),
-        ..measured.into()
-    }
+    Outcome::from(measured)
+        .with("grace_periods", stats.grace_periods as f64)
+        .with("pending", stats.pending() as f64)
 }
 
 fn domain_of(name: &str) -> Domain {
@@ -970,6 +958,70 @@ fn map_case(name: &str, n: usize, secs: f64, keys: u64) -> Outcome {
     }
 }
 
+/// `parked_reader`: one thread holds a read-side section open while `n`
+/// busy readers enter and leave sections in a loop; their rate is measured
+/// for `secs` with no grace period pending (`idle_mops`), then for `secs`
+/// while a `synchronize_rcu` waits on the parked reader (the case's ops
+/// and secs), with the grace period's sleeps in that phase.
+fn parked_reader_case(name: &str, n: usize, secs: f64) -> Outcome {
+    assert_eq!(name, "urcu-memb", "unknown parked_reader implementation");
+    let d = Domain::new();
+    let stop = AtomicBool::new(false);
+    let counts: Vec<AtomicU64> = (0..n).map(|_| AtomicU64::new(0)).collect();
+    let (held_tx, held_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    thread::scope(|s| {
+        let d = &d;
+        s.spawn(move || {
+            let g = d.read_lock();
+            held_tx.send(()).expect("the case waits");
+            release_rx.recv().expect("the case releases");
+            drop(g);
+        });
+        held_rx.recv().expect("the parked reader entered");
+        for count in &counts {
+            let stop = &stop;
+            s.spawn(move || {
+                let mut done = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    for _ in 0..1000 {
+                        drop(black_box(d.read_lock()));
+                    }
+                    done += 1000;
+                    count.store(done, Ordering::Relaxed);
+                }
+            });
+        }
+        let total = || {
+            counts
+                .iter()
+                .map(|c| c.load(Ordering::Relaxed))
+                .sum::<u64>()
+        };
+        // Sections done and seconds taken in one phase.
+        let phase = || {
+            let (a, t) = (total(), Instant::now());
+            thread::sleep(Duration::from_secs_f64(secs));
+            (total() - a, t.elapsed().as_secs_f64())
+        };
+        thread::sleep(Duration::from_millis(100));
+        let idle = phase();
+        let waiter = s.spawn(move || d.synchronize_rcu());
+        thread::sleep(Duration::from_millis(100));
+        let before = d.stats().grace_period_sleeps;
+        let waiting = phase();
+        let sleeps = d.stats().grace_period_sleeps - before;
+        release_tx.send(()).expect("the parked reader waits");
+        waiter.join().expect("the waiter returns");
+        stop.store(true, Ordering::Relaxed);
+        let idle_mops = idle.0 as f64 / idle.1 / 1e6;
+        let out = Outcome::from(waiting).with("idle_mops", idle_mops);
+        let vs_idle = out.mops().map(|m| m / idle_mops);
+        out.with("vs_idle", vs_idle)
+            .with("gp_sleeps", sleeps as f64)
+    })
+}
+
 /// Worker 0 calls `synchronize_rcu` in a loop; workers 1..n are busy readers.
 fn gp_case(name: &str, n: usize, secs: f64) -> Outcome {
     let d = domain_of(name);
@@ -1000,11 +1052,9 @@ fn gp_case(name: &str, n: usize, secs: f64) -> Outcome {
         0 // readers only keep the grace periods busy
     });
     let (mean, p99) = latency_summary_us(latencies_ns.into_inner().expect("not poisoned"));
-    Outcome {
-        gp_mean_us: Some(mean),
-        gp_p99_us: Some(p99),
-        ..urcu_outcome(measured, &d)
-    }
+    urcu_outcome(measured, &d)
+        .with("gp_mean_us", mean)
+        .with("gp_p99_us", p99)
 }
 
 /// Mean and p99 of latencies in ns, in µs (NaN when there are none).
@@ -1020,7 +1070,7 @@ fn latency_summary_us(mut lat: Vec<u64>) -> (f64, f64) {
 }
 
 /// The C liburcu's cases (`--features liburcu`): each runs its whole loop
-/// in C, on the shim's own threads (see `benches/liburcu/`).
+/// in C, on the shim's own threads (see `bench/liburcu/`).
 #[cfg(feature = "liburcu")]
 fn liburcu_case(workload: &str, name: &str, n: usize, secs: f64, map_keys: u64) -> Outcome {
     match workload {
@@ -1029,11 +1079,9 @@ fn liburcu_case(workload: &str, name: &str, n: usize, secs: f64, map_keys: u64) 
         "gp" => {
             let (count, elapsed, lat) = liburcu::gp(name, n, secs);
             let (mean, p99) = latency_summary_us(lat);
-            Outcome {
-                gp_mean_us: Some(mean),
-                gp_p99_us: Some(p99),
-                ..(count, elapsed).into()
-            }
+            Outcome::from((count, elapsed))
+                .with("gp_mean_us", mean)
+                .with("gp_p99_us", p99)
         }
         "map" => {
             assert_eq!(name, "liburcu-lfht", "unknown liburcu map implementation");
@@ -1045,13 +1093,13 @@ fn liburcu_case(workload: &str, name: &str, n: usize, secs: f64, map_keys: u64) 
 
 /// Peak resident set size of this process, in MiB.
 fn peak_rss_mib() -> f64 {
-    common::status_kib("VmHWM:") / 1024.0
+    urcu_bench::status_kib("VmHWM:") / 1024.0
 }
 
 /// Child side: run one case and print its `RESULT` line on stdout.
 fn run_child(case: &str, threads: usize, secs: f64, map_keys: u64) {
-    let (workload, name) = case.split_once(':').expect("--case takes WORKLOAD:IMPL");
-    let mut out = match workload {
+    let (workload, name) = Args::split_case(case);
+    let out = match workload {
         #[cfg(feature = "liburcu")]
         _ if name.starts_with("liburcu-") => liburcu_case(workload, name, threads, secs, map_keys),
         "read" => read_case(name, threads, secs),
@@ -1060,113 +1108,48 @@ fn run_child(case: &str, threads: usize, secs: f64, map_keys: u64) {
         "config" => config_case(name, threads, secs),
         "list" => list_case(name, threads, secs),
         "map" => map_case(name, threads, secs, map_keys),
+        "parked_reader" => parked_reader_case(name, threads, secs),
         other => panic!("unknown workload {other:?}"),
     };
     // The gp case's own latency samples would dominate its peak RSS.
-    out.rss_mib = if workload == "gp" {
-        f64::NAN
-    } else {
-        peak_rss_mib()
-    };
-    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-    println!(
-        "RESULT ops={} secs={} rss_mib={} gp_mean_us={} gp_p99_us={} grace_periods={} pending={}",
-        out.ops,
-        out.secs,
-        out.rss_mib,
-        opt(out.gp_mean_us.map(|v| v.to_string())),
-        opt(out.gp_p99_us.map(|v| v.to_string())),
-        opt(out.grace_periods.map(|v| v.to_string())),
-        opt(out.pending.map(|v| v.to_string())),
-    );
+    let rss = (workload != "gp").then(peak_rss_mib);
+    println!("{}", out.with("rss_mib", rss).result_line());
 }
 
 // ---------------------------------------------------------------------------
 // Parent side: run every case in a child, then print the table and CSV
 // ---------------------------------------------------------------------------
 
-struct Row {
-    workload: String,
-    threads: usize,
-    name: &'static str,
-    /// `None` when the child failed.
-    outcome: Option<Outcome>,
-}
-
-impl Row {
-    fn mops(&self) -> Option<f64> {
-        self.outcome.as_ref().map(|o| o.ops as f64 / o.secs / 1e6)
-    }
-}
-
 /// Every workload compares Mops/s (`gp`'s, grace periods per second, has
 /// no peers).
-impl CaseRow for Row {
-    fn group(&self) -> String {
-        format!("{} threads={}", self.workload, self.threads)
-    }
-    fn implementation(&self) -> &str {
-        self.name
-    }
-    fn is_ours(&self) -> bool {
-        is_urcu(self.name)
-    }
-    fn is_peer(&self) -> bool {
-        !is_urcu(self.name) && !is_baseline(self.name)
-    }
-    fn figure(&self) -> Option<f64> {
-        self.mops().filter(|m| m.is_finite())
-    }
-    fn higher_is_better(&self) -> bool {
-        true
-    }
-}
-
-fn parse_result(fields: Vec<(String, String)>) -> Option<Outcome> {
-    let mut o = Outcome::default();
-    for (k, v) in &fields {
-        let num = || v.parse::<f64>().ok();
-        match k.as_str() {
-            "ops" => o.ops = v.parse().ok()?,
-            "secs" => o.secs = num()?,
-            "rss_mib" => o.rss_mib = num().unwrap_or(f64::NAN),
-            "gp_mean_us" => o.gp_mean_us = num(),
-            "gp_p99_us" => o.gp_p99_us = num(),
-            "grace_periods" => o.grace_periods = v.parse().ok(),
-            "pending" => o.pending = v.parse().ok(),
-            _ => {}
-        }
-    }
-    Some(o)
-}
-
-fn run_in_child(
-    exe: &std::path::Path,
-    workload: &str,
-    name: &str,
-    threads: usize,
-    secs: f64,
-    map_keys: u64,
-) -> Option<Outcome> {
-    let args = [
-        "--secs".to_string(),
-        secs.to_string(),
-        "--map-keys".to_string(),
-        map_keys.to_string(),
-    ];
-    common::run_case(exe, workload, name, threads, &args).and_then(parse_result)
+fn classify(case: &Case) -> (Role, Metric) {
+    let role = match case.implementation {
+        name if is_urcu(name) => Role::Ours,
+        name if is_baseline(name) => Role::Baseline,
+        _ => Role::Peer,
+    };
+    (role, Metric::MOPS)
 }
 
 fn main() {
-    let args = parse_args();
+    let mut map_keys = MAP_KEYS;
+    let args = Args::parse(&SPEC, default_threads(), |flag, value| {
+        // Hidden: the `map` workload's key space (the parent passes it).
+        if flag == "--map-keys" {
+            map_keys = value()
+                .parse()
+                .ok()
+                .filter(|k: &u64| k.is_power_of_two() && *k >= 2)
+                .expect("--map-keys takes a power of two");
+        }
+    });
     if let Some(case) = &args.case {
-        let threads = args.threads.first().copied().unwrap_or(1);
-        run_child(case, threads, args.secs, args.map_keys);
+        run_child(case, args.child_threads(), args.secs, map_keys);
         return;
     }
 
     let (secs, threads, map_keys) = if args.bench {
-        (args.secs, args.threads.clone(), args.map_keys)
+        (args.secs, args.threads.clone(), map_keys)
     } else {
         eprintln!("scaling: no --bench flag (e.g. under `cargo test`): short smoke run, no CSV");
         (0.05, vec![1, 2], SMOKE_MAP_KEYS)
@@ -1175,113 +1158,54 @@ fn main() {
         eprintln!("note: membarrier is unavailable here; the urcu-memb cases run as mb");
     }
     let exe = std::env::current_exe().expect("path of this benchmark binary");
-    let cases: Vec<(String, usize, &'static str)> = args
+    let cases: Vec<Case> = args
         .workloads
         .iter()
         .flat_map(|w| {
             threads.iter().flat_map(move |&t| {
                 impls_of(w)
                     .into_iter()
-                    .map(move |name| (w.clone(), t, name))
+                    .map(move |name| Case::new(w, t, name))
             })
         })
         .collect();
-
-    let runs = rounds::run_rounds(
-        &cases,
-        args.rounds,
-        |(workload, t, name)| format!("{workload} threads={t} {name}"),
-        |(workload, t, name)| Row {
-            workload: workload.clone(),
-            threads: *t,
-            name,
-            outcome: run_in_child(&exe, workload, name, *t, secs, map_keys),
-        },
-    );
-    if args.rounds > 1 {
-        rounds::print_round_ratios(&runs);
-    }
-    let rows: Vec<Row> = runs.into_iter().map(rounds::median_run).collect();
-    // Ratio to the fastest peer of the same workload and thread count.
-    let ratios = rounds::ratios_to_best_peer(&rows);
-    let dash = || "-".to_string();
-    let table: Vec<[String; 10]> = rows
-        .iter()
-        .zip(&ratios)
-        .map(|(r, ratio)| {
-            let o = r.outcome.as_ref();
-            [
-                r.workload.clone(),
-                r.threads.to_string(),
-                r.name.to_string(),
-                r.mops().map_or("failed".into(), num),
-                ratio.map_or_else(dash, |x| format!("{x:.3}")),
-                o.map(|o| o.rss_mib)
-                    .filter(|v| v.is_finite())
-                    .map_or_else(dash, |v| format!("{v:.1}")),
-                o.and_then(|o| o.gp_mean_us).map_or_else(dash, num),
-                o.and_then(|o| o.gp_p99_us).map_or_else(dash, num),
-                o.and_then(|o| o.grace_periods)
-                    .map_or_else(dash, |v| v.to_string()),
-                o.and_then(|o| o.pending)
-                    .map_or_else(dash, |v| v.to_string()),
-            ]
-        })
-        .collect();
-
-    let header = [
-        "workload",
-        "threads",
-        "implementation",
-        "Mops/s",
-        "vs best peer",
-        "peak RSS MiB",
-        "gp mean us",
-        "gp p99 us",
-        "urcu GPs",
-        "urcu pending",
+    let child_args = [
+        "--secs".to_string(),
+        secs.to_string(),
+        "--map-keys".to_string(),
+        map_keys.to_string(),
     ];
-    common::print_table(&header, &table, |c| c < 3);
+    let rows = driver::run_rounds(&exe, &cases, args.rounds, &child_args, classify);
+    driver::print_table(&rows, COLUMNS);
 
-    if args.bench {
-        let dir = common::output_dir("scaling");
-        let mut csv = String::from(
-            "workload,threads,implementation,mops,ratio_to_best_peer,peak_rss_mib,\
-             gp_mean_us,gp_p99_us,urcu_grace_periods,urcu_pending\n",
-        );
-        let count = |v: Option<u64>| v.map_or(String::new(), |v| v.to_string());
-        let field = |v: Option<f64>| {
-            v.filter(|v| v.is_finite())
-                .map_or(String::new(), |v| format!("{v:.6}"))
+    // What the plots show: Mops/s against threads, except for `gp`, whose
+    // throughput is just the inverse of its latency: grace-period mean
+    // latency.
+    let points = rows.iter().map(|r| {
+        let (value, unit) = if r.case.workload == "gp" {
+            (r.get("gp_mean_us"), "grace period mean latency, µs")
+        } else {
+            (r.get("mops"), "M ops/s (all threads)")
         };
-        for (r, ratio) in rows.iter().zip(&ratios) {
-            let o = r.outcome.as_ref();
-            csv.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{}\n",
-                r.workload,
-                r.threads,
-                r.name,
-                field(r.mops()),
-                field(*ratio),
-                field(o.map(|o| o.rss_mib)),
-                field(o.and_then(|o| o.gp_mean_us)),
-                field(o.and_then(|o| o.gp_p99_us)),
-                count(o.and_then(|o| o.grace_periods)),
-                count(o.and_then(|o| o.pending)),
-            ));
+        plot::Point {
+            workload: &r.case.workload,
+            threads: r.case.threads as f64,
+            implementation: r.case.implementation,
+            value,
+            unit,
         }
-        let path = dir.join("results.csv");
-        std::fs::write(&path, csv).expect("write results.csv");
-        eprintln!("wrote {}", path.display());
-        let svgs = common::plot::write_workload_plots(&dir, "scaling", plot_points(&rows), is_urcu);
-        for path in svgs {
+    });
+    if args.bench {
+        let dir = driver::output_dir("scaling");
+        driver::write_csv(&dir.join("results.csv"), None, &rows, COLUMNS);
+        for path in plot::write_workload_plots(&dir, "scaling", points, is_urcu) {
             eprintln!("wrote {}", path.display());
         }
     } else {
         // Smoke: draw this run's plots in memory and check them, and write
         // one plot to a temporary directory and read it back.
-        for plot in common::plot::plots_of("scaling", plot_points(&rows), is_urcu) {
-            let lines = common::plot::check_svg(&plot.to_svg())
+        for plot in plot::plots_of("scaling", points, is_urcu) {
+            let lines = plot::check_svg(&plot.to_svg())
                 .unwrap_or_else(|e| panic!("plot {:?} is not a sound SVG: {e}", plot.title));
             assert!(
                 lines >= plot.series.len(),
@@ -1289,29 +1213,7 @@ fn main() {
                 plot.title
             );
         }
-        common::plot::smoke_check(3, 4).expect("SVG plot writer smoke check");
+        plot::smoke_check(3, 4).expect("SVG plot writer smoke check");
         eprintln!("scaling: SVG plots checked");
     }
-}
-
-/// What the plots show: Mops/s against threads, except for `gp`, whose
-/// throughput is just the inverse of its latency: grace-period mean latency.
-fn plot_points(rows: &[Row]) -> impl Iterator<Item = common::plot::Point<'_>> {
-    rows.iter().map(|r| {
-        let (value, unit) = if r.workload == "gp" {
-            (
-                r.outcome.as_ref().and_then(|o| o.gp_mean_us),
-                "grace period mean latency, µs",
-            )
-        } else {
-            (r.mops(), "M ops/s (all threads)")
-        };
-        common::plot::Point {
-            workload: &r.workload,
-            threads: r.threads as f64,
-            implementation: r.name,
-            value,
-            unit,
-        }
-    })
 }

@@ -1,5 +1,5 @@
 //! The C liburcu side by side (`--features liburcu`): safe wrappers over the
-//! C shim in this directory, which `build.rs` compiles against the system's
+//! C shim in `bench/liburcu/`, which `build.rs` compiles against the system's
 //! liburcu 0.13 with its inline fast paths (`_LGPL_SOURCE`). Each call runs
 //! a whole measured loop in C on threads the shim starts itself, so no FFI
 //! call sits in a measured loop.

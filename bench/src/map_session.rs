@@ -263,6 +263,44 @@ impl<K: BenchKey, M: MapStorage<K, Value<K>>> MapSession for PinnedSession<'_, K
     }
 }
 
+/// urcu, pinned per operation (boxed storage): what a caller without a
+/// batch pays (the map driver's `urcu-pin-per-op`, not a peer).
+pub struct UrcuPinPerOp<K: BenchKey>(pub UrcuMap<K>);
+
+impl<K: BenchKey> Map for UrcuPinPerOp<K> {
+    type Key = K;
+    type Session<'a> = &'a UrcuMap<K>;
+    fn with_capacity(capacity: usize) -> Self {
+        UrcuPinPerOp(UrcuMap::with_capacity(capacity))
+    }
+    fn session(&self) -> &UrcuMap<K> {
+        &self.0
+    }
+    fn settle(&self) {
+        self.0.domain().rcu_barrier();
+    }
+}
+
+impl<K: BenchKey> MapSession for &UrcuMap<K> {
+    type Key = K;
+    #[inline]
+    fn get(&mut self, k: &K) -> bool {
+        self.pin().get(k).is_some()
+    }
+    #[inline]
+    fn insert(&mut self, k: K, v: Value<K>) -> bool {
+        self.pin().insert(k, v).is_none()
+    }
+    #[inline]
+    fn remove(&mut self, k: &K) -> bool {
+        self.pin().remove(k).is_some()
+    }
+    #[inline]
+    fn update(&mut self, k: &K) -> bool {
+        self.pin().update(k, BenchValue::bumped).is_some()
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The peers
 // ---------------------------------------------------------------------------
