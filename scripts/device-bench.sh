@@ -5,14 +5,15 @@
 #   scripts/device-bench.sh run                # there: run them, results under $OUT
 #   scripts/device-bench.sh diagnose           # there: the map's 16-thread questions
 #
-# `prepare` builds the release bench binaries (scaling, map) and copies them
-# into .devcarry/ (ignored by git: name it in the device call's `carry`).
+# `prepare` builds the release binaries of the two drivers (scaling, map; in
+# the bench/ member, urcu-bench) and copies them into .devcarry/ (ignored by git: name it in the device call's `carry`).
 # `run` runs both drivers at 1-16 threads with the configuration quoted in
 # BENCHMARKS.md, each under its own time limit so that one slow driver
 # cannot eat the other's share, and leaves map.txt, machine.txt and
 # results.tgz (every other output, CSVs and SVG plots) in $OUT (or
 # ./device-out). About 4 minutes
-# without the liburcu peers (230 s on 2026-11-28); allow 7 with them.
+# without the liburcu peers (230 s on 2026-11-28, before `--workloads all`
+# included parked_reader, about 10 s more); allow 7 with them.
 #
 # `diagnose` (about 3 minutes) asks why the map trails scc at 16 threads
 # (BENCHMARKS.md, "Current design, 16-core"): ReadHeavy and Exchange at 16
@@ -40,8 +41,8 @@ prepare)
   else
     echo "note: liburcu-dev is not installed: no liburcu rows on the device"
   fi
-  for bench in scaling map parked_reader batch_get; do
-    exe=$(cargo bench --bench "$bench" "${features[@]}" --no-run --message-format=json 2>/dev/null |
+  for bench in scaling map; do
+    exe=$(cargo bench -p urcu-bench --bench "$bench" "${features[@]}" --no-run --message-format=json 2>/dev/null |
       grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)
     cp "$exe" ".devcarry/$bench"
   done
@@ -53,7 +54,7 @@ prepare)
       grep -v -E 'libc\.so|libm\.so|ld-linux' | xargs -I{} cp -L {} .devcarry/perf/
   fi
   # The device needs no debug info (profiles are read here, by build id).
-  for b in .devcarry/scaling .devcarry/map .devcarry/parked_reader .devcarry/batch_get; do
+  for b in .devcarry/scaling .devcarry/map; do
     objcopy --strip-debug "$b"
   done
   du -sh .devcarry
@@ -115,16 +116,19 @@ run)
     --workloads memory,resize_latency \
     > "$out/map-memory.txt" 2>&1 || echo "map memory: exit $?" >> "$out/map-memory.txt"
   # A grace period asleep on one parked reader, and how much it slows the
-  # readers it does not wait for (about 5 s per line).
-  for n in 1 4 15; do
-    timeout 30 "$bin/parked_reader" "$n" 3 || echo "parked_reader $n: exit $?"
-  done > "$out/parked_reader.txt" 2>&1
+  # readers it does not wait for, with one CPU left for the parked reader
+  # (about 15 s).
+  CARGO_TARGET_DIR="$out/parked" timeout 60 "$bin/scaling" --bench --threads 1,4,15 --secs 0.7 \
+    --rounds 3 --workloads parked_reader \
+    > "$out/parked_reader.txt" 2>&1 || echo "parked_reader: exit $?" >> "$out/parked_reader.txt"
   # Batched lookups against single ones and the peers' (one thread, 3
-  # rounds, about 30 s): does the overlap of misses hold off a VM?
-  timeout 90 "$bin/batch_get" 21 3 > "$out/batch_get.txt" 2>&1 || echo "batch_get: exit $?" >> "$out/batch_get.txt"
+  # rounds, about 60 s): does the overlap of misses hold off a VM?
+  CARGO_TARGET_DIR="$out/batch" timeout 120 "$bin/map" --bench --workloads batch_get \
+    --capacity-log2 21 --rounds 3 \
+    > "$out/batch_get.txt" 2>&1 || echo "batch_get: exit $?" >> "$out/batch_get.txt"
   # The device call brings back at most 8 files (with `diagnose` after
   # this, in the same call): pack everything but map.txt and machine.txt.
-  packed=(scaling map single scaling.txt map-memory.txt parked_reader.txt batch_get.txt)
+  packed=(scaling map single parked batch scaling.txt map-memory.txt parked_reader.txt batch_get.txt)
   (cd "$out" && tar czf results.tgz "${packed[@]}" && rm -rf "${packed[@]}")
   grep -A200 '^workload' "$out/map.txt" | head -60
   ;;

@@ -23,7 +23,7 @@
 //!
 //! # Reclamation core: read side and retirement
 //!
-//! From "Reclamation core", `cargo bench --bench scaling`, 16-core,
+//! From "Reclamation core", `cargo bench -p urcu-bench --bench scaling`, 16-core,
 //! 2026-11-28 (raw `docs/bench/scaling-16core-2026-11-28.txt`). Reads:
 //! lock, load one pointer, unlock, while a writer replaces the object every
 //! millisecond; millions of reads per second, summed over threads.
@@ -134,8 +134,8 @@
 //! thread freeing for everyone, and QSBR's reference rule is checked by the
 //! compiler.
 //!
-//! Measured in the same runs (`cargo bench --features liburcu --bench
-//! scaling`, the C side running whole loops in C; **2-core** Intel VM,
+//! Measured in the same runs (`cargo bench -p urcu-bench --features liburcu
+//! --bench scaling`, the C side running whole loops in C; **2-core** Intel VM,
 //! 2026-11-29, two runs: "Reclamation core" in `BENCHMARKS.md`, raw
 //! `docs/bench/scaling-2core-2026-11-29.txt` and
 //! `docs/bench/scaling-2core-2026-11-29b.txt`), urcu ÷ liburcu, the two

@@ -32,7 +32,7 @@
 //!
 //! All figures below are from `BENCHMARKS.md`, section "Reclamation core",
 //! and the raw runs its tables come from: the **16-core** machine (16 vCPU
-//! Xeon, Linux 6.18; `cargo bench --bench scaling -- --threads 1,2,4,8,16
+//! Xeon, Linux 6.18; `cargo bench -p urcu-bench --bench scaling -- --threads 1,2,4,8,16
 //! --secs 0.7 --workloads all`, 2026-11-28,
 //! `docs/bench/scaling-16core-2026-11-28.txt`), unless marked **2-core**
 //! (the 2 vCPU Intel development VM, 2026-11-29, two runs:
