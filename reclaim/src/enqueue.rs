@@ -2,10 +2,10 @@
 //! checkpoints through which a thread frees its own entries once their
 //! grace period has elapsed, and what happens when the ring is full.
 
-use crate::domain::{in_callback, in_orphaned_section, in_section_panic, with_callbacks, Core};
-use crate::flavor::Flavor;
 use crate::queue::Retired;
-use crate::record::{Checkpoint, ThreadRecord};
+use crate::reclaimer::{in_callback, with_callbacks, Wake};
+use crate::record::{in_orphaned_section, Checkpoint, ThreadRecord};
+use crate::state::Core;
 use crate::stats::Counters;
 use crate::sync::{lock, try_lock, Ordering};
 
@@ -19,8 +19,10 @@ impl Core {
         if rec.checkpoint_due() {
             self.checkpoint(rec);
         }
+        // Relaxed: a hint, read on every enqueue; a producer that misses it
+        // leaves its entries to the reclaimer's next timed look.
         if self.reclaimer_idle.load(Ordering::Relaxed) {
-            self.request_pass();
+            self.wake_reclaimer(Wake::FromIdle);
         }
     }
 
@@ -37,7 +39,7 @@ impl Core {
             c.push(Checkpoint { pos, ticket });
             c.next_at = pos.wrapping_add(interval);
         });
-        self.request_grace_period();
+        self.wake_reclaimer(Wake::Pass);
     }
 
     /// Frees this thread's entries whose grace period has already elapsed,
@@ -83,7 +85,7 @@ impl Core {
                     // ours while an owned guard lives: the domain's list,
                     // freed by the reclaimer after a later grace period.
                     lock(&self.overflow).push(r);
-                    self.request_grace_period();
+                    self.wake_reclaimer(Wake::Pass);
                 } else {
                     // Inside our own section: a list of our own, which we
                     // free ourselves when the section ends, so pending
@@ -97,7 +99,7 @@ impl Core {
                 // domain's list, as with an owned guard above.
                 self.count_spill(rec);
                 lock(&self.overflow).push(r);
-                self.request_grace_period();
+                self.wake_reclaimer(Wake::Pass);
                 return;
             }
             if rec.try_push(r) {
@@ -130,7 +132,7 @@ impl Core {
             s.waiting.push_back((ticket, open));
             rec.spill_waiting.store(true, Ordering::Relaxed);
         }
-        self.request_grace_period();
+        self.wake_reclaimer(Wake::Pass);
         ticket
     }
 
@@ -212,7 +214,7 @@ impl Core {
         } else {
             std::time::Instant::now().checked_add(self.config.max_writer_wait)
         };
-        if self.wait_as_until(Some(rec), target, what, deadline) {
+        if self.wait_as(Some(rec), target, what, deadline) {
             return true;
         }
         self.writer_waits_suspended
@@ -244,45 +246,5 @@ impl Core {
                 .overflow_reclaimed
                 .fetch_add(n, Ordering::Relaxed);
         }
-    }
-
-    /// Waits for `target` on behalf of the thread owning `rec` (if it has
-    /// joined the domain).
-    ///
-    /// # Panics
-    /// If that thread is inside a read-side section (it would wait for
-    /// itself).
-    pub(crate) fn wait_as(&self, rec: Option<&ThreadRecord>, target: u64, what: &str) {
-        let reached = self.wait_as_until(rec, target, what, None);
-        debug_assert!(reached, "a wait without a deadline ends at its target");
-    }
-
-    /// [`wait_as`](Self::wait_as) that gives up at `deadline` (none:
-    /// never); returns whether `target` was reached.
-    pub(crate) fn wait_as_until(
-        &self,
-        rec: Option<&ThreadRecord>,
-        target: u64,
-        what: &str,
-        deadline: Option<std::time::Instant>,
-    ) -> bool {
-        if self.poll(target) {
-            return true;
-        }
-        if rec.is_some_and(|r| r.nesting() > 0) || in_orphaned_section(self.id) {
-            in_section_panic(what);
-        }
-        // A QSBR thread online through its handle holds no guard (checked
-        // above), so it is quiescent: offline while we wait, or the grace
-        // period would wait for us.
-        let qsbr_online = rec.filter(|r| self.flavor == Flavor::Qsbr && r.handle_online());
-        if let Some(r) = qsbr_online {
-            r.qsbr_offline();
-        }
-        let reached = self.wait_for_until(target, rec, deadline);
-        if let Some(r) = qsbr_online {
-            r.qsbr_online();
-        }
-        reached
     }
 }

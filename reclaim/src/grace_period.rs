@@ -16,11 +16,18 @@
 //! ticket read `gp_seq` before that store, its fence precedes the grace
 //! period's, so the reader scan that follows sees everything the caller did
 //! before the ticket (in particular, unpublishing).
+//!
+//! # Waiting
+//!
+//! Two layers, one calling the other: [`Core::wait_as`] waits on behalf of
+//! a thread (it refuses to wait inside that thread's own section, and takes
+//! a QSBR thread offline meanwhile); [`Core::run_until`] runs (or shares)
+//! grace periods until a ticket completes, for a caller that is no reader.
 
-use crate::domain::Core;
 use crate::flavor::{phase, qsbr, Flavor};
-use crate::record::ThreadRecord;
-use crate::stall::StallReport;
+use crate::record::{in_orphaned_section, ThreadRecord};
+use crate::stall::{check_not_in_stall_hook, in_stall_hook_of, StallReport};
+use crate::state::Core;
 use crate::stats::Counters;
 use crate::sync::{fence, lock, try_lock, Arc, Ordering};
 use std::time::{Duration, Instant};
@@ -53,22 +60,53 @@ impl Core {
         self.gp_seq.load(Ordering::Acquire)
     }
 
-    /// Waits until `target` is reached, running grace periods as needed.
-    /// The caller must not be a reader of this domain (checked by callers);
-    /// `me` is the caller's own record, if it has one: quiescent for the
-    /// whole wait, so grace periods run here need not look at it.
-    pub(crate) fn wait_for(&self, target: u64, me: Option<&ThreadRecord>) {
-        let reached = self.wait_for_until(target, me, None);
-        debug_assert!(reached, "a wait without a deadline ends at its target");
+    /// Waits for `target` on behalf of the thread owning `rec` (if it has
+    /// joined the domain), giving up at `deadline` (none: never); returns
+    /// whether `target` was reached.
+    ///
+    /// # Panics
+    /// If that thread is inside a read-side section (it would wait for
+    /// itself); `what` names the operation in the message.
+    pub(crate) fn wait_as(
+        &self,
+        rec: Option<&ThreadRecord>,
+        target: u64,
+        what: &str,
+        deadline: Option<Instant>,
+    ) -> bool {
+        if self.poll(target) {
+            return true;
+        }
+        if rec.is_some_and(|r| r.nesting() > 0) || in_orphaned_section(self.id) {
+            in_section_panic(what);
+        }
+        // A QSBR thread online through its handle holds no guard (checked
+        // above), so it is quiescent: offline while we wait, or the grace
+        // period would wait for us.
+        let qsbr_online = rec.filter(|r| self.flavor == Flavor::Qsbr && r.handle_online());
+        if let Some(r) = qsbr_online {
+            r.qsbr_offline();
+        }
+        let reached = self.run_until(target, rec, deadline);
+        if let Some(r) = qsbr_online {
+            r.qsbr_online();
+        }
+        reached
     }
 
-    /// [`wait_for`](Self::wait_for) that gives up at `deadline` (none:
-    /// never). Returns whether `target` was reached. A grace period this
-    /// call runs that still waits for readers at the deadline ends as not
-    /// run. While another thread runs the grace period (the reclaimer,
-    /// usually), a call with a deadline naps and looks again rather than
-    /// block on `gp_lock`, which it could not leave in time.
-    pub(crate) fn wait_for_until(
+    /// Runs grace periods (or waits for the one another thread runs) until
+    /// `target` is reached; gives up at `deadline` (none: never) and
+    /// returns whether it was reached. The caller is not a reader of this
+    /// domain ([`wait_as`](Self::wait_as) checks that); `me` is its own
+    /// record, if it has one: quiescent for the whole wait, so grace
+    /// periods run here need not look at it.
+    ///
+    /// A grace period this call runs that still waits for readers at the
+    /// deadline ends as not run. While another thread runs the grace
+    /// period (the reclaimer, usually), a call with a deadline naps and
+    /// looks again rather than block on `gp_lock`, which it could not
+    /// leave in time.
+    pub(crate) fn run_until(
         &self,
         target: u64,
         me: Option<&ThreadRecord>,
@@ -77,7 +115,7 @@ impl Core {
         if self.poll(target) {
             return true;
         }
-        crate::domain::check_not_in_stall_hook(self.id, "a grace-period wait");
+        check_not_in_stall_hook(self.id, "a grace-period wait");
         let Some(deadline) = deadline else {
             let mut readers = lock(&self.gp_lock);
             while !self.poll(target) {
@@ -226,10 +264,10 @@ impl Core {
     /// (the first one is also reported on stderr): it must not unwind
     /// through the grace period, nor kill the reclaimer thread. While it
     /// runs, this thread may not wait for a grace period of this domain (it
-    /// holds `gp_lock`): `wait_for` and `pass` panic instead, and that
+    /// holds `gp_lock`): `run_until` and `pass` panic instead, and that
     /// panic is caught here like any other.
     fn run_stall_hook(&self, report: &StallReport) {
-        let outcome = crate::domain::in_stall_hook_of(self.id, || {
+        let outcome = in_stall_hook_of(self.id, || {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 (self.config.stall_hook)(report)
             }))
@@ -349,6 +387,16 @@ impl Core {
             self.hot.disarm_wake();
         }
     }
+}
+
+#[cold]
+#[track_caller]
+pub(crate) fn in_section_panic(what: &str) -> ! {
+    panic!(
+        "{what} called inside a read-side section of the same domain: it would wait for this \
+         thread's own section to end, which is a deadlock. Drop every ReadGuard of this domain on \
+         this thread first (or use rcu_reclaim_queue/defer, which never wait inside a section)"
+    )
 }
 
 /// A pause while another thread runs the grace period a deadline-bound

@@ -1,10 +1,81 @@
-//! Read guards and per-thread handles.
+//! The read side: [`Domain::read_lock`] and its [`ReadGuard`], and
+//! [`Domain::register_thread`] and its per-thread [`ThreadHandle`]. (The
+//! free `read_lock` is the same through the default domain; the reader
+//! word protocol itself is in `record` and `flavor`.)
 
 use crate::domain::Domain;
 use crate::flavor::Flavor;
 use crate::record::ThreadRecord;
+use crate::registry;
 use crate::sync::Arc;
 use std::marker::PhantomData;
+
+impl Domain {
+    /// Enters a read-side section: until the guard drops, objects this
+    /// thread can reach through RCU-protected pointers are not reclaimed.
+    /// Nestable; the guard is `!Send`.
+    ///
+    /// Under [`Flavor::Qsbr`] without an online [`ThreadHandle`], the thread
+    /// comes online for the guard's lifetime (a fence each way). Use
+    /// [`register_thread`](Self::register_thread) for QSBR's free read side.
+    ///
+    /// A thread that only reads never waits here. One whose previous
+    /// section had to spill objects past its full queue (many writes under
+    /// one guard) first waits, at most
+    /// [`max_writer_wait`](crate::DomainBuilder::max_writer_wait), for
+    /// their grace period: that keeps its pending memory bounded.
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, RcuBox};
+    /// let d = Domain::new();
+    /// let b = RcuBox::new_in(String::from("old"), &d);
+    /// let g = d.read_lock();
+    /// let s = b.load(&g);
+    /// b.replace(String::from("new"));
+    /// assert_eq!(s, "old"); // not reclaimed while `g` lives
+    /// ```
+    #[inline]
+    pub fn read_lock(&self) -> ReadGuard<'_> {
+        let rec = self.record();
+        rec.read_lock();
+        ReadGuard::new(rec)
+    }
+
+    /// Registers the calling thread and returns its handle: a `read_lock`
+    /// without the thread-local lookup (about the same instruction count
+    /// as the free one, for memb) and, under QSBR, the quiescent state and
+    /// offline/online calls. The thread starts online.
+    ///
+    /// # Panics
+    /// If this thread already holds a live handle for this domain.
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, Flavor};
+    /// let d = Domain::builder().flavor(Flavor::Qsbr).build();
+    /// let mut h = d.register_thread();
+    /// assert!(h.is_online());
+    /// drop(h.read_lock()); // free under QSBR
+    /// h.quiescent_state(); // between "events": no references held
+    /// ```
+    pub fn register_thread(&self) -> ThreadHandle {
+        let rec = self.record();
+        assert!(
+            !rec.handle_live.get(),
+            "register_thread: this thread already holds a ThreadHandle for this domain; \
+             use that one (handles are per thread)"
+        );
+        let arc = registry::registered_arc(self.core()).expect("record registered above");
+        if self.flavor() == Flavor::Qsbr {
+            assert!(
+                rec.nesting() == 0,
+                "register_thread: a QSBR handle cannot be created inside a read-side section"
+            );
+            rec.qsbr_online();
+        }
+        rec.handle_live.set(true);
+        ThreadHandle::new(self.clone(), arc)
+    }
+}
 
 /// A read-side section: while it lives, objects reachable through
 /// RCU-protected pointers of its domain are not reclaimed. Dropping it ends
@@ -299,10 +370,4 @@ impl Drop for ThreadHandle {
         }
         self.record.handle_live.set(false);
     }
-}
-
-#[cold]
-#[track_caller]
-pub(crate) fn offline_panic() -> ! {
-    panic!("ThreadHandle::read_lock on an offline QSBR thread: call online() first (grace periods do not wait for offline threads)")
 }

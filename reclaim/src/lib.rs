@@ -34,6 +34,7 @@
 #![deny(missing_docs)]
 #![warn(unsafe_op_in_unsafe_fn)]
 
+mod builder;
 mod domain;
 mod enqueue;
 mod flavor;
@@ -46,17 +47,19 @@ mod queue;
 mod rcu_box;
 mod reclaimer;
 mod record;
+mod registry;
 mod stall;
+mod state;
 mod stats;
 mod sync;
 mod sys;
 #[cfg(all(test, not(loom)))]
 mod tests;
 
-pub use domain::{
-    default_domain, Domain, DomainBuilder, GracePeriod, DEFAULT_QUEUE_CAPACITY,
-    DEFAULT_RECLAIM_INTERVAL, DEFAULT_STALL_TIMEOUT,
+pub use builder::{
+    DomainBuilder, DEFAULT_QUEUE_CAPACITY, DEFAULT_RECLAIM_INTERVAL, DEFAULT_STALL_TIMEOUT,
 };
+pub use domain::{default_domain, Domain, GracePeriod};
 pub use flavor::Flavor;
 pub use guard::{ReadGuard, ThreadHandle};
 pub use owned::{Guard, OwnedReadGuard};

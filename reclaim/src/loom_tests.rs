@@ -109,7 +109,7 @@ fn reader_vs_grace_period_with(flavor: Flavor, refresh: bool) {
         };
         version.store(2, Ordering::Release);
         let core = d.core();
-        core.wait_as(None, core.start_poll(), "model");
+        assert!(core.wait_as(None, core.start_poll(), "model", None));
         freed_v1.store(true, Ordering::Relaxed);
         reader.join().unwrap();
     });
@@ -263,12 +263,12 @@ fn reader_registering_during_an_empty_grace_period() {
                 let d = d.clone();
                 thread::spawn(move || {
                     let core = d.core();
-                    core.wait_as(None, core.start_poll(), "model");
+                    assert!(core.wait_as(None, core.start_poll(), "model", None));
                 })
             };
             version.store(2, Ordering::Release);
             let core = d.core();
-            core.wait_as(Some(&writer_rec), core.start_poll(), "model");
+            assert!(core.wait_as(Some(&writer_rec), core.start_poll(), "model", None));
             freed_v1.store(true, Ordering::Relaxed);
             reader.join().unwrap();
             other.join().unwrap();
@@ -292,7 +292,7 @@ fn memb_grace_period_woken_by_each_reader_it_waits_for() {
             .map(|rec| thread::spawn(move || rec.read_unlock()))
             .collect();
         let core = d.core();
-        core.wait_as(None, core.start_poll(), "model");
+        assert!(core.wait_as(None, core.start_poll(), "model", None));
         for r in readers {
             r.join().unwrap();
         }

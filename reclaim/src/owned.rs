@@ -22,6 +22,28 @@ use crate::guard::ReadGuard;
 use crate::record::ThreadRecord;
 use crate::sync::{fence, lock, Arc, Ordering};
 
+impl Domain {
+    /// Enters a read-side section that is not tied to this thread: the
+    /// guard is `Send` and `Sync`, so it may be moved to another thread or
+    /// held across an `.await`. Costs a registry lock, an allocation and a
+    /// fence to enter and to leave; see [`OwnedReadGuard`](crate::OwnedReadGuard).
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, RcuBox};
+    /// let d = Domain::new();
+    /// let b = RcuBox::new_in(7u32, &d);
+    /// let g = d.read_lock_owned();
+    /// let ticket = d.start_poll();
+    /// assert!(!d.poll(&ticket)); // grace periods wait for the owned section
+    /// std::thread::spawn(move || drop(g)).join().unwrap();
+    /// d.cond_synchronize(&ticket);
+    /// assert_eq!(*b.load(&d.read_lock()), 7);
+    /// ```
+    pub fn read_lock_owned(&self) -> crate::OwnedReadGuard {
+        crate::OwnedReadGuard::new(self)
+    }
+}
+
 /// A read-side section that is `Send` and `Sync`: it may move to another
 /// thread, or be held across an `.await`, and ends when it is dropped,
 /// wherever that is. From [`Domain::read_lock_owned`] or

@@ -46,6 +46,11 @@ pub(crate) struct Retired {
 // another thread is what `Send` allows.
 unsafe impl Send for Retired {}
 
+/// Drops the `Box<T>` behind `p`: the drop function of a retired box.
+///
+/// # Safety
+/// `p` came from `Box::<T>::into_raw`, and this is its one consumption,
+/// after its grace period (see [`Retired::reclaim`]).
 unsafe fn drop_box<T>(p: *mut ()) {
     // SAFETY: `p` came from `Box::<T>::into_raw` in `Retired::of_box`, and
     // each entry is consumed exactly once (the ring's tail moves past it
@@ -53,6 +58,10 @@ unsafe fn drop_box<T>(p: *mut ()) {
     drop(unsafe { Box::from_raw(p.cast::<T>()) });
 }
 
+/// Runs the boxed closure behind `p`: the drop function of `defer`.
+///
+/// # Safety
+/// As for [`drop_box`], with `Box::<F>::into_raw`.
 unsafe fn call_box<F: FnOnce()>(p: *mut ()) {
     // SAFETY: as in `drop_box`, `p` came from `Box::<F>::into_raw` once.
     let f = unsafe { Box::from_raw(p.cast::<F>()) };

@@ -11,15 +11,19 @@
 //!
 //! The thread starts on first use and sleeps on a condition variable: for
 //! `reclaim_interval` while anything is pending, for a second otherwise
-//! (a producer that finds it idle wakes it at once).
+//! (a producer that finds it idle wakes it at once). Everything that wakes
+//! it goes through [`Core::wake_reclaimer`]. Its flags live with the rest
+//! of the domain's state ([`ReclaimerSignal`](crate::state::ReclaimerSignal)).
+//!
+//! Every reclamation callback (a destructor, a deferred closure) runs
+//! through [`with_callbacks`], which catches its panics and marks the thread
+//! as inside one ([`in_callback`]), wherever the drain happens.
 
-use crate::domain::{with_callbacks, Core};
 use crate::queue::{DrainState, Retired};
 use crate::record::ThreadRecord;
-use crate::stats::Stats;
-use crate::sync::{lock, Arc, AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex as StdMutex};
-use std::thread::JoinHandle;
+use crate::state::Core;
+use crate::sync::{lock, Arc, Ordering};
+use std::cell::Cell;
 use std::time::Duration;
 
 /// How long an idle reclaimer sleeps before it looks anyway (this bounds the
@@ -28,47 +32,38 @@ const IDLE_SLEEP: Duration = Duration::from_secs(1);
 /// Rounds of draining at shutdown (destructors may queue more objects).
 const SHUTDOWN_ROUNDS: usize = 64;
 
-/// Wake-ups and lifecycle of the reclaimer thread.
-#[derive(Default)]
-pub(crate) struct Signal {
-    mutex: StdMutex<()>,
-    cv: Condvar,
-    /// A pass is wanted now (a producer passed a checkpoint, a thread
-    /// exited, something spilled).
-    wanted: AtomicBool,
-    /// Someone polling a ticket asked for a grace period even if no queue
-    /// holds anything ([`Domain::request_grace_period`](crate::Domain::request_grace_period)).
-    gp_requested: AtomicBool,
-    /// The thread is in (or about to enter) its wait.
-    sleeping: AtomicBool,
-    shutdown: AtomicBool,
-    thread: StdMutex<Option<JoinHandle<()>>>,
-    started: AtomicBool,
-    /// The default domain's reclaimer is never joined.
-    is_default: AtomicBool,
-}
-
-impl Signal {
-    pub(crate) fn mark_default(&self) {
-        self.is_default.store(true, Ordering::Relaxed);
-    }
+/// Why [`Core::wake_reclaimer`] is called; each asks for a pass soon, and
+/// some set a flag first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// Entries wait for a grace period (a checkpoint passed, something
+    /// spilled).
+    Pass,
+    /// As `Pass`, from a producer that found the reclaimer idle, or from a
+    /// thread that exited: marks it busy first, so that other producers
+    /// stop asking.
+    FromIdle,
+    /// A grace period even if no queue holds anything (someone polls a
+    /// ticket, [`Domain::request_grace_period`](crate::Domain::request_grace_period)).
+    GracePeriod,
 }
 
 impl Core {
-    /// Registers a new record for the calling thread.
-    pub(crate) fn register(&self, pinned: bool) -> Arc<ThreadRecord> {
-        let rec = Arc::new(ThreadRecord::new(
-            self.flavor,
-            self,
-            self.config.queue_capacity,
-            pinned,
-        ));
-        lock(&self.registry).push(rec.clone());
-        rec
-    }
-
-    /// Asks the reclaimer for a grace period and a pass soon.
-    pub(crate) fn request_grace_period(&self) {
+    /// Wakes the reclaimer (starting its thread on first use) for a pass
+    /// soon; the one way in for every caller that wants one. Returns at
+    /// once.
+    pub(crate) fn wake_reclaimer(&self, why: Wake) {
+        match why {
+            Wake::Pass => {}
+            Wake::FromIdle => self.reclaimer_idle.store(false, Ordering::Relaxed),
+            Wake::GracePeriod => {
+                // Read first: many writers may ask at once; only the first
+                // stores. Relaxed: see `ReclaimerSignal::gp_requested`.
+                if !self.signal.gp_requested.load(Ordering::Relaxed) {
+                    self.signal.gp_requested.store(true, Ordering::Relaxed);
+                }
+            }
+        }
         let s = &self.signal;
         if s.wanted.load(Ordering::Relaxed) {
             return;
@@ -83,31 +78,19 @@ impl Core {
         }
     }
 
-    /// Makes the next pass run a grace period even with empty queues.
-    pub(crate) fn force_grace_period(&self) {
-        // Read first: many writers may ask at once; only the first stores.
-        if !self.signal.gp_requested.load(Ordering::Relaxed) {
-            self.signal.gp_requested.store(true, Ordering::Relaxed);
-        }
-        self.request_grace_period();
-    }
-
-    /// Same as a grace-period request; named for the callers' intent.
-    pub(crate) fn request_pass(&self) {
-        self.reclaimer_idle.store(false, Ordering::Relaxed);
-        self.request_grace_period();
-    }
-
     fn ensure_reclaimer(&self) {
         // Loom models play the reclaimer's part themselves, on a model thread.
         if cfg!(loom) {
             return;
         }
         let s = &self.signal;
+        // Acquire pairs with the release store of `started` below, and with
+        // `shutdown`'s store in `Core::shutdown` (see `ReclaimerSignal`).
         if s.started.load(Ordering::Acquire) || s.shutdown.load(Ordering::Acquire) {
             return;
         }
         let mut slot = s.thread.lock().unwrap_or_else(|e| e.into_inner());
+        // Relaxed: `started` is stored under this lock.
         if s.started.load(Ordering::Relaxed) || s.shutdown.load(Ordering::Acquire) {
             return;
         }
@@ -119,15 +102,21 @@ impl Core {
             .spawn(move || core.reclaimer_main())
             .expect("failed to spawn the urcu reclaimer thread");
         *slot = Some(handle);
+        // Release: pairs with the acquire fast path above.
         s.started.store(true, Ordering::Release);
     }
 
     fn reclaimer_main(self: Arc<Self>) {
         let s = &self.signal;
+        // Acquire (here and below) pairs with `shutdown`'s store in
+        // `Core::shutdown`: the final drain sees what was queued before it.
         while !s.shutdown.load(Ordering::Acquire) {
             let pending = self.anything_pending();
             {
                 let g = s.mutex.lock().unwrap_or_else(|e| e.into_inner());
+                // The wake-up handshake with `wake_reclaimer` (SeqCst: store
+                // `sleeping`, then load `wanted`), and the shutdown check
+                // under `mutex`, which `Core::shutdown` takes to notify.
                 s.sleeping.store(true, Ordering::SeqCst);
                 if !s.wanted.load(Ordering::SeqCst) && !s.shutdown.load(Ordering::SeqCst) {
                     let wait = if pending {
@@ -140,11 +129,16 @@ impl Core {
                     }
                     drop(s.cv.wait_timeout(g, wait));
                 }
+                // Relaxed: only spares wakers a notify while we are awake.
                 s.sleeping.store(false, Ordering::Relaxed);
             }
             if s.shutdown.load(Ordering::Acquire) {
                 break;
             }
+            // Relaxed: a request that this store overwrites, or whose
+            // entries the pass below misses, waits for the next look, at
+            // most `reclaim_interval` away (pending entries keep the
+            // sleep that short).
             s.wanted.store(false, Ordering::Relaxed);
             // Read first: producers read this word on every enqueue.
             if self.reclaimer_idle.load(Ordering::Relaxed) {
@@ -156,7 +150,7 @@ impl Core {
     }
 
     /// Drains everything, repeatedly, since destructors may queue more.
-    fn final_drain(&self) {
+    pub(crate) fn final_drain(&self) {
         for _ in 0..SHUTDOWN_ROUNDS {
             self.pass(true);
             if !self.anything_pending() {
@@ -188,7 +182,7 @@ impl Core {
 
     /// One reclamation pass; `flush` drains everything queued before it.
     pub(crate) fn pass(&self, flush: bool) {
-        crate::domain::check_not_in_stall_hook(self.id, "a reclaimer pass (rcu_barrier)");
+        crate::stall::check_not_in_stall_hook(self.id, "a reclaimer pass (rcu_barrier)");
         let _pass = lock(&self.pass_lock);
         let records: Vec<Arc<ThreadRecord>> = lock(&self.registry).clone();
         // Acquire (in `snapshot_head`) pairs with each owner's release of
@@ -206,7 +200,8 @@ impl Core {
         let forced = self.signal.gp_requested.swap(false, Ordering::Relaxed);
         if busy || forced || !spilled.is_empty() {
             let target = self.start_poll();
-            self.wait_for(target, None);
+            let reached = self.run_until(target, None, None);
+            debug_assert!(reached, "a wait without a deadline ends at its target");
         }
         let clock = self.reclaimer_clock();
         for (rec, &snap) in records.iter().zip(&snaps) {
@@ -310,58 +305,62 @@ impl Core {
             false
         });
     }
+}
 
-    /// Stops the reclaimer and reclaims everything still queued.
-    pub(crate) fn shutdown(&self) {
-        let s = &self.signal;
-        s.shutdown.store(true, Ordering::SeqCst);
-        {
-            let _g = s.mutex.lock().unwrap_or_else(|e| e.into_inner());
-            s.cv.notify_one();
-        }
-        let handle = s.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        match handle {
-            // The last handle was dropped by a callback on the reclaimer
-            // itself: its loop ends after this pass and drains everything.
-            Some(h) if h.thread().id() == std::thread::current().id() => {}
-            // The reclaimer drains everything before it exits. It catches
-            // destructor panics, so a join error would be a bug of ours.
-            Some(h) => h.join().expect("the urcu reclaimer thread panicked"),
-            None => self.final_drain(),
-        }
-    }
+crate::sync::const_thread_local! {
+    /// Set while this thread runs reclamation callbacks.
+    static IN_CALLBACK: Cell<bool> = Cell::new(false);
+}
 
-    pub(crate) fn stats(&self) -> Stats {
-        let c = &self.counters;
-        let mut s = Stats {
-            flavor: self.flavor,
-            grace_periods: c.grace_periods.load(Ordering::Relaxed),
-            caller_fallbacks: c.caller_fallbacks.load(Ordering::Relaxed),
-            overflow_spills: c.overflow_spills.load(Ordering::Relaxed),
-            destructor_panics: c.destructor_panics.load(Ordering::Relaxed),
-            stalls_reported: c.stalls_reported.load(Ordering::Relaxed),
-            stall_hook_panics: c.stall_hook_panics.load(Ordering::Relaxed),
-            writer_wait_timeouts: c.writer_wait_timeouts.load(Ordering::Relaxed),
-            grace_period_sleeps: c.gp_sleeps.load(Ordering::Relaxed),
-            longest_grace_period: Duration::from_nanos(c.longest_gp_ns.load(Ordering::Relaxed)),
-            ..Stats::default()
-        };
-        // Relaxed loads, one by one: a snapshot (see `Stats`), not a
-        // consistent cut.
-        let reg = lock(&self.registry);
-        let mut reclaimed = c.overflow_reclaimed.load(Ordering::Relaxed)
-            + c.exited_reclaimed.load(Ordering::Relaxed);
-        reclaimed += reg
-            .iter()
-            .map(|r| r.reclaimed.load(Ordering::Relaxed))
-            .sum::<u64>();
-        s.queued = c.exited_queued.load(Ordering::Relaxed)
-            + reg
-                .iter()
-                .map(|r| r.queued.load(Ordering::Relaxed))
-                .sum::<u64>();
-        s.reclaimed = reclaimed;
-        s.threads = reg.len();
-        s
-    }
+/// Whether this thread is running a reclamation callback.
+pub(crate) fn in_callback() -> bool {
+    IN_CALLBACK.with(|c| c.get())
+}
+
+/// Runs reclamation callbacks: marks the thread as inside one (so that
+/// what they call cannot wait for themselves) and hands `f` a function that
+/// runs one entry, catching a panic so reclamation goes on.
+///
+/// # Safety
+/// `f` hands the function only entries whose grace period has elapsed (one
+/// that began after they were queued), each exactly once.
+pub(crate) unsafe fn with_callbacks<R>(
+    core: &Core,
+    f: impl FnOnce(&mut dyn FnMut(Retired)) -> R,
+) -> R {
+    let was = IN_CALLBACK.with(|c| c.replace(true));
+    let mut run = |r: Retired| {
+        // SAFETY: this function's contract: each entry once, after its
+        // grace period.
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { r.reclaim() }));
+        if let Err(payload) = res {
+            let before = core
+                .counters
+                .destructor_panics
+                .fetch_add(1, Ordering::Relaxed);
+            if before == 0 {
+                report_first_destructor_panic(core.id, &*payload);
+            }
+        }
+    };
+    let out = f(&mut run);
+    IN_CALLBACK.with(|c| c.set(was));
+    out
+}
+
+/// One stderr line for a domain's first destructor panic: the panic is
+/// caught (reclamation goes on), so without it a user whose panic hook is
+/// quiet would never learn that the rest of a closure did not run.
+#[cold]
+fn report_first_destructor_panic(domain_id: u64, payload: &(dyn std::any::Any + Send)) {
+    let msg = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(a non-string panic payload)");
+    eprintln!(
+        "urcu: a destructor or deferred closure panicked while domain {domain_id} reclaimed it: \
+         {msg}. The panic was caught and reclamation goes on; the rest of that destructor or \
+         closure did not run. Later panics are only counted (Stats::destructor_panics)"
+    );
 }

@@ -5,103 +5,17 @@
 //! the grace-period detector. Fields fall in three groups with one writer
 //! each: the owner writes the reader word and the owner-only cells; whoever
 //! holds `drain` moves the ring's tail; the reclaimer writes `reclaimer_seen`.
+//!
+//! Also here: the per-thread list of *orphaned* sections (a section still
+//! open when the thread's registrations are destroyed), which a record's
+//! slow unlock and every wait consult.
 
-use crate::domain::Core;
 use crate::flavor::{mb, memb, qsbr, Flavor};
 use crate::queue::{DrainState, ProducerState, Retired, Ring};
-use crate::sync::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::state::{Core, Hot};
+use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crossbeam_utils::CachePadded;
 use std::cell::{Cell, UnsafeCell};
-
-/// The domain words every reader reads: kept on their own cache line,
-/// written only by grace periods (and, rarely, a waking reader).
-#[derive(Debug)]
-pub(crate) struct Hot {
-    /// Global grace-period counter (see `flavor::phase` and `flavor::qsbr`).
-    pub(crate) gp_ctr: AtomicUsize,
-    /// -1 while a writer sleeps waiting for readers; see `wake_writer`.
-    pub(crate) gp_futex: AtomicI32,
-    /// The readers a sleeping writer waits for, one bit each
-    /// ([`ThreadRecord::wake_bit`]; threads beyond 64 share bits). Only
-    /// those wake it: a reader the grace period is not waiting for leaves
-    /// its sections without a system call, however often, even while one
-    /// long section keeps the writer asleep.
-    pub(crate) wake_mask: AtomicU64,
-}
-
-impl Hot {
-    pub(crate) fn new(gp_ctr: usize) -> Self {
-        Hot {
-            gp_ctr: AtomicUsize::new(gp_ctr),
-            gp_futex: AtomicI32::new(0),
-            wake_mask: AtomicU64::new(0),
-        }
-    }
-
-    /// Called by a reader right after it made its word quiescent, with
-    /// its wake bit (read before that: the record may go once we are
-    /// quiescent, the domain's words may not).
-    #[inline(always)]
-    pub(crate) fn wake_writer(&self, bit: u64) {
-        // Relaxed: the flavors' exit paths order the reader's store before
-        // this load (fence, or membarrier on the writer's side).
-        if self.gp_futex.load(Ordering::Relaxed) == -1 {
-            self.wake_writer_if_waited_for(bit);
-        }
-    }
-
-    /// [`wake_writer`](Self::wake_writer) for the common unlock, which
-    /// reads its wake bit only if a writer sleeps: `reader` must stay
-    /// allocated after going quiescent (see `ThreadRecord::read_unlock`).
-    #[inline(always)]
-    fn wake_writer_for(&self, reader: &ReaderLine) {
-        // As `wake_writer`, inline: while a writer sleeps on another
-        // reader, this exit then costs two more loads, not a call.
-        if self.gp_futex.load(Ordering::Relaxed) == -1
-            && self.wake_mask.load(Ordering::Relaxed) & reader.wake_bit != 0
-        {
-            self.wake_writer_slow();
-        }
-    }
-
-    /// A writer sleeps: wake it if it waits for us. Out of line: only the
-    /// slow exits (QSBR, spilled or orphaned sections) come here; the common
-    /// unlock uses `wake_writer_for`.
-    #[inline(never)]
-    fn wake_writer_if_waited_for(&self, bit: u64) {
-        // Relaxed: as in `wake_writer` (`arm_wake` stores the mask before
-        // the heavy barrier, as it does the -1 we just saw).
-        if self.wake_mask.load(Ordering::Relaxed) & bit != 0 {
-            self.wake_writer_slow();
-        }
-    }
-
-    /// The writer, about to sleep, names the readers it waits for. The
-    /// caller then makes this visible to them (a heavy barrier) and looks
-    /// at their words once more before sleeping.
-    pub(crate) fn arm_wake(&self, mask: u64) {
-        self.gp_futex.store(-1, Ordering::Relaxed);
-        // Release: a reader that sees its bit also sees the -1 above, so
-        // its store of 0 comes after it (see `wake_writer_slow`).
-        self.wake_mask.store(mask, Ordering::Release);
-    }
-
-    /// The writer is awake again (or never slept).
-    pub(crate) fn disarm_wake(&self) {
-        self.wake_mask.store(0, Ordering::Relaxed);
-        self.gp_futex.store(0, Ordering::Relaxed);
-    }
-
-    #[cold]
-    fn wake_writer_slow(&self) {
-        // Acquire pairs with `arm_wake`'s release: our 0 lands after the
-        // writer's -1, so its futex wait cannot miss it.
-        crate::sync::fence(Ordering::Acquire);
-        self.wake_mask.store(0, Ordering::Relaxed);
-        self.gp_futex.store(0, Ordering::Relaxed);
-        crate::sys::futex_wake_all(&self.gp_futex);
-    }
-}
 
 /// Where a drainer may free up to without a grace period of its own: the
 /// ring position reached when a grace-period ticket was taken.
@@ -465,7 +379,7 @@ impl ThreadRecord {
             } else {
                 memb::exit(&r.ctr);
             }
-            hot.wake_writer_for(r);
+            hot.wake_writer_for(&r.wake_bit);
         }
     }
 
@@ -491,7 +405,7 @@ impl ThreadRecord {
             }
         }
         if orphaned {
-            crate::domain::orphaned_section_ended(core.id);
+            orphaned_section_ended(core.id);
         }
         match r.flavor {
             Flavor::Memb => {
@@ -577,7 +491,7 @@ impl ThreadRecord {
     pub(crate) fn qsbr_handle_read_lock(&self) {
         let r = &*self.reader;
         if !r.handle_online.get() {
-            crate::guard::offline_panic();
+            offline_panic();
         }
         r.nest.set(r.nest.get() + 1);
     }
@@ -745,4 +659,54 @@ impl ThreadRecord {
             && !self.spill_waiting.load(Ordering::Relaxed)
             && (!self.pinned || !crate::sys::os_thread_exists(self.os_thread))
     }
+}
+
+#[cold]
+#[track_caller]
+fn offline_panic() -> ! {
+    panic!("ThreadHandle::read_lock on an offline QSBR thread: call online() first (grace periods do not wait for offline threads)")
+}
+
+crate::sync::const_thread_local! {
+    /// Domains (ids; 0: free slot) in which this thread has a section open
+    /// whose registration is already destroyed: a guard kept in a
+    /// thread-local that is destroyed after the registrations. No drop
+    /// glue, so it stays usable while other thread-locals are destroyed.
+    static ORPHANED_SECTIONS: Cell<[u64; ORPHAN_SLOTS]> = Cell::new([0; ORPHAN_SLOTS]);
+}
+
+/// Orphaned sections tracked per thread (one per domain; more are not
+/// tracked, and a wait in such a domain would not be caught).
+const ORPHAN_SLOTS: usize = 8;
+
+/// This thread's section in `domain_id` outlives its registration (see
+/// `ORPHANED_SECTIONS`).
+pub(crate) fn orphaned_section_began(domain_id: u64) {
+    let _ = ORPHANED_SECTIONS.try_with(|c| {
+        let mut ids = c.get();
+        if let Some(slot) = ids.iter_mut().find(|id| **id == 0) {
+            *slot = domain_id;
+            c.set(ids);
+        }
+    });
+}
+
+/// The orphaned section of this thread in `domain_id` has ended.
+pub(crate) fn orphaned_section_ended(domain_id: u64) {
+    let _ = ORPHANED_SECTIONS.try_with(|c| {
+        let mut ids = c.get();
+        if let Some(slot) = ids.iter_mut().find(|id| **id == domain_id) {
+            *slot = 0;
+            c.set(ids);
+        }
+    });
+}
+
+/// Whether this thread has an orphaned section open in `domain_id` (its
+/// thread-locals are being destroyed; see `ORPHANED_SECTIONS`): it must not
+/// wait for grace periods of that domain, which would wait for it.
+pub(crate) fn in_orphaned_section(domain_id: u64) -> bool {
+    ORPHANED_SECTIONS
+        .try_with(|c| c.get().contains(&domain_id))
+        .unwrap_or(false)
 }

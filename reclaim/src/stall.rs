@@ -44,3 +44,31 @@ pub(crate) type StallHook = Arc<dyn Fn(&StallReport) + Send + Sync>;
 pub(crate) fn default_hook() -> StallHook {
     Arc::new(|r: &StallReport| eprintln!("{r}"))
 }
+
+crate::sync::const_thread_local! {
+    /// The id of the domain whose stall hook this thread runs (0: none).
+    static IN_STALL_HOOK: std::cell::Cell<u64> = std::cell::Cell::new(0);
+}
+
+/// Runs `f` marked as domain `id`'s stall hook (see `check_not_in_stall_hook`).
+pub(crate) fn in_stall_hook_of<R>(id: u64, f: impl FnOnce() -> R) -> R {
+    let was = IN_STALL_HOOK.with(|c| c.replace(id));
+    let out = f();
+    IN_STALL_HOOK.with(|c| c.set(was));
+    out
+}
+
+/// Panics if this thread runs domain `id`'s stall hook: the hook runs in
+/// the middle of a grace period, holding its lock, so waiting for another
+/// grace period (or a reclaimer pass) of that domain would wait for itself.
+#[track_caller]
+pub(crate) fn check_not_in_stall_hook(id: u64, what: &str) {
+    if IN_STALL_HOOK.with(|c| c.get()) == id {
+        panic!(
+            "{what} was requested from the domain's own on_stall hook (synchronize_rcu, \
+             cond_synchronize, rcu_barrier, or a full reclamation queue): the hook runs inside \
+             a grace period of that domain, so it would wait for itself. Report from the hook \
+             (log, count, send to a channel) and act outside it"
+        );
+    }
+}

@@ -1,0 +1,311 @@
+//! The shared state of a domain, in one place: [`Core`] (what every
+//! thread of the domain reaches through an `Arc`), its [`Config`], the
+//! readers' [`Hot`] line, and the reclaimer's [`ReclaimerSignal`].
+//!
+//! The behaviour lives beside the part it drives, as `impl Core` blocks:
+//! `grace_period` (detecting grace periods), `enqueue` (the producer side
+//! of the queue), `reclaimer` (the background thread and its passes). This
+//! file holds the data they share, its construction, and the operations on
+//! the whole: registering a thread, reading the counters, shutting down.
+
+use crate::flavor::{phase, qsbr, Flavor};
+use crate::queue::Retired;
+use crate::record::ThreadRecord;
+use crate::stall::StallHook;
+use crate::stats::{Counters, Stats};
+use crate::sync::{lock, Arc, AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crossbeam_utils::CachePadded;
+use std::sync::{Condvar, Mutex as StdMutex, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// What the [`DomainBuilder`](crate::DomainBuilder) chose; fixed for the
+/// domain's life.
+pub(crate) struct Config {
+    pub(crate) requested: Flavor,
+    pub(crate) queue_capacity: usize,
+    pub(crate) stall_timeout: Duration,
+    pub(crate) stall_hook: StallHook,
+    pub(crate) reclaim_interval: Duration,
+    /// The longest a writer's backpressure waits (see `writer_wait`).
+    pub(crate) max_writer_wait: Duration,
+}
+
+/// The shared state of a domain. The reclaimer thread holds an `Arc` to it;
+/// user handles hold a `Domain`, whose last drop shuts the core down.
+pub(crate) struct Core {
+    pub(crate) hot: CachePadded<Hot>,
+    /// Set while no reclaimer pass is due (at first, before any thread
+    /// queued anything, and whenever the reclaimer sleeps with nothing to
+    /// do); a producer that sees it asks for a pass (and so starts the
+    /// reclaimer thread on first use). Off the readers' line: the
+    /// reclaimer writes it. Relaxed everywhere: a hint that orders nothing
+    /// (a producer that misses it waits for the reclaimer's timed wake-up).
+    pub(crate) reclaimer_idle: CachePadded<AtomicBool>,
+    /// Hands out readers' wake bits ([`Hot::wake_mask`]).
+    pub(crate) next_wake_bit: std::sync::atomic::AtomicU32,
+    /// Grace-period sequence: odd while one runs; +2 per grace period.
+    /// Written under `gp_lock`; polled (acquire) by `poll`.
+    pub(crate) gp_seq: CachePadded<AtomicU64>,
+    /// Held while a grace period runs; holds its list of readers to scan
+    /// (kept to reuse its allocation).
+    pub(crate) gp_lock: Mutex<Vec<Arc<ThreadRecord>>>,
+    /// Every record grace periods scan: threads that joined (until the
+    /// reclaimer forgets them after they exit), and owned read guards.
+    pub(crate) registry: Mutex<Vec<Arc<ThreadRecord>>>,
+    /// Entries queued when a ring was full and the caller could not wait.
+    pub(crate) overflow: Mutex<Vec<Retired>>,
+    /// Serializes reclaimer passes and barriers.
+    pub(crate) pass_lock: Mutex<()>,
+    /// What readers really use: `config.requested`, resolved.
+    pub(crate) flavor: Flavor,
+    pub(crate) config: Config,
+    pub(crate) counters: Counters,
+    pub(crate) signal: ReclaimerSignal,
+    /// Unique per domain: tickets and thread-local caches carry it.
+    pub(crate) id: u64,
+    /// Lets `&self` methods hand the reclaimer thread an `Arc`.
+    pub(crate) me: Weak<Core>,
+    /// The origin of the reclaimer's clock.
+    pub(crate) created: Instant,
+    /// Owned read guards alive (`OwnedReadGuard`): while any is, writers
+    /// do not wait for grace periods on their own (see `owned`).
+    pub(crate) owned_guards: AtomicUsize,
+    /// A grace-period target that a writer's backpressure wait gave up on:
+    /// until it is reached, writers spill rather than wait (see
+    /// `writer_wait`). Zero (always reached) when none was.
+    pub(crate) writer_waits_suspended: AtomicU64,
+}
+
+impl Core {
+    /// The state of a new domain. No thread starts until something is
+    /// queued.
+    pub(crate) fn new(config: Config) -> Arc<Core> {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let flavor = config.requested.resolve();
+        let gp_ctr = match flavor {
+            Flavor::Memb | Flavor::Mb => phase::GP_CTR_INIT,
+            Flavor::Qsbr => qsbr::GP_CTR_INIT,
+        };
+        Arc::new_cyclic(|me| Core {
+            hot: CachePadded::new(Hot::new(gp_ctr)),
+            reclaimer_idle: CachePadded::new(AtomicBool::new(true)),
+            next_wake_bit: std::sync::atomic::AtomicU32::new(0),
+            gp_seq: CachePadded::new(AtomicU64::new(0)),
+            gp_lock: Mutex::new(Vec::new()),
+            registry: Mutex::new(Vec::new()),
+            overflow: Mutex::new(Vec::new()),
+            pass_lock: Mutex::new(()),
+            flavor,
+            config,
+            counters: Counters::default(),
+            signal: ReclaimerSignal::default(),
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            me: me.clone(),
+            created: Instant::now(),
+            owned_guards: AtomicUsize::new(0),
+            writer_waits_suspended: AtomicU64::new(0),
+        })
+    }
+
+    /// Registers a new record for the calling thread: in the registry
+    /// before its first section, which grace periods rely on (see
+    /// `run_grace_period`).
+    pub(crate) fn register(&self, pinned: bool) -> Arc<ThreadRecord> {
+        let rec = Arc::new(ThreadRecord::new(
+            self.flavor,
+            self,
+            self.config.queue_capacity,
+            pinned,
+        ));
+        lock(&self.registry).push(rec.clone());
+        rec
+    }
+
+    /// Stops the reclaimer and reclaims everything still queued.
+    pub(crate) fn shutdown(&self) {
+        let s = &self.signal;
+        s.shutdown.store(true, Ordering::SeqCst);
+        {
+            let _g = s.mutex.lock().unwrap_or_else(|e| e.into_inner());
+            s.cv.notify_one();
+        }
+        let handle = s.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match handle {
+            // The last handle was dropped by a callback on the reclaimer
+            // itself: its loop ends after this pass and drains everything.
+            Some(h) if h.thread().id() == std::thread::current().id() => {}
+            // The reclaimer drains everything before it exits. It catches
+            // destructor panics, so a join error would be a bug of ours.
+            Some(h) => h.join().expect("the urcu reclaimer thread panicked"),
+            None => self.final_drain(),
+        }
+    }
+
+    /// A snapshot of the counters (see [`Stats`]).
+    pub(crate) fn stats(&self) -> Stats {
+        let c = &self.counters;
+        let mut s = Stats {
+            flavor: self.flavor,
+            grace_periods: c.grace_periods.load(Ordering::Relaxed),
+            caller_fallbacks: c.caller_fallbacks.load(Ordering::Relaxed),
+            overflow_spills: c.overflow_spills.load(Ordering::Relaxed),
+            destructor_panics: c.destructor_panics.load(Ordering::Relaxed),
+            stalls_reported: c.stalls_reported.load(Ordering::Relaxed),
+            stall_hook_panics: c.stall_hook_panics.load(Ordering::Relaxed),
+            writer_wait_timeouts: c.writer_wait_timeouts.load(Ordering::Relaxed),
+            grace_period_sleeps: c.gp_sleeps.load(Ordering::Relaxed),
+            longest_grace_period: Duration::from_nanos(c.longest_gp_ns.load(Ordering::Relaxed)),
+            ..Stats::default()
+        };
+        // Relaxed loads, one by one: a snapshot (see `Stats`), not a
+        // consistent cut.
+        let reg = lock(&self.registry);
+        let mut reclaimed = c.overflow_reclaimed.load(Ordering::Relaxed)
+            + c.exited_reclaimed.load(Ordering::Relaxed);
+        reclaimed += reg
+            .iter()
+            .map(|r| r.reclaimed.load(Ordering::Relaxed))
+            .sum::<u64>();
+        s.queued = c.exited_queued.load(Ordering::Relaxed)
+            + reg
+                .iter()
+                .map(|r| r.queued.load(Ordering::Relaxed))
+                .sum::<u64>();
+        s.reclaimed = reclaimed;
+        s.threads = reg.len();
+        s
+    }
+}
+
+/// The domain words every reader reads: kept on their own cache line,
+/// written only by grace periods (and, rarely, a waking reader).
+#[derive(Debug)]
+pub(crate) struct Hot {
+    /// Global grace-period counter (see `flavor::phase` and `flavor::qsbr`).
+    pub(crate) gp_ctr: AtomicUsize,
+    /// -1 while a writer sleeps waiting for readers; see `wake_writer`.
+    pub(crate) gp_futex: AtomicI32,
+    /// The readers a sleeping writer waits for, one bit each
+    /// (`ThreadRecord::wake_bit`; threads beyond 64 share bits). Only
+    /// those wake it: a reader the grace period is not waiting for leaves
+    /// its sections without a system call, however often, even while one
+    /// long section keeps the writer asleep.
+    pub(crate) wake_mask: AtomicU64,
+}
+
+impl Hot {
+    pub(crate) fn new(gp_ctr: usize) -> Self {
+        Hot {
+            gp_ctr: AtomicUsize::new(gp_ctr),
+            gp_futex: AtomicI32::new(0),
+            wake_mask: AtomicU64::new(0),
+        }
+    }
+
+    /// Called by a reader right after it made its word quiescent, with
+    /// its wake bit (read before that: the record may go once we are
+    /// quiescent, the domain's words may not).
+    #[inline(always)]
+    pub(crate) fn wake_writer(&self, bit: u64) {
+        // Relaxed: the flavors' exit paths order the reader's store before
+        // this load (fence, or membarrier on the writer's side).
+        if self.gp_futex.load(Ordering::Relaxed) == -1 {
+            self.wake_writer_if_waited_for(bit);
+        }
+    }
+
+    /// [`wake_writer`](Self::wake_writer) for the common unlock, which
+    /// reads its wake bit only if a writer sleeps: `wake_bit` must stay
+    /// allocated after going quiescent (see `ThreadRecord::read_unlock`).
+    #[inline(always)]
+    pub(crate) fn wake_writer_for(&self, wake_bit: &u64) {
+        // As `wake_writer`, inline: while a writer sleeps on another
+        // reader, this exit then costs two more loads, not a call.
+        if self.gp_futex.load(Ordering::Relaxed) == -1
+            && self.wake_mask.load(Ordering::Relaxed) & *wake_bit != 0
+        {
+            self.wake_writer_slow();
+        }
+    }
+
+    /// A writer sleeps: wake it if it waits for us. Out of line: only the
+    /// slow exits (QSBR, spilled or orphaned sections) come here; the common
+    /// unlock uses `wake_writer_for`.
+    #[inline(never)]
+    fn wake_writer_if_waited_for(&self, bit: u64) {
+        // Relaxed: as in `wake_writer` (`arm_wake` stores the mask before
+        // the heavy barrier, as it does the -1 we just saw).
+        if self.wake_mask.load(Ordering::Relaxed) & bit != 0 {
+            self.wake_writer_slow();
+        }
+    }
+
+    /// The writer, about to sleep, names the readers it waits for. The
+    /// caller then makes this visible to them (a heavy barrier) and looks
+    /// at their words once more before sleeping.
+    pub(crate) fn arm_wake(&self, mask: u64) {
+        self.gp_futex.store(-1, Ordering::Relaxed);
+        // Release: a reader that sees its bit also sees the -1 above, so
+        // its store of 0 comes after it (see `wake_writer_slow`).
+        self.wake_mask.store(mask, Ordering::Release);
+    }
+
+    /// The writer is awake again (or never slept).
+    pub(crate) fn disarm_wake(&self) {
+        self.wake_mask.store(0, Ordering::Relaxed);
+        self.gp_futex.store(0, Ordering::Relaxed);
+    }
+
+    #[cold]
+    fn wake_writer_slow(&self) {
+        // Acquire pairs with `arm_wake`'s release: our 0 lands after the
+        // writer's -1, so its futex wait cannot miss it.
+        crate::sync::fence(Ordering::Acquire);
+        self.wake_mask.store(0, Ordering::Relaxed);
+        self.gp_futex.store(0, Ordering::Relaxed);
+        crate::sys::futex_wake_all(&self.gp_futex);
+    }
+}
+
+/// Wake-ups and lifecycle of the reclaimer thread (driven in
+/// `reclaimer`; stopped by [`Core::shutdown`]).
+///
+/// Two handshakes. Wake-up: a waker stores `wanted` then loads `sleeping`;
+/// the reclaimer stores `sleeping` then loads `wanted` (all `SeqCst`, under
+/// `mutex` on the reclaimer's side), so either the reclaimer sees the
+/// request before it sleeps, or the waker sees it sleeping and notifies
+/// `cv` under `mutex`. Shutdown: `shutdown` is stored (`SeqCst`) before
+/// `mutex` is taken to notify, and the reclaimer checks it under `mutex`
+/// before waiting, so it cannot sleep through it.
+#[derive(Default)]
+pub(crate) struct ReclaimerSignal {
+    pub(crate) mutex: StdMutex<()>,
+    pub(crate) cv: Condvar,
+    /// A pass is wanted now (a producer passed a checkpoint, a thread
+    /// exited, something spilled). `SeqCst` in the wake-up handshake; read
+    /// `Relaxed` first as a hint (a request lost to a stale `true` waits at
+    /// most one `reclaim_interval`, the reclaimer's sleep while anything is
+    /// pending), and cleared `Relaxed` by the reclaimer before its pass.
+    pub(crate) wanted: AtomicBool,
+    /// Someone polling a ticket asked for a grace period even if no queue
+    /// holds anything ([`Domain::request_grace_period`](crate::Domain::request_grace_period)).
+    /// `Relaxed`: the `SeqCst` store of `wanted` that follows it publishes
+    /// it to the reclaimer's pass; a pass that misses it leaves it to the
+    /// next.
+    pub(crate) gp_requested: AtomicBool,
+    /// The thread is in (or about to enter) its wait. Set `SeqCst` (the
+    /// wake-up handshake); cleared `Relaxed` on waking, which only spares
+    /// wakers a notify while the reclaimer is awake and about to look.
+    pub(crate) sleeping: AtomicBool,
+    /// The domain is shutting down: no thread is started any more, and the
+    /// running one drains everything and exits. Stored `SeqCst` by
+    /// [`Core::shutdown`]; the `Acquire` loads pair with it, so a reclaimer
+    /// that sees it also sees what the last handle's thread queued before.
+    pub(crate) shutdown: AtomicBool,
+    pub(crate) thread: StdMutex<Option<JoinHandle<()>>>,
+    /// The reclaimer thread has been spawned. Stored `Release` after its
+    /// handle is in `thread`; the `Acquire` fast-path load pairs with it,
+    /// and the load under the `thread` lock needs no ordering of its own.
+    pub(crate) started: AtomicBool,
+}
