@@ -5,10 +5,9 @@
 //! Writers serialize on a mutex, so an `update` closure runs exactly once
 //! and no update is lost.
 
+use crate::sync::{AtomicU64, Mutex, MutexGuard, Ordering};
 use crossbeam_utils::CachePadded;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 #[cfg(doc)]
 use urcu_reclaim::ThreadHandle;
 use urcu_reclaim::{default_domain, Domain, RcuBox, ReadGuard, Unpublished};
@@ -46,9 +45,12 @@ pub struct ConfigCell<T: Send + Sync + 'static> {
 /// A number for the calling thread: never 0, never reused (unlike an
 /// address of a thread-local, which a later thread may get).
 fn thread_id() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    thread_local! {
-        static ID: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    // std's atomic, not `crate::sync`'s: a `static` needs a const
+    // constructor, which loom's lacks, and a counter that only hands out
+    // distinct numbers has no ordering for loom to check.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    crate::sync::thread_local! {
+        static ID: u64 = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     ID.with(|id| *id)
 }

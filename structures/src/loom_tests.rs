@@ -19,7 +19,7 @@
 // The models' keys are small: with `Ident` they choose their bucket, and
 // all share one tag, so lookups must compare keys.
 use crate::test_hashers::Ident;
-use crate::{Boxed, Inline, RcuHashMap, RcuList};
+use crate::{Boxed, ConfigCell, Inline, RcuHashMap, RcuList};
 use loom::thread;
 use std::sync::Arc;
 use urcu_reclaim::{Domain, Flavor};
@@ -395,5 +395,37 @@ fn list_walk_races_insert_and_remove() {
         let g = d.read_lock();
         let all: Vec<u64> = list.iter(&g).map(Tracked::get).collect();
         assert_eq!(all, [10, 15, 30]);
+    });
+}
+
+/// ConfigCell: a reader reads the version, then the value, while a writer
+/// stores a new value; after its read the reader runs a barrier (which
+/// frees the old value once no reader can hold it). A reader that saw the
+/// new version sees the new value, fully built; the old value is not freed
+/// under a reader.
+///
+/// Injected bug (checked): the release increment of `version` in `publish`
+/// made `Relaxed`: the reader sees version 1 and still the old value.
+#[test]
+fn config_cell_version_implies_value() {
+    model(3, || {
+        let d = Domain::builder().flavor(FLAVOR).build();
+        let cell = Arc::new(ConfigCell::new_in(Tracked::new(1), &d));
+        let reader = {
+            let (d, cell) = (d.clone(), cell.clone());
+            thread::spawn(move || {
+                let version = cell.version();
+                let value = cell.read().get();
+                if version > 0 {
+                    assert_eq!(value, 2, "a new version with the old value");
+                } else {
+                    assert!(value == 1 || value == 2, "{value}");
+                }
+                d.rcu_barrier();
+            })
+        };
+        cell.store(Tracked::new(2));
+        reader.join().unwrap();
+        assert_eq!((cell.version(), cell.read().get()), (1, 2));
     });
 }

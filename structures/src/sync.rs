@@ -15,6 +15,13 @@ pub(crate) use std::sync::{Mutex, MutexGuard};
 
 pub(crate) use std::sync::atomic::Ordering;
 
+/// Thread-locals, loom's under `cfg(loom)`: loom runs its model threads on
+/// one OS thread, so std's would be shared between them.
+#[cfg(loom)]
+pub(crate) use loom::thread_local;
+#[cfg(not(loom))]
+pub(crate) use std::thread_local;
+
 #[cfg(not(loom))]
 pub(crate) use crossbeam_utils::Backoff;
 
