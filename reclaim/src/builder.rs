@@ -204,10 +204,11 @@ impl DomainBuilder {
     /// before it goes on: that keeps memory bounded. If a reader holds that
     /// grace period longer than this, the thread stops waiting and spills,
     /// and threads do not wait again until that grace period completes
-    /// (counted in [`Stats::writer_wait_timeouts`]). The reader might be
-    /// waiting for the very thread that waits (a guard held across a
-    /// barrier or a channel receive): waiting without end would deadlock
-    /// them. `Duration::MAX` waits without end.
+    /// (counted in
+    /// [`Stats::writer_wait_timeouts`](crate::Stats::writer_wait_timeouts)).
+    /// The reader might be waiting for the very thread that waits (a guard
+    /// held across a barrier or a channel receive): waiting without end
+    /// would deadlock them. `Duration::MAX` waits without end.
     ///
     /// ```
     /// use std::time::Duration;

@@ -26,7 +26,7 @@ impl Domain {
     /// Enters a read-side section that is not tied to this thread: the
     /// guard is `Send` and `Sync`, so it may be moved to another thread or
     /// held across an `.await`. Costs a registry lock, an allocation and a
-    /// fence to enter and to leave; see [`OwnedReadGuard`](crate::OwnedReadGuard).
+    /// fence to enter and to leave; see [`OwnedReadGuard`].
     ///
     /// ```
     /// use urcu_reclaim::{Domain, RcuBox};

@@ -256,6 +256,8 @@ impl Ring {
             put(p);
         }
         st.last_fn = f;
+        // Release pairs with the drainer's acquire in `snapshot_head`: the
+        // words above are written before it reads them.
         self.head.store(h, Ordering::Release);
         true
     }

@@ -143,6 +143,9 @@ impl<T: Send + 'static> RcuBox<T> {
     /// assert_eq!(d.stats().pending(), 0);
     /// ```
     pub fn replace(&self, value: T) {
+        // AcqRel: the release publishes the new value to readers' acquire
+        // loads; the acquire pairs with the release that published the old
+        // one, whose contents we hand on.
         let old = self
             .ptr
             .swap(Box::into_raw(Box::new(value)), Ordering::AcqRel);
@@ -193,6 +196,9 @@ impl<T: Send + 'static> RcuBox<T> {
     pub fn swap<'g>(&'g self, value: T, guard: &'g ReadGuard<'_>) -> &'g T {
         self.check(guard);
         // AcqRel: release publishes `value`; acquire lets us read the old one.
+        // AcqRel: the release publishes the new value to readers' acquire
+        // loads; the acquire pairs with the release that published the old
+        // one, whose contents we hand on.
         let old = self
             .ptr
             .swap(Box::into_raw(Box::new(value)), Ordering::AcqRel);
@@ -229,6 +235,8 @@ impl<T: Send + 'static> RcuBox<T> {
         // Failure Acquire: we hand out a reference to the value we saw.
         match self
             .ptr
+            // As in `replace`; on failure, the acquire pairs with the release
+            // that published the current value we hand back.
             .compare_exchange(expected, new, Ordering::AcqRel, Ordering::Acquire)
         {
             // SAFETY: as in `swap`.

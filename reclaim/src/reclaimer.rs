@@ -206,6 +206,8 @@ impl Core {
         let clock = self.reclaimer_clock();
         for (rec, &snap) in records.iter().zip(&snaps) {
             let seen = rec.reclaimer_seen.swap(snap, Ordering::Relaxed);
+            // Acquire pairs with the owner's release of `alive` at thread
+            // exit (`Registrations::drop`): its last pushes are visible.
             let owner_gone = !rec.alive.load(Ordering::Acquire);
             // The owner freed some of its own entries since our last pass:
             // it is keeping up, and frees on its own heap are cheaper.

@@ -653,6 +653,8 @@ impl ThreadRecord {
     /// Whether the reclaimer may drop this record: the owner has exited, it
     /// is not in a section, and its ring is empty.
     pub(crate) fn removable(&self) -> bool {
+        // Acquire pairs with the owner's release of `alive` at thread exit:
+        // its last writes to the record happen before we drop it.
         !self.alive.load(Ordering::Acquire)
             && self.reader_word() == 0
             && self.ring.len() == 0

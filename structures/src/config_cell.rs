@@ -310,6 +310,7 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
     pub fn swap<'g>(&'g self, value: T, guard: &'g ReadGuard<'_>) -> &'g T {
         let _w = self.lock("ConfigCell::swap");
         let old = self.value.swap(value, guard);
+        // Release: as in `publish`.
         self.version.fetch_add(1, Ordering::Release);
         old
     }
@@ -370,6 +371,7 @@ impl<T: Send + Sync + 'static> ConfigCell<T> {
         match self.value.compare_exchange(current, new, &g) {
             Ok(_) => {
                 drop(g);
+                // Release: as in `publish`.
                 self.version.fetch_add(1, Ordering::Release);
                 Ok(())
             }
