@@ -145,7 +145,7 @@ impl Domain {
     }
 
     /// This thread's record, if it has joined the domain (never registers).
-    pub(crate) fn existing_record(&self) -> Option<&ThreadRecord> {
+    fn existing_record(&self) -> Option<&ThreadRecord> {
         registry::existing_record(self.core())
     }
 

@@ -41,12 +41,15 @@ const MAX_SLEEP: Duration = Duration::from_millis(10);
 const MB_MAX_SLEEP: Duration = Duration::from_millis(1);
 
 impl Core {
+    /// A ticket: the `gp_seq` value at which every section that began
+    /// before this call has ended (see the module docs).
     pub(crate) fn start_poll(&self) -> u64 {
         fence(Ordering::SeqCst);
         let s = self.gp_seq.load(Ordering::Relaxed);
         (s + 3) & !1
     }
 
+    /// Whether the ticket `target` has completed. Never blocks.
     #[inline]
     pub(crate) fn poll(&self, target: u64) -> bool {
         // Acquire pairs with the release store that ends a grace period:
