@@ -223,7 +223,10 @@ fn a_panicking_stall_hook_leaves_the_sequence_idle() {
                 assert!(v.iter().all(|x| *x == v[0]), "{flavor:?}: torn or freed");
             }
         });
-        assert_eq!(d.stats().stall_hook_panics, 1, "{flavor:?}");
+        // At least the first stall's: with a zero stall timeout, a grace
+        // period of the replace loop above that meets a reader mid-section
+        // may report a stall of its own, and its hook panics too.
+        assert!(d.stats().stall_hook_panics >= 1, "{flavor:?}");
     }
 }
 
