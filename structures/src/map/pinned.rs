@@ -75,8 +75,8 @@ where
     ///
     /// It pays where the table is larger than the CPU's caches. There one
     /// `get` at a time waits for its own miss; a batch of 16 keys waits
-    /// for them together (figures: `cargo bench --bench batch_get`, in
-    /// BENCHMARKS.md).
+    /// for them together (BENCHMARKS.md has the figures, from `cargo bench
+    /// -p urcu-bench --bench map -- --workloads batch_get`).
     ///
     /// ```
     /// use urcu_structures::RcuHashMap;
