@@ -758,8 +758,17 @@ fn drive<T: Torture>(ctx: &Arc<Ctx>, t: T, duration: Duration) {
     let mut readers: Vec<JoinHandle<()>> = (0..READERS).map(|_| spawn(None)).collect();
     let mut writers: Vec<JoinHandle<()>> = (0..t.writers()).map(|w| spawn(Some(w))).collect();
     let end = Instant::now() + duration;
+    // A case is not over before a reader and a writer have been replaced
+    // (what the churn is there to test), however slowly a loaded machine
+    // runs them; up to ten durations more.
+    let overtime = end + duration * 10;
+    let writers_at_once = t.writers() as u64;
+    let churned = || {
+        ctx.readers_started.load(Ordering::SeqCst) > READERS as u64
+            && ctx.writers_started.load(Ordering::SeqCst) > writers_at_once
+    };
     let tick = (ctx.churn / 20).clamp(Duration::from_millis(1), Duration::from_millis(5));
-    while Instant::now() < end {
+    while Instant::now() < end || (!churned() && Instant::now() < overtime) {
         thread::sleep(tick);
         for slot in readers.iter_mut().filter(|h| h.is_finished()) {
             join(ctx, std::mem::replace(slot, spawn(None)));
