@@ -37,11 +37,11 @@ mod test_hashers;
 mod tests;
 
 pub use config_cell::{CachedReader, ConfigCell, ConfigRef};
-pub use list::{Iter as ListIter, RcuList};
+pub use list::{ListIter, RcuList};
 #[cfg(feature = "rayon")]
-pub use map::ParIter as MapParIter;
+pub use map::MapParIter;
 pub use map::{
-    Boxed, Compute, Computed, Inline, Iter as MapIter, Keys as MapKeys, MapBuilder, Pinned,
-    PinnedOwned, RcuHashMap, Storage as MapStorage, TableStats, Values as MapValues,
+    Boxed, Compute, Computed, Inline, MapBuilder, MapIter, MapKeys, MapStorage, MapValues, Pinned,
+    PinnedOwned, RcuHashMap, TableStats,
 };
 pub use urcu_reclaim;

@@ -120,12 +120,12 @@ unsafe impl<T: Send + Sync + 'static> Send for RcuList<T> {}
 /// let it: ListIter<'_, u32> = list.iter(&g);
 /// assert_eq!(it.sum::<u32>(), 6);
 /// ```
-pub struct Iter<'g, T> {
+pub struct ListIter<'g, T> {
     next: *const Node<T>,
     _guard: std::marker::PhantomData<&'g T>,
 }
 
-impl<'g, T> Iterator for Iter<'g, T> {
+impl<'g, T> Iterator for ListIter<'g, T> {
     type Item = &'g T;
 
     #[inline]
@@ -213,13 +213,13 @@ impl<T: Send + Sync + 'static> RcuList<T> {
     /// assert_eq!(it.collect::<Vec<_>>(), [&2, &3]);
     /// ```
     #[inline]
-    pub fn iter<'g>(&'g self, guard: &'g ReadGuard<'_>) -> Iter<'g, T> {
+    pub fn iter<'g>(&'g self, guard: &'g ReadGuard<'_>) -> ListIter<'g, T> {
         assert!(
             guard.belongs_to(&self.domain),
             "RcuList::iter with a ReadGuard of another domain"
         );
         // Acquire pairs with the release stores that publish nodes.
-        Iter {
+        ListIter {
             next: self.head.load(Ordering::Acquire),
             _guard: std::marker::PhantomData,
         }

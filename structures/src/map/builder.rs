@@ -1,7 +1,7 @@
 //! [`MapBuilder`]: capacity, hasher, domain and storage of a new map.
 
 use super::table::Table;
-use super::{Boxed, Inline, RcuHashMap, Storage, MIN_BUCKETS, STRIPES};
+use super::{Boxed, Inline, MapStorage, RcuHashMap, MIN_BUCKETS, STRIPES};
 use crate::sync::{AtomicIsize, AtomicPtr};
 use crossbeam_utils::CachePadded;
 use std::hash::{BuildHasher, Hash};
@@ -39,7 +39,7 @@ where
     K: Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     /// Room for about `n` entries before the first resize.
     ///
@@ -116,7 +116,7 @@ where
     /// let m = RcuHashMap::<u32, u32>::builder().storage::<Inline>().build();
     /// assert!(m.is_empty());
     /// ```
-    pub fn storage<M2: Storage<K, V>>(self) -> MapBuilder<K, V, S, M2> {
+    pub fn storage<M2: MapStorage<K, V>>(self) -> MapBuilder<K, V, S, M2> {
         MapBuilder {
             capacity: self.capacity,
             hasher: self.hasher,

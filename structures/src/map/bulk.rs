@@ -2,7 +2,7 @@
 //! `par_extend`) insert pairs in batches whose bucket lines are all
 //! requested first, so their cache misses overlap.
 
-use super::{RcuHashMap, Storage};
+use super::{MapStorage, RcuHashMap};
 use std::hash::{BuildHasher, Hash};
 
 /// Pairs a bulk load (`Extend`, `FromIterator`, and per rayon job
@@ -14,7 +14,7 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     /// Inserts the pairs of `batch` (at most [`INSERT_BATCH`]) in order,
     /// and empties it: every key's bucket line is requested before the
@@ -66,7 +66,7 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     /// Inserts every pair, [`INSERT_BATCH`] at a time (see
     /// [`insert_batch`](Self::insert_batch)), so a bulk load's cache misses
@@ -91,7 +91,7 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         self.extend_from(iter);
@@ -103,7 +103,7 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         self.extend_from(iter);

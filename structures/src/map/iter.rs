@@ -1,7 +1,7 @@
 //! Weakly consistent iteration over an `RcuHashMap`.
 
 use super::storage::private::Layout;
-use super::storage::{Boxed, Storage};
+use super::storage::{Boxed, MapStorage};
 use super::table::Table;
 use std::hash::BuildHasher;
 
@@ -23,9 +23,9 @@ use std::hash::BuildHasher;
 /// let it: MapIter<'_, &str, u32> = m.iter(); // borrows the pinned handle
 /// assert_eq!(it.map(|(_, v)| v).sum::<u32>(), 6);
 /// ```
-pub struct Iter<'p, K, V, S = ahash::RandomState, M = Boxed>
+pub struct MapIter<'p, K, V, S = ahash::RandomState, M = Boxed>
 where
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     table: &'p Table<K, V, M>,
     hasher: &'p S,
@@ -33,12 +33,12 @@ where
     batch: Vec<(&'p K, &'p V)>,
 }
 
-impl<'p, K: Eq, V, S: BuildHasher, M: Storage<K, V>> Iter<'p, K, V, S, M>
+impl<'p, K: Eq, V, S: BuildHasher, M: MapStorage<K, V>> MapIter<'p, K, V, S, M>
 where
     K: std::hash::Hash,
 {
     pub(crate) fn new(table: &'p Table<K, V, M>, hasher: &'p S) -> Self {
-        Iter {
+        MapIter {
             table,
             hasher,
             next_bucket: 0,
@@ -114,11 +114,11 @@ fn collect_from<'p, K: Eq, V, M: Layout<K, V>>(
     });
 }
 
-impl<'p, K, V, S, M> Iterator for Iter<'p, K, V, S, M>
+impl<'p, K, V, S, M> Iterator for MapIter<'p, K, V, S, M>
 where
     K: Eq + std::hash::Hash,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     type Item = (&'p K, &'p V);
 
@@ -147,7 +147,7 @@ where
 }
 
 /// The keys of a pinned [`RcuHashMap`](super::RcuHashMap), from
-/// [`Pinned::keys`](super::Pinned::keys): an [`Iter`] that yields only the
+/// [`Pinned::keys`](super::Pinned::keys): an [`MapIter`] that yields only the
 /// keys (weakly consistent in the same way).
 ///
 /// ```
@@ -158,15 +158,15 @@ where
 /// let keys: MapKeys<'_, u32, ()> = m.keys();
 /// assert_eq!(keys.sum::<u32>(), 10);
 /// ```
-pub struct Keys<'p, K, V, S = ahash::RandomState, M = Boxed>(pub(crate) Iter<'p, K, V, S, M>)
+pub struct MapKeys<'p, K, V, S = ahash::RandomState, M = Boxed>(pub(crate) MapIter<'p, K, V, S, M>)
 where
-    M: Storage<K, V>;
+    M: MapStorage<K, V>;
 
-impl<'p, K, V, S, M> Iterator for Keys<'p, K, V, S, M>
+impl<'p, K, V, S, M> Iterator for MapKeys<'p, K, V, S, M>
 where
     K: Eq + std::hash::Hash,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     type Item = &'p K;
 
@@ -176,7 +176,7 @@ where
 }
 
 /// The values of a pinned [`RcuHashMap`](super::RcuHashMap), from
-/// [`Pinned::values`](super::Pinned::values): an [`Iter`] that yields only
+/// [`Pinned::values`](super::Pinned::values): an [`MapIter`] that yields only
 /// the values (weakly consistent in the same way).
 ///
 /// ```
@@ -187,15 +187,17 @@ where
 /// let values: MapValues<'_, &str, u32> = m.values();
 /// assert_eq!(values.max(), Some(&2));
 /// ```
-pub struct Values<'p, K, V, S = ahash::RandomState, M = Boxed>(pub(crate) Iter<'p, K, V, S, M>)
+pub struct MapValues<'p, K, V, S = ahash::RandomState, M = Boxed>(
+    pub(crate) MapIter<'p, K, V, S, M>,
+)
 where
-    M: Storage<K, V>;
+    M: MapStorage<K, V>;
 
-impl<'p, K, V, S, M> Iterator for Values<'p, K, V, S, M>
+impl<'p, K, V, S, M> Iterator for MapValues<'p, K, V, S, M>
 where
     K: Eq + std::hash::Hash,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     type Item = &'p V;
 

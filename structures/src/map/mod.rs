@@ -26,12 +26,12 @@ mod write;
 mod zeroed;
 
 pub use builder::MapBuilder;
-pub use iter::{Iter, Keys, Values};
+pub use iter::{MapIter, MapKeys, MapValues};
 pub use owned::PinnedOwned;
 #[cfg(feature = "rayon")]
-pub use par::ParIter;
+pub use par::MapParIter;
 pub use pinned::Pinned;
-pub use storage::{Boxed, Inline, Storage};
+pub use storage::{Boxed, Inline, MapStorage};
 pub use write::{Compute, Computed};
 
 use crate::sync::{ptr_mut, AtomicIsize, AtomicPtr, Ordering};
@@ -106,7 +106,7 @@ pub struct RcuHashMap<K, V, S = ahash::RandomState, M = Boxed>
 where
     K: Send + Sync + 'static,
     V: Send + Sync + 'static,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     /// The current table. Stored with release once a table is complete
     /// (new, or fully migrated to); loaded with acquire.
@@ -121,12 +121,12 @@ where
 
 // SAFETY: the map hands `&K`/`&V` to readers on any thread and drops
 // entries on the reclaiming thread: `K, V: Send + Sync` (required above).
-unsafe impl<K: Send + Sync, V: Send + Sync, S: Send, M: Storage<K, V>> Send
+unsafe impl<K: Send + Sync, V: Send + Sync, S: Send, M: MapStorage<K, V>> Send
     for RcuHashMap<K, V, S, M>
 {
 }
 // SAFETY: as above; the hasher is only read (`&S`), so it must be `Sync`.
-unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync, M: Storage<K, V>> Sync
+unsafe impl<K: Send + Sync, V: Send + Sync, S: Sync, M: MapStorage<K, V>> Sync
     for RcuHashMap<K, V, S, M>
 {
 }
@@ -160,7 +160,7 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     /// An empty map using `hasher`.
     ///
@@ -568,7 +568,7 @@ impl<K, V, S, M> Drop for RcuHashMap<K, V, S, M>
 where
     K: Send + Sync + 'static,
     V: Send + Sync + 'static,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     fn drop(&mut self) {
         // `&mut self`: no reader or writer remains. A resize left half done
@@ -604,7 +604,7 @@ where
     K: Hash + Eq + Send + Sync + std::fmt::Debug + 'static,
     V: Send + Sync + std::fmt::Debug + 'static,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let m = self.pin();

@@ -8,7 +8,7 @@
 //! only need *a* section open for as long as the references they return
 //! live), so the handle offers the same reads and writes as `Pinned`.
 
-use super::{Compute, Computed, Iter, Keys, RcuHashMap, Storage, Values};
+use super::{Compute, Computed, MapIter, MapKeys, MapStorage, MapValues, RcuHashMap};
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 use urcu_reclaim::OwnedReadGuard;
@@ -51,7 +51,7 @@ pub struct PinnedOwned<'m, K, V, S = ahash::RandomState, M = super::Boxed>
 where
     K: Send + Sync + 'static,
     V: Send + Sync + 'static,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     map: &'m RcuHashMap<K, V, S, M>,
     guard: OwnedReadGuard,
@@ -62,7 +62,7 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     /// Pins the map with a section that is not tied to this thread: the
     /// handle is `Send`, so it may be held across an `.await` or moved to
@@ -121,7 +121,7 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     // Every method calls the map's internals, which need the caller to be
     // in a read-side section that outlives the references they return:
@@ -304,8 +304,8 @@ where
     /// let map: RcuHashMap<u32, u32> = (0..4).map(|i| (i, 0)).collect();
     /// assert_eq!(map.pin_owned().keys().sum::<u32>(), 6);
     /// ```
-    pub fn keys(&self) -> Keys<'_, K, V, S, M> {
-        Keys(self.iter())
+    pub fn keys(&self) -> MapKeys<'_, K, V, S, M> {
+        MapKeys(self.iter())
     }
 
     /// The values (weakly consistent, as [`iter`](Self::iter)).
@@ -315,8 +315,8 @@ where
     /// let map: RcuHashMap<u32, u32> = (0..4).map(|i| (i, i * 10)).collect();
     /// assert_eq!(map.pin_owned().values().sum::<u32>(), 60);
     /// ```
-    pub fn values(&self) -> Values<'_, K, V, S, M> {
-        Values(self.iter())
+    pub fn values(&self) -> MapValues<'_, K, V, S, M> {
+        MapValues(self.iter())
     }
 
     /// Iterates the entries (weakly consistent, as
@@ -328,8 +328,8 @@ where
     /// let m = map.pin_owned();
     /// assert_eq!(m.iter().map(|(_, v)| v).sum::<u32>(), 45);
     /// ```
-    pub fn iter(&self) -> Iter<'_, K, V, S, M> {
-        Iter::new(self.map.root(), &self.map.hasher)
+    pub fn iter(&self) -> MapIter<'_, K, V, S, M> {
+        MapIter::new(self.map.root(), &self.map.hasher)
     }
 
     /// Number of entries (see [`RcuHashMap::len`]).
@@ -360,7 +360,7 @@ where
     K: Hash + Eq + Send + Sync + std::fmt::Debug + 'static,
     V: Send + Sync + std::fmt::Debug + 'static,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map().entries(self.iter()).finish()

@@ -2,14 +2,14 @@
 //! collection into a map.
 
 use super::iter::collect_bucket;
-use super::storage::{Boxed, Storage};
+use super::storage::{Boxed, MapStorage};
 use super::{Pinned, RcuHashMap};
 use rayon::iter::plumbing::UnindexedConsumer;
 use rayon::prelude::*;
 use std::hash::{BuildHasher, Hash};
 
 /// A parallel, weakly consistent iteration (same guarantees as
-/// [`Iter`](super::Iter)), from [`Pinned::par_iter`].
+/// [`MapIter`](super::MapIter)), from [`Pinned::par_iter`].
 ///
 /// The pinned handle's read-side section protects what the worker threads
 /// read: they finish before `par_iter`'s consumer returns, inside it.
@@ -23,20 +23,20 @@ use std::hash::{BuildHasher, Hash};
 /// let it: MapParIter<'_, u32, u32> = m.par_iter();
 /// assert_eq!(it.filter(|(k, _)| *k % 2 == 0).count(), 50);
 /// ```
-pub struct ParIter<'p, K, V, S = ahash::RandomState, M = Boxed>
+pub struct MapParIter<'p, K, V, S = ahash::RandomState, M = Boxed>
 where
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     table: &'p super::table::Table<K, V, M>,
     hasher: &'p S,
 }
 
-impl<'p, K, V, S, M> ParallelIterator for ParIter<'p, K, V, S, M>
+impl<'p, K, V, S, M> ParallelIterator for MapParIter<'p, K, V, S, M>
 where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher + Sync,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     type Item = (&'p K, &'p V);
 
@@ -59,7 +59,7 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     /// Iterates in parallel with rayon.
     ///
@@ -69,8 +69,8 @@ where
     /// let m = map.pin();
     /// assert_eq!(m.par_iter().map(|(_, v)| *v).sum::<u64>(), 499_500);
     /// ```
-    pub fn par_iter(&self) -> ParIter<'_, K, V, S, M> {
-        ParIter {
+    pub fn par_iter(&self) -> MapParIter<'_, K, V, S, M> {
+        MapParIter {
             table: self.map.root(),
             hasher: &self.map.hasher,
         }
@@ -94,7 +94,7 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher + Sync,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     fn par_extend<I: IntoParallelIterator<Item = (K, V)>>(&mut self, iter: I) {
         let map: &RcuHashMap<K, V, S, M> = self;
@@ -120,7 +120,7 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher + Sync,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     fn par_extend<I: IntoParallelIterator<Item = (K, V)>>(&mut self, iter: I) {
         let mut this: &RcuHashMap<K, V, S, M> = self;

@@ -1,7 +1,7 @@
 //! [`Pinned`]: a map handle whose reads and writes share one read-side
 //! section.
 
-use super::{Boxed, Compute, Computed, Iter, Keys, RcuHashMap, Storage, Values};
+use super::{Boxed, Compute, Computed, MapIter, MapKeys, MapStorage, MapValues, RcuHashMap};
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 use urcu_reclaim::ReadGuard;
@@ -23,7 +23,7 @@ pub struct Pinned<'m, K, V, S = ahash::RandomState, M = Boxed>
 where
     K: Send + Sync + 'static,
     V: Send + Sync + 'static,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     pub(super) map: &'m RcuHashMap<K, V, S, M>,
     pub(super) guard: ReadGuard<'m>,
@@ -34,7 +34,7 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     /// The read-side section this handle holds.
     ///
@@ -325,7 +325,7 @@ where
 
     /// Keeps only the entries for which `keep` returns true. `keep` runs
     /// outside any lock, once per entry: every entry is judged first (a
-    /// weakly consistent iteration, see [`Iter`]), then the rejected ones
+    /// weakly consistent iteration, see [`MapIter`]), then the rejected ones
     /// are removed if they are still the entry that was judged. An entry
     /// that another writer replaced in between is judged again in its new
     /// form (with [`Inline`](super::Inline) storage, so is one that a concurrent resize
@@ -346,7 +346,7 @@ where
         self.map.retain_entries(|| self.iter(), keep);
     }
 
-    /// A weakly consistent iteration: see [`Iter`].
+    /// A weakly consistent iteration: see [`MapIter`].
     ///
     /// ```
     /// use urcu_structures::RcuHashMap;
@@ -356,8 +356,8 @@ where
     /// pairs.sort(); // the order is unspecified
     /// assert_eq!(pairs, [(0, 0), (1, 10), (2, 20), (3, 30)]);
     /// ```
-    pub fn iter(&self) -> Iter<'_, K, V, S, M> {
-        Iter::new(self.map.root(), &self.map.hasher)
+    pub fn iter(&self) -> MapIter<'_, K, V, S, M> {
+        MapIter::new(self.map.root(), &self.map.hasher)
     }
 
     /// The keys, as [`iter`](Self::iter) yields them (weakly consistent,
@@ -371,8 +371,8 @@ where
     /// keys.sort();
     /// assert_eq!(keys, [1, 2]);
     /// ```
-    pub fn keys(&self) -> Keys<'_, K, V, S, M> {
-        Keys(self.iter())
+    pub fn keys(&self) -> MapKeys<'_, K, V, S, M> {
+        MapKeys(self.iter())
     }
 
     /// The values, as [`iter`](Self::iter) yields them (weakly consistent,
@@ -384,8 +384,8 @@ where
     /// let m = map.pin();
     /// assert_eq!(m.values().sum::<u64>(), 6);
     /// ```
-    pub fn values(&self) -> Values<'_, K, V, S, M> {
-        Values(self.iter())
+    pub fn values(&self) -> MapValues<'_, K, V, S, M> {
+        MapValues(self.iter())
     }
 
     /// Number of entries.
@@ -436,12 +436,12 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     type Item = (&'p K, &'p V);
-    type IntoIter = Iter<'p, K, V, S, M>;
+    type IntoIter = MapIter<'p, K, V, S, M>;
 
-    fn into_iter(self) -> Iter<'p, K, V, S, M> {
+    fn into_iter(self) -> MapIter<'p, K, V, S, M> {
         self.iter()
     }
 }
@@ -451,7 +451,7 @@ where
     K: Hash + Eq + Send + Sync + std::fmt::Debug + 'static,
     V: Send + Sync + std::fmt::Debug + 'static,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map().entries(self.iter()).finish()

@@ -4,7 +4,7 @@
 //! table. The bucket-level protocol is in [`table`](super::table).
 
 use super::table::Table;
-use super::{OnDrop, RcuHashMap, Storage};
+use super::{MapStorage, OnDrop, RcuHashMap};
 use crate::sync::Ordering;
 use std::hash::{BuildHasher, Hash};
 
@@ -76,7 +76,7 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     /// The hash function, for entries that do not store their hash.
     pub(super) fn rehash(&self) -> impl Fn(&K) -> u64 + '_ {

@@ -60,10 +60,10 @@ pub struct Inline;
 /// inline.pin().insert(1, 1);
 /// assert_eq!((keys(&boxed), keys(&inline)), (3, 1));
 /// ```
-pub trait Storage<K, V>: private::Layout<K, V> {}
+pub trait MapStorage<K, V>: private::Layout<K, V> {}
 
-impl<K: Send + Sync + 'static, V: Send + Sync + 'static> Storage<K, V> for Boxed {}
-impl<K: Copy + Send + Sync + 'static, V: Copy + Send + Sync + 'static> Storage<K, V> for Inline {}
+impl<K: Send + Sync + 'static, V: Send + Sync + 'static> MapStorage<K, V> for Boxed {}
+impl<K: Copy + Send + Sync + 'static, V: Copy + Send + Sync + 'static> MapStorage<K, V> for Inline {}
 
 /// Loads a boxed slot's entry pointer. Readers load it while a writer may
 /// swap it ([`Boxed`] replaces in place), so the load is atomic; acquire
@@ -112,7 +112,7 @@ pub(crate) const MAX_SLOTS: usize = 5;
 pub(crate) mod private {
     use super::*;
 
-    /// The slot format of a storage (crate-internal; [`Storage`] is sealed).
+    /// The slot format of a storage (crate-internal; [`MapStorage`] is sealed).
     pub trait Layout<K, V>: Send + Sync + Sized + 'static {
         /// What one slot holds.
         type Item;

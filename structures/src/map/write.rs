@@ -3,26 +3,26 @@
 //! from writing their own map), `retain` and `clear`. Every write runs in a
 //! read-side section, so the entries it unpublishes stay readable for it.
 
-use super::iter::Iter;
+use super::iter::MapIter;
 use super::resize::this_thread_checks_for_shrink;
 use super::table::{self, BucketLock, Slot, Table};
-use super::{OnDrop, RcuHashMap, Storage};
+use super::{MapStorage, OnDrop, RcuHashMap};
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 
 /// An item made for an insert and not yet handed to the table: if the
 /// insert unwinds first (a panicking `Eq`), what it owns is dropped, not
 /// leaked.
-struct Unpublished<K, V, M: Storage<K, V>>(Option<M::Item>);
+struct PendingItem<K, V, M: MapStorage<K, V>>(Option<M::Item>);
 
-impl<K, V, M: Storage<K, V>> Unpublished<K, V, M> {
+impl<K, V, M: MapStorage<K, V>> PendingItem<K, V, M> {
     /// The item, to publish.
     fn take(&mut self) -> M::Item {
         self.0.take().expect("an item is published once")
     }
 }
 
-impl<K, V, M: Storage<K, V>> Drop for Unpublished<K, V, M> {
+impl<K, V, M: MapStorage<K, V>> Drop for PendingItem<K, V, M> {
     fn drop(&mut self) {
         if let Some(mut item) = self.0.take() {
             // SAFETY: never published: nothing else can reach it.
@@ -103,7 +103,7 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Send + Sync + 'static,
     S: BuildHasher,
-    M: Storage<K, V>,
+    M: MapStorage<K, V>,
 {
     /// Hands an unpublished item to the reclamation queue (boxed entries;
     /// inline slots wait for their ticket instead).
@@ -166,7 +166,7 @@ where
     /// [`insert_entry`](Self::insert_entry) for a key whose hash is known
     /// (and whose bucket line the caller has requested).
     pub(super) fn insert_hashed(&self, hash: u64, key: K, value: V) -> Option<(&K, &V)> {
-        let mut item = Unpublished::<K, V, M>(Some(M::make(hash, key, value)));
+        let mut item = PendingItem::<K, V, M>(Some(M::make(hash, key, value)));
         let (t, lock) = self.lock_bucket(hash);
         // SAFETY: the item is ours, just made, not yet published.
         let key = unsafe { M::key_of(item.0.as_ref().expect("not yet taken")) };
@@ -459,7 +459,7 @@ where
     /// references it yields live in.
     pub(super) fn retain_entries<'p>(
         &'p self,
-        entries: impl FnOnce() -> Iter<'p, K, V, S, M>,
+        entries: impl FnOnce() -> MapIter<'p, K, V, S, M>,
         mut keep: impl FnMut(&K, &V) -> bool,
     ) {
         self.check_not_in_closure();
