@@ -24,6 +24,7 @@
 //!   `ConfigCell::read()` (default domain) and a per-thread
 //!   `ConfigCell::reader()` (one section, a quiescent state per load) in the
 //!   default domain and in a QSBR domain; peers `ArcSwap::load`, a per-thread `arc_swap::Cache`,
+//!   hazarc's `AtomicArc::load` and per-thread `hazarc::Cache`,
 //!   and `RwLock<Arc<_>>` / `Mutex<Arc<_>>` read under the lock (no clone).
 //! - `list`: N readers each traverse a 1,000-element list of `u64`, summing
 //!   it, while one extra writer thread inserts an element at the front and
@@ -211,6 +212,8 @@ const CONFIG_IMPLS: &[&str] = &[
     "urcu-config-qsbr",
     "arc-swap-load",
     "arc-swap-cache",
+    "hazarc-load",
+    "hazarc-cache",
     "rwlock-arc",
     "mutex-arc",
 ];
@@ -753,6 +756,34 @@ fn config_case(name: &str, n: usize, secs: f64) -> Outcome {
                 let mut acc = 0;
                 if cached {
                     let mut cache = arc_swap::Cache::new(&s);
+                    run_batches(ctl, READ_BATCH, || {
+                        for _ in 0..READ_BATCH {
+                            touch(&mut acc, cache.load());
+                        }
+                    })
+                } else {
+                    run_batches(ctl, READ_BATCH, || {
+                        for _ in 0..READ_BATCH {
+                            touch(&mut acc, &s.load());
+                        }
+                    })
+                }
+            });
+            r.into()
+        }
+        // hazarc's `AtomicArc` (arc-swap's design with hazard-pointer
+        // slots of its own): `load`, and its `Cache` (one load and a
+        // compare while the value is unchanged).
+        "hazarc-load" | "hazarc-cache" => {
+            let s: hazarc::AtomicArc<Config> = hazarc::AtomicArc::new(Arc::new(Config::new(0)));
+            let cached = name == "hazarc-cache";
+            let r = timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    return config_writer(ctl, |c| s.store(Arc::new(c)));
+                }
+                let mut acc = 0;
+                if cached {
+                    let mut cache = hazarc::Cache::new(&s);
                     run_batches(ctl, READ_BATCH, || {
                         for _ in 0..READ_BATCH {
                             touch(&mut acc, cache.load());

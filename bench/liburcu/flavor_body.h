@@ -2,8 +2,9 @@
  * The flavor-generic half of the shim: included once per flavor by
  * flavor_memb.c, flavor_mb.c and flavor_qsbr.c, after that flavor's header
  * (with URCU_API_MAP defined, so the unprefixed rcu_* names map to the
- * flavor's own symbols) and after defining SHIM_READ, SHIM_GP and
- * SHIM_QSBR (1 for the QSBR flavor).
+ * flavor's own symbols) and after defining SHIM_READ, SHIM_GP,
+ * SHIM_READ_LOOP, SHIM_READ_LOOP_BODY and SHIM_QSBR (1 for the QSBR
+ * flavor).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -133,4 +134,27 @@ uint64_t SHIM_GP(unsigned threads, double secs, double *elapsed, uint64_t **samp
 	uint64_t n = shim_run(threads, secs, shim_gp_worker, &out, elapsed);
 	*samples = out.samples;
 	return n;
+}
+
+/* `n` reads (rcu_read_lock, rcu_dereference, rcu_read_unlock) on the
+ * calling thread, nobody writing: the loop of `read`, alone in a function
+ * of its own so that `valgrind --tool=callgrind --toggle-collect=` can
+ * count its instructions (bench/examples/hot_loops.rs). */
+__attribute__((noinline)) void SHIM_READ_LOOP_BODY(uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		rcu_read_lock();
+		struct shim_obj *p = rcu_dereference(shim_published);
+		SHIM_SINK(p);
+		rcu_read_unlock();
+	}
+}
+
+void SHIM_READ_LOOP(uint64_t n)
+{
+	if (!shim_published)
+		shim_published = shim_obj_new();
+	rcu_register_thread();
+	SHIM_READ_LOOP_BODY(n);
+	rcu_unregister_thread();
 }

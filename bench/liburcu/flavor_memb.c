@@ -5,5 +5,7 @@
 
 #define SHIM_READ shim_memb_read
 #define SHIM_GP shim_memb_gp
+#define SHIM_READ_LOOP shim_memb_read_loop
+#define SHIM_READ_LOOP_BODY shim_memb_read_loop_body
 #define SHIM_QSBR 0
 #include "flavor_body.h"

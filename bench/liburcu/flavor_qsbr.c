@@ -5,5 +5,7 @@
 
 #define SHIM_READ shim_qsbr_read
 #define SHIM_GP shim_qsbr_gp
+#define SHIM_READ_LOOP shim_qsbr_read_loop
+#define SHIM_READ_LOOP_BODY shim_qsbr_read_loop_body
 #define SHIM_QSBR 1
 #include "flavor_body.h"

@@ -60,6 +60,12 @@ uint64_t shim_memb_gp(unsigned threads, double secs, double *elapsed, uint64_t *
 uint64_t shim_mb_gp(unsigned threads, double secs, double *elapsed, uint64_t **samples);
 uint64_t shim_qsbr_gp(unsigned threads, double secs, double *elapsed, uint64_t **samples);
 
+/* `n` reads on the calling thread, nobody writing (for instruction counts
+ * of the read side; see flavor_body.h). */
+void shim_memb_read_loop(uint64_t n);
+void shim_mb_read_loop(uint64_t n);
+void shim_qsbr_read_loop(uint64_t n);
+
 void shim_free(void *p);
 
 /* shim.c, memb flavor: reclamation throughput with defer_rcu / call_rcu,

@@ -29,6 +29,9 @@ extern "C" {
         samples: *mut *mut u64,
     ) -> u64;
     fn shim_free(p: *mut c_void);
+    fn shim_memb_read_loop(n: u64);
+    fn shim_mb_read_loop(n: u64);
+    fn shim_qsbr_read_loop(n: u64);
     fn shim_defer_rcu(threads: c_uint, secs: c_double, elapsed: *mut c_double) -> u64;
     fn shim_call_rcu(threads: c_uint, secs: c_double, elapsed: *mut c_double) -> u64;
     fn shim_lfht(
@@ -71,6 +74,21 @@ pub fn read(name: &str, readers: usize, secs: f64) -> (u64, f64) {
     // their own threads before returning.
     let ops = unsafe { f(threads(readers), secs, &mut elapsed) };
     (ops, elapsed)
+}
+
+/// `n` reads of the `read` loop on the calling thread, nobody writing:
+/// for instruction counts (`bench/examples/hot_loops.rs`). The loop is the
+/// C function `shim_<flavor>_read_loop_body`.
+pub fn read_loop(name: &str, n: u64) {
+    let f = match name {
+        "liburcu-memb" => shim_memb_read_loop,
+        "liburcu-mb" => shim_mb_read_loop,
+        "liburcu-qsbr" => shim_qsbr_read_loop,
+        other => panic!("unknown liburcu read implementation {other:?}"),
+    };
+    // SAFETY: the shim registers the calling thread for the loop and
+    // unregisters it after; it touches nothing of ours.
+    unsafe { f(n) }
 }
 
 /// `gp`: thread 0 calls `synchronize_rcu` in a loop while `n - 1` threads
