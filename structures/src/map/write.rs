@@ -179,14 +179,7 @@ where
             self.retire_lines(trimmed);
             return Some(old);
         }
-        let (grew, _, left_empty) = lock.insert_new(item.take(), hash, &self.domain);
-        let trimmed = lock.trim_empty_lines(left_empty);
-        drop(lock);
-        self.retire_lines(trimmed);
-        self.count(1);
-        if grew {
-            self.maybe_grow(t);
-        }
+        self.publish_absent(t, lock, item.take(), hash);
         None
     }
 
@@ -201,6 +194,29 @@ where
         let (t, lock) = self.lock_bucket(hash);
         let slot = lock.find_slot(hash, |k| k.borrow() == key)?;
         Some(self.unlink(t, lock, &slot, true))
+    }
+
+    /// Publishes `item`, whose key the caller found absent under `lock`,
+    /// and does the bookkeeping; returns the new entry, read under the
+    /// lock (once it is released, another writer may replace a boxed
+    /// entry in place), readable for the caller's section.
+    pub(super) fn publish_absent<'t>(
+        &'t self,
+        t: &Table<K, V, M>,
+        lock: BucketLock<'t, K, V, M>,
+        item: M::Item,
+        hash: u64,
+    ) -> (&'t K, &'t V) {
+        let (grew, slot, left_empty) = lock.insert_new(item, hash, &self.domain);
+        let trimmed = lock.trim_empty_lines(left_empty);
+        let entry = slot.get();
+        drop(lock);
+        self.retire_lines(trimmed);
+        self.count(1);
+        if grew {
+            self.maybe_grow(t);
+        }
+        entry
     }
 
     /// Removes the entry in `slot` (found under `lock`) and does the
@@ -301,16 +317,7 @@ where
         if let Some(slot) = lock.find_slot(hash, |k| *k == key) {
             return slot.get();
         }
-        let (grew, slot, left_empty) =
-            lock.insert_new(M::make(hash, key, value), hash, &self.domain);
-        let trimmed = lock.trim_empty_lines(left_empty);
-        drop(lock);
-        self.retire_lines(trimmed);
-        self.count(1);
-        if grew {
-            self.maybe_grow(t);
-        }
-        slot.get()
+        self.publish_absent(t, lock, M::make(hash, key, value), hash)
     }
 
     /// `update(old)` or `insert()` stored for `key`, in one `compute_entry`
@@ -347,18 +354,7 @@ where
         let Some(slot) = lock.find_slot(hash, |k| *k == key) else {
             return match self.in_closure(|| f(None)) {
                 Compute::Insert(value) => {
-                    let (grew, slot, left_empty) =
-                        lock.insert_new(M::make(hash, key, value), hash, &self.domain);
-                    let trimmed = lock.trim_empty_lines(left_empty);
-                    // Under the lock: once it is released, another writer
-                    // may replace a boxed entry in this slot.
-                    let (_, new) = slot.get();
-                    drop(lock);
-                    self.retire_lines(trimmed);
-                    self.count(1);
-                    if grew {
-                        self.maybe_grow(t);
-                    }
+                    let (_, new) = self.publish_absent(t, lock, M::make(hash, key, value), hash);
                     Computed {
                         old: None,
                         new: Some(new),
