@@ -40,6 +40,7 @@ mod enqueue;
 mod flavor;
 mod grace_period;
 mod guard;
+mod hot;
 #[cfg(all(test, loom))]
 mod loom_tests;
 mod owned;

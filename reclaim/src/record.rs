@@ -11,8 +11,9 @@
 //! slow unlock and every wait consult.
 
 use crate::flavor::{mb, memb, qsbr, Flavor};
+use crate::hot::Hot;
 use crate::queue::{DrainState, ProducerState, Retired, Ring};
-use crate::state::{Core, Hot};
+use crate::state::Core;
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crossbeam_utils::CachePadded;
 use std::cell::{Cell, UnsafeCell};
