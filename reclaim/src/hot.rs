@@ -4,7 +4,9 @@
 //!
 //! A module of its own, apart from the rest of the domain's state
 //! (`state`, whose `Core` holds it on a cache line of its own): the read
-//! fast path in `record` needs these words and nothing else of the core.
+//! fast path in `record` needs these words and nothing else of the core,
+//! and `record` does not depend on `state`, which lists the records.
+//! Both depend on this module instead.
 
 use crate::sync::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 

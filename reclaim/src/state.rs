@@ -1,7 +1,10 @@
 //! The shared state of a domain, in one place: [`Core`] (what every
 //! thread of the domain reaches through an `Arc`), its [`Config`] and the
 //! reclaimer's [`ReclaimerSignal`]. The readers' line, [`Hot`], has a
-//! module of its own (`hot`).
+//! module of its own (`hot`): the per-thread records (`record`) reach it,
+//! and the rest of the core through [`RecordDomain`], without depending on
+//! this module, which lists them. The dependency runs one way: `state` →
+//! `record` → `hot`.
 //!
 //! The behaviour lives beside the part it drives, as `impl Core` blocks:
 //! `grace_period` (detecting grace periods), `enqueue` (the producer side
@@ -12,7 +15,7 @@
 use crate::flavor::{phase, qsbr, Flavor};
 use crate::hot::Hot;
 use crate::queue::Retired;
-use crate::record::ThreadRecord;
+use crate::record::{RecordDomain, ThreadRecord};
 use crate::stall::StallHook;
 use crate::stats::{Counters, Stats};
 use crate::sync::{lock, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
@@ -114,12 +117,7 @@ impl Core {
     /// before its first section, which grace periods rely on (see
     /// `run_grace_period`).
     pub(crate) fn register(&self, pinned: bool) -> Arc<ThreadRecord> {
-        let rec = Arc::new(ThreadRecord::new(
-            self.flavor,
-            self,
-            self.config.queue_capacity,
-            pinned,
-        ));
+        let rec = Arc::new(ThreadRecord::new(self, self.config.queue_capacity, pinned));
         lock(&self.registry).push(rec.clone());
         rec
     }
@@ -177,6 +175,48 @@ impl Core {
         s.reclaimed = reclaimed;
         s.threads = reg.len();
         s
+    }
+}
+
+/// What a thread's record needs of its domain (see [`RecordDomain`]): the
+/// readers' line and the domain's constants, and the cold paths of a
+/// section (beside the producer side, in `enqueue`).
+impl RecordDomain for Core {
+    fn hot(&self) -> &Hot {
+        &self.hot
+    }
+
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn flavor(&self) -> Flavor {
+        self.flavor
+    }
+
+    fn new_wake_bit(&self) -> u64 {
+        // Relaxed: only spreads readers over the 64 bits; any value is
+        // correct (readers sharing a bit wake a writer for each other).
+        1 << (self
+            .next_wake_bit
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % 64)
+    }
+
+    // These three forward to `Core`'s inherent methods of the same names
+    // (in `enqueue`): inherent methods take precedence, so they do not
+    // recurse.
+
+    fn relieve_backlog(&self, rec: &ThreadRecord) {
+        Core::relieve_backlog(self, rec);
+    }
+
+    fn close_spill_batch(&self, rec: &ThreadRecord) -> u64 {
+        Core::close_spill_batch(self, rec)
+    }
+
+    fn free_spilled(&self, rec: &ThreadRecord) {
+        Core::free_spilled(self, rec);
     }
 }
 
