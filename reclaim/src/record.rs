@@ -577,16 +577,18 @@ impl ThreadRecord {
     #[inline(always)]
     pub(crate) fn guard_quiescent_state(&self) {
         let r = &*self.reader;
-        if r.nest.get() != 1 {
-            return;
-        }
         let hot = self.hot();
         // The common case for every flavor: the reader word already holds
         // the current grace-period counter (no grace period began since our
-        // last report). Checked once here, before dispatching on the flavor
-        // (each flavor's function checks it again). Relaxed: as in those
-        // functions, which order what they store.
+        // last report), and there is nothing to report, nested or not.
+        // Checked once here, before the nesting and before dispatching on
+        // the flavor (each flavor's function checks it again, and does
+        // nothing when it holds). Relaxed: as in those functions, which
+        // order what they store.
         if r.ctr.load(Ordering::Relaxed) == hot.gp_ctr.load(Ordering::Relaxed) {
+            return;
+        }
+        if r.nest.get() != 1 {
             return;
         }
         self.guard_report(hot);
