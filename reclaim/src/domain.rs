@@ -481,6 +481,16 @@ pub(crate) fn default_record() -> &'static ThreadRecord {
 fn default_record_slow() -> &'static ThreadRecord {
     let d = default_domain();
     let rec = registry::record(&d.core, d.id);
-    registry::cache_default_record(rec);
+    registry::cache_default_record(rec, &d.core);
     rec
+}
+
+/// This thread's record in the default domain, and that domain's core
+/// (a record does not lead to its core; see `record::RecordDomain`).
+#[inline(always)]
+pub(crate) fn default_record_and_core() -> (&'static ThreadRecord, &'static Core) {
+    match registry::cached_default_record_and_core() {
+        Some(cached) => cached,
+        None => (default_record_slow(), &default_domain().core),
+    }
 }

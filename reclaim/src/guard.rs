@@ -112,7 +112,7 @@ impl<'a> ReadGuard<'a> {
     pub(crate) fn new(record: &'a ThreadRecord) -> Self {
         ReadGuard {
             record,
-            domain_id: record.core().id,
+            domain_id: record.domain_id(),
             _not_send: PhantomData,
         }
     }

@@ -40,6 +40,7 @@ mod enqueue;
 mod flavor;
 mod grace_period;
 mod guard;
+mod hot;
 #[cfg(all(test, loom))]
 mod loom_tests;
 mod owned;
@@ -120,8 +121,8 @@ pub fn synchronize_rcu() {
 /// ```
 #[inline]
 pub fn rcu_reclaim_queue<T: Send + 'static>(obj: Box<T>) {
-    let rec = domain::default_record();
-    rec.core().enqueue(rec, queue::Retired::of_box(obj));
+    let (rec, core) = domain::default_record_and_core();
+    core.enqueue(rec, queue::Retired::of_box(obj));
 }
 
 /// Runs `f` after a grace period of the default domain (`call_rcu`).

@@ -9,10 +9,16 @@
 //! Also here: the per-thread list of *orphaned* sections (a section still
 //! open when the thread's registrations are destroyed), which a record's
 //! slow unlock and every wait consult.
+//!
+//! A record reaches its domain without naming the domain's `Core` (in
+//! `state`, which lists the records): the read fast path through a pointer
+//! to the readers' line ([`Hot`], in `hot`), the cold paths through
+//! [`RecordDomain`], which `Core` implements. So the modules depend one way:
+//! `state` → `record` → `hot`.
 
 use crate::flavor::{mb, memb, qsbr, Flavor};
+use crate::hot::Hot;
 use crate::queue::{DrainState, ProducerState, Retired, Ring};
-use crate::state::{Core, Hot};
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crossbeam_utils::CachePadded;
 use std::cell::{Cell, UnsafeCell};
@@ -118,9 +124,44 @@ pub(crate) struct ReaderLine {
     flavor: Flavor,
     /// This reader's bit in [`Hot::wake_mask`].
     wake_bit: u64,
-    /// The domain's core. Valid while the domain lives, which every path
+    /// The domain's readers' line, which the fast paths read. It lives in
+    /// the domain's core: valid while the domain lives, which every path
     /// that reaches it (a guard, a handle, a domain call) guarantees.
-    core: *const Core,
+    hot: *const Hot,
+    /// The domain's id, copied from it (a guard carries it; an orphaned
+    /// section is tracked by it).
+    domain_id: u64,
+    /// The domain itself (its core), for the cold paths of a section's
+    /// entry and exit. Valid as `hot` is.
+    domain: *const dyn RecordDomain,
+}
+
+/// What a record needs of the domain it belongs to, which the domain's
+/// `Core` provides (its `impl` is in `state`): when the record is made,
+/// the readers' line, the domain's id and flavor and a wake bit; later, the
+/// cold paths of a section's entry and exit, which take grace-period
+/// tickets, wait, and free. A trait, so that this module need not name
+/// `Core`, whose module lists the records: the dependency runs one way.
+/// Only cold paths call through it; the fast paths read the copies kept in
+/// [`ReaderLine`].
+pub(crate) trait RecordDomain: Sync {
+    /// The domain's readers' line (the record keeps a pointer to it).
+    fn hot(&self) -> &Hot;
+    /// The domain's unique id.
+    fn id(&self) -> u64;
+    /// The flavor the domain's readers use.
+    fn flavor(&self) -> Flavor;
+    /// A wake bit for a new reader (see [`Hot::wake_mask`]).
+    fn new_wake_bit(&self) -> u64;
+    /// `rec`'s owner enters a section, or (QSBR) reports a quiescent state,
+    /// with a backlog to relieve first (`Core::relieve_backlog`).
+    fn relieve_backlog(&self, rec: &ThreadRecord);
+    /// `rec`'s section that spilled is ending: close its batch and return
+    /// the batch's ticket (`Core::close_spill_batch`).
+    fn close_spill_batch(&self, rec: &ThreadRecord) -> u64;
+    /// Frees `rec`'s spilled batches whose grace period has elapsed
+    /// (`Core::free_spilled`).
+    fn free_spilled(&self, rec: &ThreadRecord);
 }
 
 /// What a thread's outermost lock does.
@@ -220,15 +261,21 @@ pub(crate) struct ThreadRecord {
 // `reader.spill_pending`, `reader.exit`, `reader.backlog_ticket`, `reader.enter`, `producer`, `checkpoints`, `draining`, `handle_live`) are touched only by
 // the owning thread: through the thread-local registration or a
 // `ThreadHandle`, which are `!Send`. Other threads reach the record through
-// the registry and read only atomics and the `drain` mutex. `core` points
-// to the domain's core, which is `Sync`.
+// the registry and read only atomics and the `drain` mutex. `reader.hot` and
+// `reader.domain` point into the domain's core: `Hot` is atomics only, and
+// `RecordDomain: Sync`.
 unsafe impl Sync for ThreadRecord {}
 // SAFETY: the record is created on one thread and may be dropped on another
 // (the reclaimer removes dead records); nothing in it is tied to a thread.
 unsafe impl Send for ThreadRecord {}
 
 impl ThreadRecord {
-    pub(crate) fn new(flavor: Flavor, core: &Core, capacity: usize, pinned: bool) -> Self {
+    pub(crate) fn new(
+        domain: &(dyn RecordDomain + 'static),
+        capacity: usize,
+        pinned: bool,
+    ) -> Self {
+        let flavor = domain.flavor();
         let t = std::thread::current();
         let name = match t.name() {
             Some(n) => format!("{n} ({:?})", t.id()),
@@ -248,12 +295,10 @@ impl ThreadRecord {
                 backlog_ticket: Cell::new(0),
                 enter: Cell::new(Enter::of(flavor, false)),
                 flavor,
-                wake_bit: 1
-                    << (core
-                        .next_wake_bit
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                        % 64),
-                core,
+                wake_bit: domain.new_wake_bit(),
+                hot: domain.hot(),
+                domain_id: domain.id(),
+                domain,
             }),
             ring,
             producer: UnsafeCell::new(ProducerState::default()),
@@ -281,22 +326,34 @@ impl ThreadRecord {
 
     /// A record for an owned read guard: a reader word of its own, and the
     /// smallest ring (nothing is ever queued on it).
-    pub(crate) fn new_owned(core: &Core) -> Self {
-        let mut rec = ThreadRecord::new(core.flavor, core, 4, false);
+    pub(crate) fn new_owned(domain: &(dyn RecordDomain + 'static)) -> Self {
+        let mut rec = ThreadRecord::new(domain, 4, false);
         rec.name = format!("owned read guard created on {}", rec.name);
         rec
     }
 
-    /// The domain this record belongs to.
+    /// The domain this record belongs to, for the cold paths.
     #[inline(always)]
-    pub(crate) fn core(&self) -> &Core {
-        // SAFETY: see `ReaderLine::core`: the domain outlives every caller.
-        unsafe { &*self.reader.core }
+    fn domain(&self) -> &dyn RecordDomain {
+        // SAFETY: see `ReaderLine::domain`: set from a live reference to
+        // the domain's core when the record was made, and the domain
+        // outlives every caller.
+        unsafe { &*self.reader.domain }
     }
 
+    /// The domain's readers' line.
     #[inline(always)]
     fn hot(&self) -> &Hot {
-        &self.core().hot
+        // SAFETY: see `ReaderLine::hot`: set from a live reference into the
+        // domain's core when the record was made, and the domain outlives
+        // every caller.
+        unsafe { &*self.reader.hot }
+    }
+
+    /// The id of the domain this record belongs to.
+    #[inline(always)]
+    pub(crate) fn domain_id(&self) -> u64 {
+        self.reader.domain_id
     }
 
     /// Depth of this thread's read-side sections in this domain (owner only).
@@ -331,7 +388,7 @@ impl ThreadRecord {
     fn read_lock_fenced(&self) {
         let r = &*self.reader;
         if r.enter.get() == Enter::Relieve {
-            self.core().relieve_backlog(self);
+            self.relieve_own_backlog();
         }
         match r.flavor {
             Flavor::Memb | Flavor::Mb => mb::enter(&r.ctr, &self.hot().gp_ctr),
@@ -343,6 +400,15 @@ impl ThreadRecord {
                 }
             }
         }
+    }
+
+    /// The backlog half of `read_lock_fenced`: out of line, so that the
+    /// fenced lock of a thread without a backlog (every `mb` and QSBR guard
+    /// section) does not pay for setting up the call.
+    #[cold]
+    #[inline(never)]
+    fn relieve_own_backlog(&self) {
+        self.domain().relieve_backlog(self);
     }
 
     #[cold]
@@ -389,7 +455,7 @@ impl ThreadRecord {
     fn read_unlock_slow(&self) {
         let r = &*self.reader;
         // As in `read_unlock`: read what we need before going quiescent.
-        let (core, hot, bit) = (self.core(), self.hot(), r.wake_bit);
+        let (hot, bit) = (self.hot(), r.wake_bit);
         let spilled = r.spill_pending.get();
         let orphaned = r.orphaned.get();
         // Everything that touches the record happens before our word goes
@@ -398,14 +464,14 @@ impl ThreadRecord {
         // inside the section is sound: its entries were unpublished before
         // they were queued, so before the ticket.
         if spilled {
-            let ticket = core.close_spill_batch(self);
+            let ticket = self.domain().close_spill_batch(self);
             if !orphaned {
                 r.backlog_ticket.set(ticket);
                 self.set_backlog(true);
             }
         }
         if orphaned {
-            orphaned_section_ended(core.id);
+            orphaned_section_ended(r.domain_id);
         }
         match r.flavor {
             Flavor::Memb => {
@@ -428,8 +494,10 @@ impl ThreadRecord {
             }
         }
         // An orphaned record's closed batches are the reclaimer's to free.
+        // Any other record outlives this call (as in `read_unlock`), so its
+        // domain pointer is still there to read.
         if spilled && !orphaned {
-            core.free_spilled(self);
+            self.domain().free_spilled(self);
         }
     }
 
@@ -509,16 +577,18 @@ impl ThreadRecord {
     #[inline(always)]
     pub(crate) fn guard_quiescent_state(&self) {
         let r = &*self.reader;
-        if r.nest.get() != 1 {
-            return;
-        }
         let hot = self.hot();
         // The common case for every flavor: the reader word already holds
         // the current grace-period counter (no grace period began since our
-        // last report). Checked once here, before dispatching on the flavor
-        // (each flavor's function checks it again). Relaxed: as in those
-        // functions, which order what they store.
+        // last report), and there is nothing to report, nested or not.
+        // Checked once here, before the nesting and before dispatching on
+        // the flavor (each flavor's function checks it again, and does
+        // nothing when it holds). Relaxed: as in those functions, which
+        // order what they store.
         if r.ctr.load(Ordering::Relaxed) == hot.gp_ctr.load(Ordering::Relaxed) {
+            return;
+        }
+        if r.nest.get() != 1 {
             return;
         }
         self.guard_report(hot);

@@ -5,8 +5,9 @@
 //! registry (`Core::registry`, which grace periods scan) and into this
 //! thread's `REGISTRATIONS`, whose destructor at thread exit hands each
 //! record to its domain's reclaimer. Two caches make the common lookups one
-//! thread-local load: `DEFAULT_RECORD` for the default domain, and
-//! `LAST_RECORD` for the last explicit domain used.
+//! thread-local load: `DEFAULT_RECORD` for the default domain (with its
+//! core, which a record does not lead to), and `LAST_RECORD` for the last
+//! explicit domain used.
 
 use crate::reclaimer::Wake;
 use crate::record::{orphaned_section_began, ThreadRecord};
@@ -32,7 +33,7 @@ impl Drop for Registrations {
         // The caches below must not outlive the records they point to.
         // (`try_with`: std's never fails for these const, drop-free cells;
         // loom destroys every thread-local of a model thread at once.)
-        let _ = DEFAULT_RECORD.try_with(|c| c.set(std::ptr::null()));
+        let _ = DEFAULT_RECORD.try_with(|c| c.set((std::ptr::null(), std::ptr::null())));
         let _ = LAST_RECORD.try_with(|c| c.set((0, std::ptr::null())));
         for reg in self.0.borrow_mut().drain(..) {
             let rec = &reg.record;
@@ -57,8 +58,12 @@ impl Drop for Registrations {
 
 crate::sync::const_thread_local! {
     static REGISTRATIONS: Registrations = Registrations(RefCell::new(Vec::new()));
-    /// This thread's record in the default domain (null: not yet joined).
-    static DEFAULT_RECORD: Cell<*const ThreadRecord> = Cell::new(std::ptr::null());
+    /// This thread's record in the default domain (null: not yet joined),
+    /// and that domain's core (set with it: a record does not lead to its
+    /// core). One slot, so that the free `rcu_reclaim_queue` reads both
+    /// from one thread-local address.
+    static DEFAULT_RECORD: Cell<(*const ThreadRecord, *const Core)> =
+        Cell::new((std::ptr::null(), std::ptr::null()));
     /// The last explicit domain this thread used, and its record there.
     static LAST_RECORD: Cell<(u64, *const ThreadRecord)> = Cell::new((0, std::ptr::null()));
 }
@@ -66,7 +71,7 @@ crate::sync::const_thread_local! {
 /// This thread's record in the default domain, if cached.
 #[inline(always)]
 pub(crate) fn cached_default_record() -> Option<&'static ThreadRecord> {
-    let p = DEFAULT_RECORD.with(|c| c.get());
+    let p = DEFAULT_RECORD.with(|c| c.get().0);
     if p.is_null() {
         return None;
     }
@@ -76,14 +81,29 @@ pub(crate) fn cached_default_record() -> Option<&'static ThreadRecord> {
     Some(unsafe { &*p })
 }
 
+/// This thread's record in the default domain, and the default domain's
+/// core, if cached.
+#[inline(always)]
+pub(crate) fn cached_default_record_and_core() -> Option<(&'static ThreadRecord, &'static Core)> {
+    let (rec, core) = DEFAULT_RECORD.with(|c| c.get());
+    if rec.is_null() {
+        return None;
+    }
+    // SAFETY: as in `cached_default_record` for `rec`; `core` was set with
+    // it, from the default domain, which is never dropped: its core lives
+    // as long as the process.
+    Some(unsafe { (&*rec, &*core) })
+}
+
 /// Caches `rec`, this thread's record in the default domain (from
-/// [`record`]), for [`cached_default_record`]: unless this thread's
+/// [`record`]), and `core`, that domain's, for [`cached_default_record`]
+/// and [`cached_default_record_and_core`]: unless this thread's
 /// registrations are already destroyed, or `rec` is pinned (no destructor
 /// would clear the cache).
-pub(crate) fn cache_default_record(rec: &'static ThreadRecord) {
+pub(crate) fn cache_default_record(rec: &'static ThreadRecord, core: &'static Core) {
     let registered = REGISTRATIONS.try_with(|_| ()).is_ok() && !rec.pinned;
     if registered {
-        DEFAULT_RECORD.with(|c| c.set(rec));
+        DEFAULT_RECORD.with(|c| c.set((rec, core)));
     }
 }
 

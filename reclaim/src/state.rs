@@ -1,6 +1,10 @@
 //! The shared state of a domain, in one place: [`Core`] (what every
-//! thread of the domain reaches through an `Arc`), its [`Config`], the
-//! readers' [`Hot`] line, and the reclaimer's [`ReclaimerSignal`].
+//! thread of the domain reaches through an `Arc`), its [`Config`] and the
+//! reclaimer's [`ReclaimerSignal`]. The readers' line, [`Hot`], has a
+//! module of its own (`hot`): the per-thread records (`record`) reach it,
+//! and the rest of the core through [`RecordDomain`], without depending on
+//! this module, which lists them. The dependency runs one way: `state` →
+//! `record` → `hot`.
 //!
 //! The behaviour lives beside the part it drives, as `impl Core` blocks:
 //! `grace_period` (detecting grace periods), `enqueue` (the producer side
@@ -9,11 +13,12 @@
 //! the whole: registering a thread, reading the counters, shutting down.
 
 use crate::flavor::{phase, qsbr, Flavor};
+use crate::hot::Hot;
 use crate::queue::Retired;
-use crate::record::ThreadRecord;
+use crate::record::{RecordDomain, ThreadRecord};
 use crate::stall::StallHook;
 use crate::stats::{Counters, Stats};
-use crate::sync::{lock, Arc, AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::sync::{lock, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crossbeam_utils::CachePadded;
 use std::sync::{Condvar, Mutex as StdMutex, Weak};
 use std::thread::JoinHandle;
@@ -112,12 +117,7 @@ impl Core {
     /// before its first section, which grace periods rely on (see
     /// `run_grace_period`).
     pub(crate) fn register(&self, pinned: bool) -> Arc<ThreadRecord> {
-        let rec = Arc::new(ThreadRecord::new(
-            self.flavor,
-            self,
-            self.config.queue_capacity,
-            pinned,
-        ));
+        let rec = Arc::new(ThreadRecord::new(self, self.config.queue_capacity, pinned));
         lock(&self.registry).push(rec.clone());
         rec
     }
@@ -178,93 +178,45 @@ impl Core {
     }
 }
 
-/// The domain words every reader reads: kept on their own cache line,
-/// written only by grace periods (and, rarely, a waking reader).
-#[derive(Debug)]
-pub(crate) struct Hot {
-    /// Global grace-period counter (see `flavor::phase` and `flavor::qsbr`).
-    pub(crate) gp_ctr: AtomicUsize,
-    /// -1 while a writer sleeps waiting for readers; see `wake_writer`.
-    pub(crate) gp_futex: AtomicI32,
-    /// The readers a sleeping writer waits for, one bit each
-    /// (`ThreadRecord::wake_bit`; threads beyond 64 share bits). Only
-    /// those wake it: a reader the grace period is not waiting for leaves
-    /// its sections without a system call, however often, even while one
-    /// long section keeps the writer asleep.
-    pub(crate) wake_mask: AtomicU64,
-}
-
-impl Hot {
-    pub(crate) fn new(gp_ctr: usize) -> Self {
-        Hot {
-            gp_ctr: AtomicUsize::new(gp_ctr),
-            gp_futex: AtomicI32::new(0),
-            wake_mask: AtomicU64::new(0),
-        }
+/// What a thread's record needs of its domain (see [`RecordDomain`]): the
+/// readers' line and the domain's constants, and the cold paths of a
+/// section (beside the producer side, in `enqueue`).
+impl RecordDomain for Core {
+    fn hot(&self) -> &Hot {
+        &self.hot
     }
 
-    /// Called by a reader right after it made its word quiescent, with
-    /// its wake bit (read before that: the record may go once we are
-    /// quiescent, the domain's words may not).
-    #[inline(always)]
-    pub(crate) fn wake_writer(&self, bit: u64) {
-        // Relaxed: the flavors' exit paths order the reader's store before
-        // this load (fence, or membarrier on the writer's side).
-        if self.gp_futex.load(Ordering::Relaxed) == -1 {
-            self.wake_writer_if_waited_for(bit);
-        }
+    fn id(&self) -> u64 {
+        self.id
     }
 
-    /// [`wake_writer`](Self::wake_writer) for the common unlock, which
-    /// reads its wake bit only if a writer sleeps: `wake_bit` must stay
-    /// allocated after going quiescent (see `ThreadRecord::read_unlock`).
-    #[inline(always)]
-    pub(crate) fn wake_writer_for(&self, wake_bit: &u64) {
-        // As `wake_writer`, inline: while a writer sleeps on another
-        // reader, this exit then costs two more loads, not a call.
-        if self.gp_futex.load(Ordering::Relaxed) == -1
-            && self.wake_mask.load(Ordering::Relaxed) & *wake_bit != 0
-        {
-            self.wake_writer_slow();
-        }
+    fn flavor(&self) -> Flavor {
+        self.flavor
     }
 
-    /// A writer sleeps: wake it if it waits for us. Out of line: only the
-    /// slow exits (QSBR, spilled or orphaned sections) come here; the common
-    /// unlock uses `wake_writer_for`.
-    #[inline(never)]
-    fn wake_writer_if_waited_for(&self, bit: u64) {
-        // Relaxed: as in `wake_writer` (`arm_wake` stores the mask before
-        // the heavy barrier, as it does the -1 we just saw).
-        if self.wake_mask.load(Ordering::Relaxed) & bit != 0 {
-            self.wake_writer_slow();
-        }
+    fn new_wake_bit(&self) -> u64 {
+        // Relaxed: only spreads readers over the 64 bits; any value is
+        // correct (readers sharing a bit wake a writer for each other).
+        1 << (self
+            .next_wake_bit
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % 64)
     }
 
-    /// The writer, about to sleep, names the readers it waits for. The
-    /// caller then makes this visible to them (a heavy barrier) and looks
-    /// at their words once more before sleeping.
-    pub(crate) fn arm_wake(&self, mask: u64) {
-        self.gp_futex.store(-1, Ordering::Relaxed);
-        // Release: a reader that sees its bit also sees the -1 above, so
-        // its store of 0 comes after it (see `wake_writer_slow`).
-        self.wake_mask.store(mask, Ordering::Release);
+    // These three forward to `Core`'s inherent methods of the same names
+    // (in `enqueue`): inherent methods take precedence, so they do not
+    // recurse.
+
+    fn relieve_backlog(&self, rec: &ThreadRecord) {
+        Core::relieve_backlog(self, rec);
     }
 
-    /// The writer is awake again (or never slept).
-    pub(crate) fn disarm_wake(&self) {
-        self.wake_mask.store(0, Ordering::Relaxed);
-        self.gp_futex.store(0, Ordering::Relaxed);
+    fn close_spill_batch(&self, rec: &ThreadRecord) -> u64 {
+        Core::close_spill_batch(self, rec)
     }
 
-    #[cold]
-    fn wake_writer_slow(&self) {
-        // Acquire pairs with `arm_wake`'s release: our 0 lands after the
-        // writer's -1, so its futex wait cannot miss it.
-        crate::sync::fence(Ordering::Acquire);
-        self.wake_mask.store(0, Ordering::Relaxed);
-        self.gp_futex.store(0, Ordering::Relaxed);
-        crate::sys::futex_wake_all(&self.gp_futex);
+    fn free_spilled(&self, rec: &ThreadRecord) {
+        Core::free_spilled(self, rec);
     }
 }
 
