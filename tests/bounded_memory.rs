@@ -367,7 +367,7 @@ fn rcubox_replace_inside_own_section_with_a_full_ring_does_not_deadlock() {
 }
 
 /// An owner that keeps queueing, too slowly to reach its own checkpoints
-/// (one per quarter ring), still has its objects freed while it goes on:
+/// (one per half ring), still has its objects freed while it goes on:
 /// the reclaimer leaves an active owner's entries to the owner for about
 /// one reclaim interval, then frees them itself.
 #[test]

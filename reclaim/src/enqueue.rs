@@ -4,7 +4,7 @@
 
 use crate::queue::Retired;
 use crate::reclaimer::{in_callback, with_callbacks, Wake};
-use crate::record::{in_orphaned_section, Checkpoint, ThreadRecord};
+use crate::record::{checkpoint_interval, in_orphaned_section, Checkpoint, ThreadRecord};
 use crate::state::Core;
 use crate::stats::Counters;
 use crate::sync::{lock, try_lock, Ordering};
@@ -26,7 +26,7 @@ impl Core {
         }
     }
 
-    /// Every `capacity / 4` words: free what earlier checkpoints cover, and
+    /// Every [`checkpoint_interval`] words: free what earlier checkpoints cover, and
     /// take a new ticket for what is queued now.
     #[cold]
     fn checkpoint(&self, rec: &ThreadRecord) {
@@ -34,7 +34,7 @@ impl Core {
         self.free_spilled(rec);
         let pos = rec.ring.owner_head();
         let ticket = self.start_poll();
-        let interval = (rec.ring.capacity() / 4).max(1);
+        let interval = checkpoint_interval(&rec.ring);
         rec.with_checkpoints(|c| {
             c.push(Checkpoint { pos, ticket });
             c.next_at = pos.wrapping_add(interval);

@@ -31,6 +31,16 @@ pub(crate) struct Checkpoint {
     pub(crate) ticket: u64,
 }
 
+/// Ring words between two checkpoints: half the ring, so that the owner
+/// fills one half while the other half's grace period runs. Each checkpoint
+/// asks for a grace period (on `memb`, two `membarrier` calls that
+/// interrupt every running thread of the process), so the fewer per object
+/// the better, as long as one checkpoint's grace period can end before the
+/// ring is full.
+pub(crate) fn checkpoint_interval(ring: &Ring) -> usize {
+    (ring.capacity() / 2).max(1)
+}
+
 /// Up to this many checkpoints wait for their grace period per thread.
 const CHECKPOINTS: usize = 4;
 
@@ -282,7 +292,7 @@ impl ThreadRecord {
             None => format!("{:?}", t.id()),
         };
         let ring = Ring::new(capacity);
-        let interval = (ring.capacity() / 4).max(1);
+        let interval = checkpoint_interval(&ring);
         ThreadRecord {
             reader: CachePadded::new(ReaderLine {
                 ctr: AtomicUsize::new(0),

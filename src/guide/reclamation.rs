@@ -67,7 +67,7 @@
 //! Two parties free what is in the rings, each after a grace period that
 //! began after the entries were queued:
 //!
-//! - the **queueing thread itself**, every quarter ring: it takes a
+//! - the **queueing thread itself**, every half ring: it takes a
 //!   grace-period ticket for what it has queued, and at its next checkpoint
 //!   frees whatever earlier tickets cover, so freeing scales with the
 //!   threads that allocate;
