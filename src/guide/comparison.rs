@@ -47,7 +47,10 @@
 //! On 16 cores retirement leads at every thread count (1.19× seize at 1
 //! thread, 4.6× crossbeam-epoch at 16). **It loses at 1 thread on the
 //! 2-core Intel VM**: 0.92× / 0.81× of seize in two runs (2026-11-29),
-//! while it leads liburcu's `defer_rcu` there (1.16× / 1.26×).
+//! while it leads liburcu's `defer_rcu` there (1.16× / 1.26×). On the
+//! 2-core AMD EPYC (2026-12-06, a grace period per half ring) it leads
+//! seize by 1.20× at 1 thread, and `defer_rcu` by 1.39× / 1.51× at 1 / 2
+//! threads ("Reclamation core" in `BENCHMARKS.md`).
 //!
 //! # Configuration: `ConfigCell` vs arc-swap
 //!

@@ -62,7 +62,9 @@
 //! **Reclamation throughput** barely depends on the flavor (one grace
 //! period serves a whole batch): allocate, publish and retire a 64-byte
 //! object, 16 threads, 16-core: memb 185, mb 201, qsbr 205 million objects
-//! per second.
+//! per second. On 2 cores, where each `membarrier` also interrupts the
+//! producer, memb trails: 27.9 against mb's 39.2 and QSBR's 34.5 at 1
+//! thread (2-core AMD EPYC, `BENCHMARKS.md`).
 //!
 //! # How to choose
 //!
