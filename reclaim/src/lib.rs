@@ -29,7 +29,7 @@
 //!   while it has room, drained after a grace period by a reclaimer thread
 //!   or by the queueing thread itself; when full, the caller waits and
 //!   frees, so pending memory is bounded by threads × capacity.
-//! - [`rcu_barrier`], [`stats`], stall reports ([`StallReport`]).
+//! - [`rcu_barrier`], [`stats()`], stall reports ([`StallReport`]).
 //! - [`Domain`]: all of the above for an independent set of readers.
 #![deny(missing_docs)]
 #![warn(unsafe_op_in_unsafe_fn)]

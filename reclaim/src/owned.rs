@@ -2,7 +2,7 @@
 //! thread, so it can move to another thread or live across an `.await`.
 //!
 //! A thread's sections share one reader word on the thread's own cache
-//! line, which is why a [`ReadGuard`](crate::ReadGuard) cannot leave its
+//! line, which is why a [`ReadGuard`] cannot leave its
 //! thread. An owned guard gets a reader word of its own instead: a small
 //! record registered in the domain for the guard's lifetime, which grace
 //! periods scan like a thread's. Entering and leaving it cost a registry
@@ -50,7 +50,7 @@ impl Domain {
 /// [`read_lock_owned`](crate::read_lock_owned()).
 ///
 /// While it lives, grace periods of its domain wait for it exactly as
-/// for a thread's [`ReadGuard`](crate::ReadGuard), and a stall report
+/// for a thread's [`ReadGuard`], and a stall report
 /// names it ("owned read guard created on …"). It costs more than a
 /// thread's guard (see the module docs of `owned`: a registry lock, an
 /// allocation and a fence to enter and to leave).

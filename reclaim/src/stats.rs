@@ -4,7 +4,7 @@ use crate::flavor::Flavor;
 use crate::sync::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// A snapshot of a domain's counters, from [`stats()`](crate::stats) or
+/// A snapshot of a domain's counters, from [`stats()`](crate::stats()) or
 /// [`Domain::stats`](crate::Domain::stats). Counters are read one by one,
 /// without stopping the threads that bump them, so a snapshot taken while
 /// others work is approximate: each counter only grows, but counters read

@@ -2,7 +2,7 @@
 //! shared memory and never wait.
 //!
 //! The rooms: this file holds the map handle and its lookups; [`builder`]
-//! configures a map; [`write`] inserts, replaces and removes under bucket
+//! configures a map; [`mod@write`] inserts, replaces and removes under bucket
 //! locks; [`resize`] grows and shrinks the table while readers go on;
 //! [`bulk`] loads many pairs at a time; [`pinned`] is the handle readers
 //! and writers use. Underneath, [`table`] lays out the buckets (one cache

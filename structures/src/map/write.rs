@@ -222,7 +222,7 @@ where
     /// Removes the entry in `slot` (found under `lock`) and does the
     /// bookkeeping; returns the entry, readable for the caller's section.
     /// `may_shrink`: whether this removal may start a shrink (one in
-    /// [`SHRINK_CHECK_EVERY`] does).
+    /// `SHRINK_CHECK_EVERY`, in `resize`, does).
     pub(super) fn unlink<'t>(
         &'t self,
         t: &Table<K, V, M>,
