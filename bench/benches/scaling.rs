@@ -97,7 +97,7 @@
 //! thicker); progress goes to stderr.
 //! "vs best peer" divides by the fastest non-urcu implementation at the same
 //! thread count; the unprotected baselines (`atomicptr-unprotected`,
-//! `box-drop`) are shown but are not peers. For urcu cases the last two
+//! `box-drop`, `config-unprotected`) are shown but are not peers. For urcu cases the last two
 //! columns come from `Domain::stats()` as the run ends: grace periods
 //! completed, and objects queued but not yet reclaimed. `gp` rows show no RSS
 //! (their own latency samples would dominate it).
@@ -216,6 +216,7 @@ const CONFIG_IMPLS: &[&str] = &[
     "hazarc-cache",
     "rwlock-arc",
     "mutex-arc",
+    "config-unprotected",
 ];
 const LIST_IMPLS: &[&str] = &[
     "urcu-list",
@@ -283,7 +284,10 @@ fn is_urcu(name: &str) -> bool {
 }
 
 fn is_baseline(name: &str) -> bool {
-    matches!(name, "atomicptr-unprotected" | "box-drop")
+    matches!(
+        name,
+        "atomicptr-unprotected" | "box-drop" | "config-unprotected"
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -745,6 +749,43 @@ fn config_case(name: &str, n: usize, secs: f64) -> Outcome {
                 })
             });
             urcu_outcome(r, &d)
+        }
+        // The floor for any scheme: an acquire load of an `AtomicPtr` and
+        // the same two fields, no section and no check. The writer keeps
+        // every config it replaced until the readers have stopped.
+        "config-unprotected" => {
+            let slot = AtomicPtr::new(Box::into_raw(Box::new(Config::new(0))));
+            // Addresses (a raw pointer is not `Send`), freed after the run.
+            let replaced = Mutex::new(Vec::<usize>::new());
+            let r = timed(n + 1, secs, |i, ctl| {
+                if i == writer {
+                    let mut old = Vec::new();
+                    let ops = config_writer(ctl, |c| {
+                        let p = slot.swap(Box::into_raw(Box::new(c)), Ordering::AcqRel);
+                        old.push(p as usize);
+                    });
+                    replaced.lock().expect("not poisoned").extend(old);
+                    return ops;
+                }
+                let mut acc = 0;
+                run_batches(ctl, READ_BATCH, || {
+                    for _ in 0..READ_BATCH {
+                        // SAFETY: every config stays allocated until the
+                        // run ends (the writer keeps the ones it replaced);
+                        // the acquire pairs with the writer's swap, so the
+                        // fields are initialized.
+                        touch(&mut acc, unsafe { &*slot.load(Ordering::Acquire) });
+                    }
+                })
+            });
+            for p in replaced.into_inner().expect("not poisoned") {
+                // SAFETY: the address of a config from `Box::into_raw`,
+                // freed once; the readers are gone.
+                drop(unsafe { Box::from_raw(p as *mut Config) });
+            }
+            // SAFETY: as above, for the config still published.
+            drop(unsafe { Box::from_raw(slot.into_inner()) });
+            r.into()
         }
         "arc-swap-load" | "arc-swap-cache" => {
             let s = ArcSwap::from_pointee(Config::new(0));
