@@ -83,24 +83,26 @@
 //!
 //! | workload | urcu (boxed) | urcu inline | best peer |
 //! |---|---|---|---|
-//! | gets of present keys | 0.85 / 0.86 / 0.91 | **1.44 / 1.36 / 1.46** | papaya, scc `HashIndex` |
-//! | gets of absent keys | 0.32 / 0.61 / 0.35 | 0.44 / 0.80 / 0.39 | dashmap, papaya |
-//! | bustle ReadHeavy | 0.90 / 0.76 / 0.88 | 0.98 / 0.89 / 1.00 | papaya |
-//! | bustle Exchange | 0.49 / 0.54 / 0.74 | 0.72 / 0.64 / 0.99 | `RwLock<HashMap>`, scc, dashmap |
-//! | bustle RapidGrow | 0.49 / 0.59 / 0.31 | 0.60 / 0.68 / 0.37 | dashmap, scc `HashIndex` |
+//! | gets of present keys | 0.84 / 0.88 / 0.72 | **1.24 / 1.48 / 1.15** | papaya, dashmap, scc `HashIndex` |
+//! | gets of absent keys | 0.82 / 0.81 / 0.61 | 1.08 / 2.06 / 1.01 | scc `HashIndex` |
+//! | bustle ReadHeavy | 0.65 / 0.75 / 0.81 | 0.86 / 1.20 / 1.17 | papaya, scc `HashIndex` |
+//! | bustle Exchange | 0.44 / 0.70 / 0.88 | 0.77 / 0.91 / 1.13 | dashmap, scc |
+//! | bustle RapidGrow | 0.46 / 0.85 / 0.81 | 0.57 / 0.70 / 0.86 | dashmap, scc `HashIndex` |
 //!
 //! **A lookup of a present key is the map's strength**: inline storage
-//! reads one cache line where the others read two or three. Absent keys,
-//! write-heavy and growing tables are behind. The peers answer absent keys
+//! reads one cache line where the others read two or three. Write-heavy
+//! and growing tables are behind (a cell moves by about a quarter between
+//! runs on that VM; absent keys ride on the noise, see `BENCHMARKS.md`). The peers answer absent keys
 //! and take their write locks in small metadata arrays that stay in cache;
 //! our bucket line must come from memory. `docs/map-design.md` has the
 //! profiles and the peers' designs. On an Intel 2-core VM the same bustle
 //! workloads measured lower still (Exchange 0.29× boxed), and on 16 cores
 //! (2026-11-28, older code) 0.47×–1.27× on ReadHeavy and 0.27×–0.74× on
 //! Exchange and RapidGrow (boxed and inline, 1–16 threads). With `String`
-//! keys and 64-byte values (2-core AMD, boxed) growth is where the map
-//! leads (RapidGrow 1.12× / 1.08×, inserts only 1.33× / 1.28× at 1 / 2
-//! threads) and ReadHeavy trails (0.70× / 0.76×). Inline uses 42 bytes per
+//! keys and 64-byte values (2-core AMD, boxed) growth and writes are where
+//! the map leads (RapidGrow 1.14× / 1.18×, inserts only 1.34× / 1.22×,
+//! Exchange 1.00× / 1.23× at 1 / 2 threads) and ReadHeavy trails (0.63× /
+//! 0.69×). Inline uses 42 bytes per
 //! entry against papaya's 68, scc's 40 and dashmap's 36, the boxed default
 //! 55 (16-core).
 //!
