@@ -97,12 +97,27 @@ pub(crate) struct Spill {
     pub(crate) waiting: std::collections::VecDeque<(u64, Vec<Retired>)>,
 }
 
-/// The owner's cache line: its reader word and nesting.
+/// The owner's cache line: its reader word and its section state.
 pub(crate) struct ReaderLine {
+    /// Owner-only: the nesting depth in units of [`state::NEST`], and in the
+    /// low bits the flags that send the outermost lock or unlock out of line
+    /// (see [`state`]). Zero when a `memb` thread with nothing special
+    /// pending is outside any section, so the common lock tests the word
+    /// against zero and the common unlock subtracts one level and finds
+    /// zero: one word, where a depth and two mode bytes cost a load and a
+    /// test each.
+    state: Cell<usize>,
     /// The reader word the detector reads; zero when quiescent.
     pub(crate) ctr: AtomicUsize,
-    /// Depth of read-side sections on this thread, in this domain.
-    nest: Cell<u64>,
+    /// The domain's readers' line, which the fast paths read. It lives in
+    /// the domain's core: valid while the domain lives, which every path
+    /// that reaches it (a guard, a handle, a domain call) guarantees.
+    hot: *const Hot,
+    /// This reader's bit in [`Hot::wake_mask`].
+    wake_bit: u64,
+    /// The domain's id, copied from it (a guard carries it; an orphaned
+    /// section is tracked by it).
+    domain_id: u64,
     /// QSBR: online because a `ThreadHandle` is (not just for one guard).
     handle_online: Cell<bool>,
     /// QSBR: a domain-level guard brought the thread online; go offline
@@ -115,35 +130,44 @@ pub(crate) struct ReaderLine {
     /// record may be freed once that section ends, so its last unlock takes
     /// the slow path, which reads what it needs first.
     orphaned: Cell<bool>,
-    /// What the outermost unlock does, kept up to date from `flavor`,
-    /// `guard_online`, `spill_pending` and `orphaned` (see `refresh_exit`),
-    /// so that the common unlock tests one byte.
-    exit: Cell<Exit>,
+    /// The previous section spilled (its ring was full): the next outermost
+    /// lock first waits for a grace period and frees this thread's backlog
+    /// (see `Core::relieve_backlog`), so that a thread retiring through
+    /// short sections stays within its ring plus one section's spill.
+    backlog: Cell<bool>,
     /// The grace-period ticket of the last spilled batch: relieving the
     /// backlog waits for it even if a reclaimer pass has already taken the
     /// batch off the record (it frees it only after that grace period).
     backlog_ticket: Cell<u64>,
-    /// What the outermost lock does, from `flavor` and whether the previous
-    /// section spilled (its ring was full): then the next outermost lock
-    /// first waits for a grace period and frees this thread's backlog (see
-    /// `Core::relieve_backlog`), so that a thread retiring through short
-    /// sections stays within its ring plus one section's spill. One byte,
-    /// so that the common lock tests it as it tested the flavor before
-    /// (see `set_backlog`).
-    enter: Cell<Enter>,
     flavor: Flavor,
-    /// This reader's bit in [`Hot::wake_mask`].
-    wake_bit: u64,
-    /// The domain's readers' line, which the fast paths read. It lives in
-    /// the domain's core: valid while the domain lives, which every path
-    /// that reaches it (a guard, a handle, a domain call) guarantees.
-    hot: *const Hot,
-    /// The domain's id, copied from it (a guard carries it; an orphaned
-    /// section is tracked by it).
-    domain_id: u64,
     /// The domain itself (its core), for the cold paths of a section's
     /// entry and exit. Valid as `hot` is.
     domain: *const dyn RecordDomain,
+}
+
+/// The owner-only section state word ([`ReaderLine::state`]): a nesting
+/// depth counted in [`NEST`]s above four flag bits, which the owner keeps
+/// up to date from the flavor and the `Cell`s beside it (`refresh_flags`).
+/// The two flavors whose readers announce every section have a value each
+/// for their common case: `memb` 0, `mb` [`MB`]; the locks and unlocks
+/// test for those inline and leave everything else out of line.
+pub(crate) mod state {
+    /// The flavor is `mb`: the outermost lock fences.
+    pub(super) const MB: usize = 1;
+    /// The outermost lock has more to do than store the reader word: a
+    /// QSBR guard brings the thread online, or a backlog is relieved first.
+    pub(super) const ENTER_SLOW: usize = 2;
+    /// The outermost unlock takes `read_unlock_slow`: a QSBR guard that
+    /// brought the thread online, a section that spilled, an orphaned one.
+    pub(super) const EXIT_SLOW: usize = 4;
+    /// The outermost unlock does nothing: QSBR online through its handle.
+    pub(super) const EXIT_NOTHING: usize = 8;
+    /// A QSBR thread online through its handle, nothing pending.
+    pub(super) const QSBR_HANDLE: usize = ENTER_SLOW | EXIT_NOTHING;
+    /// All flag bits.
+    pub(super) const FLAGS: usize = MB | ENTER_SLOW | EXIT_SLOW | EXIT_NOTHING;
+    /// One level of nesting.
+    pub(super) const NEST: usize = 16;
 }
 
 /// What a record needs of the domain it belongs to, which the domain's
@@ -174,54 +198,29 @@ pub(crate) trait RecordDomain: Sync {
     fn free_spilled(&self, rec: &ThreadRecord);
 }
 
-/// What a thread's outermost lock does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-enum Enter {
-    /// `memb` with no backlog: the inline store.
-    Memb = 0,
-    /// `mb` or QSBR with no backlog: `read_lock_fenced`.
-    Fenced,
-    /// A backlog to relieve first, then as the flavor says.
-    Relieve,
-}
-
-impl Enter {
-    fn of(flavor: Flavor, backlog: bool) -> Enter {
-        if backlog {
-            Enter::Relieve
-        } else if flavor == Flavor::Memb {
-            Enter::Memb
-        } else {
-            Enter::Fenced
-        }
+/// The flag bits of [`ReaderLine::state`] for a thread of `flavor` in the
+/// given situation.
+fn flags_of(
+    flavor: Flavor,
+    backlog: bool,
+    handle_online: bool,
+    guard_online: bool,
+    spill_pending: bool,
+    orphaned: bool,
+) -> usize {
+    let mut f = 0;
+    if flavor == Flavor::Mb {
+        f |= state::MB;
     }
-}
-
-/// What a thread's outermost unlock does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-enum Exit {
-    /// `memb`, `mb`: clear the reader word, wake a waiting writer. Zero,
-    /// so that the common unlock tests the byte against zero.
-    Phase = 0,
-    /// QSBR online through a handle: nothing (the thread stays online).
-    Nothing,
-    /// A QSBR guard that brought the thread online, or a section that
-    /// spilled entries: `read_unlock_slow`.
-    Slow,
-}
-
-impl Exit {
-    fn of(flavor: Flavor, guard_online: bool, spill_pending: bool, orphaned: bool) -> Exit {
-        if guard_online || spill_pending || orphaned {
-            Exit::Slow
-        } else if flavor == Flavor::Qsbr {
-            Exit::Nothing
-        } else {
-            Exit::Phase
-        }
+    if backlog || flavor == Flavor::Qsbr {
+        f |= state::ENTER_SLOW;
     }
+    if guard_online || spill_pending || orphaned {
+        f |= state::EXIT_SLOW;
+    } else if flavor == Flavor::Qsbr && handle_online {
+        f |= state::EXIT_NOTHING;
+    }
+    f
 }
 
 /// A thread's record in one domain.
@@ -267,8 +266,10 @@ pub(crate) struct ThreadRecord {
     pub(crate) name: String,
 }
 
-// SAFETY: the `Cell`/`UnsafeCell` fields (`reader.nest`, `reader.*_online`,
-// `reader.spill_pending`, `reader.exit`, `reader.backlog_ticket`, `reader.enter`, `producer`, `checkpoints`, `draining`, `handle_live`) are touched only by
+// SAFETY: the `Cell`/`UnsafeCell` fields (`reader.state`, `reader.*_online`,
+// `reader.spill_pending`, `reader.orphaned`, `reader.backlog`,
+// `reader.backlog_ticket`, `producer`, `checkpoints`, `draining`,
+// `handle_live`) are touched only by
 // the owning thread: through the thread-local registration or a
 // `ThreadHandle`, which are `!Send`. Other threads reach the record through
 // the registry and read only atomics and the `drain` mutex. `reader.hot` and
@@ -295,19 +296,18 @@ impl ThreadRecord {
         let interval = checkpoint_interval(&ring);
         ThreadRecord {
             reader: CachePadded::new(ReaderLine {
+                state: Cell::new(flags_of(flavor, false, false, false, false, false)),
                 ctr: AtomicUsize::new(0),
-                nest: Cell::new(0),
+                hot: domain.hot(),
+                wake_bit: domain.new_wake_bit(),
+                domain_id: domain.id(),
                 handle_online: Cell::new(false),
                 guard_online: Cell::new(false),
                 spill_pending: Cell::new(false),
                 orphaned: Cell::new(false),
-                exit: Cell::new(Exit::of(flavor, false, false, false)),
+                backlog: Cell::new(false),
                 backlog_ticket: Cell::new(0),
-                enter: Cell::new(Enter::of(flavor, false)),
                 flavor,
-                wake_bit: domain.new_wake_bit(),
-                hot: domain.hot(),
-                domain_id: domain.id(),
                 domain,
             }),
             ring,
@@ -369,94 +369,136 @@ impl ThreadRecord {
     /// Depth of this thread's read-side sections in this domain (owner only).
     #[inline(always)]
     pub(crate) fn nesting(&self) -> u64 {
-        self.reader.nest.get()
+        (self.reader.state.get() / state::NEST) as u64
     }
 
     /// Enters a read-side section (owner only).
     #[inline(always)]
     pub(crate) fn read_lock(&self) {
         let r = &*self.reader;
-        let n = r.nest.get();
-        if n != 0 {
-            // Nested: only the count changes. Kept out of line so that the
-            // outermost lock, the common case, runs straight through.
-            return self.read_lock_nested(n);
-        }
-        if r.enter.get() == Enter::Memb {
+        if r.state.get() == 0 {
+            // `memb`, outermost, nothing pending: the common case.
             memb::enter(&r.ctr, &self.hot().gp_ctr);
+            r.state.set(state::NEST);
         } else {
-            // `mb` pays a fence, a QSBR guard comes online, a backlog makes
-            // us wait: a call is noise beside any of them.
-            self.read_lock_fenced();
+            // `mb`, nested, or a flavor or situation with more to do: kept
+            // out of line so that the common lock runs straight through.
+            // (It reads the word again: passing it would keep it in a
+            // register, a load and a test where a compare with memory does.)
+            self.read_lock_other();
         }
-        r.nest.set(1);
     }
 
-    /// The outermost `read_lock` of `mb` and QSBR, and of a thread with a
-    /// backlog to relieve first.
+    /// The locks `read_lock` does not inline: `mb`'s outermost one, nested
+    /// ones, a QSBR guard's, and one with a backlog to relieve first. Each
+    /// fences, waits, or is rare: the call is noise beside it.
     #[inline(never)]
-    fn read_lock_fenced(&self) {
+    fn read_lock_other(&self) {
         let r = &*self.reader;
-        if r.enter.get() == Enter::Relieve {
+        let s = r.state.get();
+        if s == state::MB {
+            // `mb`, outermost, nothing pending: the fence costs far more
+            // than the call.
+            mb::enter(&r.ctr, &self.hot().gp_ctr);
+            r.state.set(state::MB + state::NEST);
+            return;
+        }
+        if s >= state::NEST {
+            // Nested: only the depth changes. 2^60 levels take forgotten
+            // guards and centuries; should it happen, panic, never wrap.
+            r.state.set(
+                s.checked_add(state::NEST)
+                    .expect("read_lock: nesting depth overflow"),
+            );
+            return;
+        }
+        if r.backlog.get() {
             self.relieve_own_backlog();
         }
         match r.flavor {
-            Flavor::Memb | Flavor::Mb => mb::enter(&r.ctr, &self.hot().gp_ctr),
+            Flavor::Memb => memb::enter(&r.ctr, &self.hot().gp_ctr),
+            Flavor::Mb => mb::enter(&r.ctr, &self.hot().gp_ctr),
             Flavor::Qsbr => {
                 if !r.handle_online.get() {
                     qsbr::online(&r.ctr, &self.hot().gp_ctr);
                     r.guard_online.set(true);
-                    self.refresh_exit();
+                    // What `refresh_flags` would compute: offline before,
+                    // so `EXIT_NOTHING` is clear.
+                    r.state.set(r.state.get() | state::EXIT_SLOW);
                 }
             }
         }
+        // Re-read: relieving the backlog and coming online change the flags.
+        r.state.set(r.state.get() + state::NEST);
     }
 
-    /// The backlog half of `read_lock_fenced`: out of line, so that the
-    /// fenced lock of a thread without a backlog (every `mb` and QSBR guard
-    /// section) does not pay for setting up the call.
+    /// The backlog half of `read_lock_other`: out of line, so that a lock
+    /// without a backlog does not pay for setting up the call.
     #[cold]
     #[inline(never)]
     fn relieve_own_backlog(&self) {
         self.domain().relieve_backlog(self);
     }
 
-    #[cold]
-    fn read_lock_nested(&self, n: u64) {
-        // u64: 2^64 live (or forgotten) guards cannot exist, so no check.
-        self.reader.nest.set(n + 1);
-    }
-
     /// Leaves a read-side section (owner only).
     #[inline(always)]
     pub(crate) fn read_unlock(&self) {
         let r = &*self.reader;
-        let n = r.nest.get() - 1;
-        r.nest.set(n);
-        if n == 0 {
-            let exit = r.exit.get();
-            if exit != Exit::Phase {
-                if exit == Exit::Slow {
-                    self.read_unlock_slow();
-                }
-                return;
-            }
-            // Read `hot` before our word goes quiescent (the slow path does
-            // the same for the wake bit; here the record outlives the call:
-            // `exit` is `Phase` only while the thread's registrations live,
-            // and the reclaimer frees a record only after they are gone, or,
-            // for one registered after them, after the OS thread exited).
-            let hot = self.hot();
-            // `memb` and `mb` leave with the same release store; memb's
-            // compiler fence costs `mb` nothing. (Loom models that fence
-            // as a real one, so there the flavors keep their own exits.)
-            if cfg!(loom) && r.flavor == Flavor::Mb {
-                mb::exit(&r.ctr);
-            } else {
-                memb::exit(&r.ctr);
-            }
-            hot.wake_writer_for(&r.wake_bit);
+        if r.state.get() == state::NEST {
+            // `memb`, outermost, nothing pending.
+            r.state.set(0);
+            self.phase_exit(memb::exit);
+        } else if r.state.get() & state::FLAGS == state::QSBR_HANDLE {
+            // QSBR online through a handle, nothing pending: sections
+            // change nothing shared, nested or not.
+            r.state.set(r.state.get() - state::NEST);
+        } else {
+            self.read_unlock_other();
         }
+    }
+
+    /// The unlocks `read_unlock` does not inline: `mb`'s (whose lock
+    /// fenced), nested ones, QSBR's, and those with something pending.
+    #[inline(never)]
+    fn read_unlock_other(&self) {
+        let r = &*self.reader;
+        let s = r.state.get();
+        if s == state::MB + state::NEST {
+            r.state.set(state::MB);
+            return self.phase_exit(mb::exit);
+        }
+        let s = s - state::NEST;
+        r.state.set(s);
+        if s >= state::NEST {
+            return; // nested
+        }
+        if s & state::EXIT_SLOW != 0 {
+            self.read_unlock_slow();
+        } else if s & state::EXIT_NOTHING == 0 {
+            // A backlog is pending (its lock could not relieve it in
+            // time): `memb` or `mb` leave as usual.
+            if r.flavor == Flavor::Mb {
+                self.phase_exit(mb::exit);
+            } else {
+                self.phase_exit(memb::exit);
+            }
+        }
+        // Otherwise QSBR online through a handle: nothing to do.
+    }
+
+    /// The outermost unlock of `memb` and `mb`: clear the reader word with
+    /// the flavor's `exit`, then wake a writer that waits for us.
+    #[inline(always)]
+    fn phase_exit(&self, exit: fn(&AtomicUsize)) {
+        let r = &*self.reader;
+        // Read `hot` before our word goes quiescent (the slow path does the
+        // same for the wake bit; here the record outlives the call: it is
+        // not orphaned, so the thread's registrations live, and the
+        // reclaimer frees a record only after they are gone or, for one
+        // registered after them, after the OS thread exited).
+        let hot = self.hot();
+        exit(&r.ctr);
+        hot.wake_writer_for(&r.wake_bit);
     }
 
     /// The outermost unlock of a QSBR guard, of a section that spilled, or
@@ -497,7 +539,7 @@ impl ThreadRecord {
             Flavor::Qsbr => {
                 if r.guard_online.get() {
                     r.guard_online.set(false);
-                    self.refresh_exit();
+                    self.refresh_flags();
                     qsbr::offline(&r.ctr);
                     hot.wake_writer(bit);
                 }
@@ -511,21 +553,25 @@ impl ThreadRecord {
         }
     }
 
-    /// Recomputes `exit` after `guard_online` or `spill_pending` changed.
-    fn refresh_exit(&self) {
+    /// Recomputes the flag bits of `state` after a `Cell` they depend on
+    /// changed (owner only); the depth is kept.
+    fn refresh_flags(&self) {
         let r = &*self.reader;
-        r.exit.set(Exit::of(
+        let flags = flags_of(
             r.flavor,
+            r.backlog.get(),
+            r.handle_online.get(),
             r.guard_online.get(),
             r.spill_pending.get(),
             r.orphaned.get(),
-        ));
+        );
+        r.state.set(r.state.get() & !state::FLAGS | flags);
     }
 
     /// Whether the next outermost lock relieves a backlog (owner only).
     #[inline]
     pub(crate) fn has_backlog(&self) -> bool {
-        self.reader.enter.get() == Enter::Relieve
+        self.reader.backlog.get()
     }
 
     /// The ticket of the last spilled batch (owner only).
@@ -535,15 +581,15 @@ impl ThreadRecord {
 
     /// Sets or clears the backlog flag (owner only).
     pub(crate) fn set_backlog(&self, backlog: bool) {
-        let r = &*self.reader;
-        r.enter.set(Enter::of(r.flavor, backlog));
+        self.reader.backlog.set(backlog);
+        self.refresh_flags();
     }
 
     /// The owner's registrations are being destroyed (owner only, just
     /// before `alive` is cleared): see `ReaderLine::orphaned`.
     pub(crate) fn orphan(&self) {
         self.reader.orphaned.set(true);
-        self.refresh_exit();
+        self.refresh_flags();
     }
 
     /// Keeps an entry that could not be queued inside a section (owner
@@ -551,13 +597,13 @@ impl ThreadRecord {
     pub(crate) fn spill_locally(&self, r: Retired) {
         crate::sync::lock(&self.spill).open.push(r);
         self.reader.spill_pending.set(true);
-        self.refresh_exit();
+        self.refresh_flags();
     }
 
     /// The section that spilled has ended (owner only).
     pub(crate) fn spill_closed(&self) {
         self.reader.spill_pending.set(false);
-        self.refresh_exit();
+        self.refresh_flags();
     }
 
     /// Enters a section through a QSBR `ThreadHandle` (owner only): the
@@ -571,7 +617,7 @@ impl ThreadRecord {
         if !r.handle_online.get() {
             offline_panic();
         }
-        r.nest.set(r.nest.get() + 1);
+        r.state.set(r.state.get() + state::NEST);
     }
 
     /// Whether readers of this record use QSBR.
@@ -598,7 +644,7 @@ impl ThreadRecord {
         if r.ctr.load(Ordering::Relaxed) == hot.gp_ctr.load(Ordering::Relaxed) {
             return;
         }
-        if r.nest.get() != 1 {
+        if r.state.get() & !state::FLAGS != state::NEST {
             return;
         }
         self.guard_report(hot);
@@ -641,6 +687,7 @@ impl ThreadRecord {
     /// QSBR: the handle goes offline (owner only, no guard live).
     pub(crate) fn qsbr_offline(&self) {
         if self.reader.handle_online.replace(false) {
+            self.refresh_flags();
             let (hot, bit) = (self.hot(), self.reader.wake_bit);
             qsbr::offline(&self.reader.ctr);
             hot.wake_writer(bit);
@@ -654,7 +701,7 @@ impl ThreadRecord {
             let r = &*self.reader;
             if r.handle_online.replace(false) {
                 r.guard_online.set(true);
-                self.refresh_exit();
+                self.refresh_flags();
             }
         } else {
             self.qsbr_offline();
@@ -668,13 +715,14 @@ impl ThreadRecord {
             return;
         }
         if r.guard_online.replace(false) {
-            self.refresh_exit();
+            self.refresh_flags();
             // A guard from `Domain::read_lock` already holds the thread
             // online, mid-section: the handle takes that over as it is.
             // Storing the counter now would report a quiescent state inside
             // the guard's section.
             return;
         }
+        self.refresh_flags();
         qsbr::online(&r.ctr, &self.hot().gp_ctr);
     }
 

@@ -269,3 +269,79 @@ fn an_owned_guard_protects_its_loads_across_threads() {
         );
     }
 }
+
+/// The owner-only section state (depth and mode flags in one word) against
+/// the reader word the detector reads, through every change of mode: nested
+/// guards, a handle, offline and online, a guard outliving its handle, a
+/// backlog. Grace periods must wait exactly while the word says so.
+#[test]
+fn the_section_state_keeps_the_reader_word_right_through_mode_changes() {
+    for flavor in all_flavors() {
+        let d = Domain::builder().flavor(flavor).build();
+        let qsbr = flavor == Flavor::Qsbr;
+        let word = || d.record().reader_word();
+        let depth = || d.record().nesting();
+        assert_eq!((word(), depth()), (0, 0), "{flavor:?}: idle");
+
+        let g1 = d.read_lock();
+        let g2 = d.read_lock();
+        assert_eq!(depth(), 2, "{flavor:?}");
+        assert_ne!(word(), 0, "{flavor:?}: inside a section");
+        drop(g2);
+        assert_eq!(depth(), 1, "{flavor:?}");
+        assert_ne!(word(), 0, "{flavor:?}: the outer guard still reads");
+        drop(g1);
+        assert_eq!((word(), depth()), (0, 0), "{flavor:?}: left");
+
+        let mut h = d.register_thread();
+        // QSBR: online through the handle; the others announce sections.
+        assert_eq!(word() != 0, qsbr, "{flavor:?}: registered");
+        {
+            let g = h.read_lock();
+            let inner = d.read_lock();
+            assert_eq!(depth(), 2, "{flavor:?}");
+            assert_ne!(word(), 0, "{flavor:?}");
+            drop(inner);
+            drop(g);
+        }
+        assert_eq!(depth(), 0, "{flavor:?}");
+        assert_eq!(word() != 0, qsbr, "{flavor:?}: the handle's sections ended");
+        h.offline();
+        assert_eq!(word(), 0, "{flavor:?}: offline");
+        // A domain guard while the handle is offline brings the thread
+        // online for the guard's lifetime only.
+        drop(d.read_lock());
+        assert_eq!(word(), 0, "{flavor:?}: offline again after a guard");
+        h.online();
+        assert_eq!(word() != 0, qsbr, "{flavor:?}: online");
+        drop(h.read_lock());
+        assert_eq!(
+            word() != 0,
+            qsbr,
+            "{flavor:?}: still online after a section"
+        );
+
+        // A guard that outlives the handle keeps the section open.
+        let g = d.read_lock();
+        drop(h);
+        assert_ne!(word(), 0, "{flavor:?}: a guard outlives its handle");
+        assert_eq!(depth(), 1, "{flavor:?}");
+        drop(g);
+        assert_eq!(
+            (word(), depth()),
+            (0, 0),
+            "{flavor:?}: handle and guard gone"
+        );
+
+        // A pending backlog is relieved by the next outermost lock, and
+        // the section then works as any other.
+        d.record().set_backlog(true);
+        let g = d.read_lock();
+        assert!(!d.record().has_backlog(), "{flavor:?}: relieved on entry");
+        assert_ne!(word(), 0, "{flavor:?}");
+        drop(g);
+        assert_eq!((word(), depth()), (0, 0), "{flavor:?}: after the backlog");
+        // Grace periods do not wait for this idle thread.
+        d.synchronize_rcu();
+    }
+}
