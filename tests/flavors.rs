@@ -524,3 +524,51 @@ fn a_qsbr_thread_online_through_its_handle_may_wait() {
         other.join().unwrap();
     });
 }
+
+/// A guard's `quiescent_state` reports only while it is the thread's only
+/// guard, and reports once it becomes so (an outer guard dropped first),
+/// however its earlier calls went: a grace period waits exactly as long as
+/// some guard of the thread may still hold a reference.
+#[test]
+fn a_guard_reports_quiescent_states_once_it_is_the_only_one() {
+    for flavor in FLAVORS {
+        let d = Domain::builder().flavor(flavor).build();
+        // QSBR: the handle's guard keeps the thread online throughout.
+        let h = d.register_thread();
+        let outer = d.read_lock();
+        let mut inner = h.read_lock();
+        inner.quiescent_state(); // before any grace period: nothing to do
+        let done = Arc::new(AtomicBool::new(false));
+        let w = {
+            let (d, done) = (d.clone(), done.clone());
+            thread::spawn(move || {
+                d.synchronize_rcu();
+                done.store(true, Ordering::SeqCst);
+            })
+        };
+        // Nested: reports nothing, however often, while `outer` lives.
+        for _ in 0..50 {
+            inner.quiescent_state();
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert!(
+            !done.load(Ordering::SeqCst),
+            "{flavor:?}: the outer guard's section is still open"
+        );
+        drop(outer);
+        // Now `inner` is the only guard: its next report ends the wait.
+        // (The guard cannot leave this thread, so the limit is a deadline
+        // here rather than `within`.)
+        let deadline = std::time::Instant::now() + LIMIT;
+        while !done.load(Ordering::SeqCst) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{flavor:?}: the only guard's quiescent states did not end the grace period"
+            );
+            inner.quiescent_state();
+            thread::yield_now();
+        }
+        drop(inner);
+        w.join().unwrap();
+    }
+}

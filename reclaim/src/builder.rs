@@ -233,13 +233,22 @@ impl DomainBuilder {
     /// assert_eq!(d.stats().threads, 1); // this one joined on first use
     /// ```
     pub fn build(self) -> Domain {
-        Domain::from_core(Core::new(Config {
+        Domain::from_core(Core::new(self.config()))
+    }
+
+    /// Builds the process-wide default domain (see `default_domain`).
+    pub(crate) fn build_default(self) -> Domain {
+        Domain::from_core(Core::new_default(self.config()))
+    }
+
+    fn config(self) -> Config {
+        Config {
             requested: self.flavor,
             queue_capacity: self.queue_capacity,
             stall_timeout: self.stall_timeout,
             stall_hook: self.stall_hook.unwrap_or_else(default_hook),
             reclaim_interval: self.reclaim_interval,
             max_writer_wait: self.max_writer_wait.unwrap_or(self.stall_timeout),
-        }))
+        }
     }
 }

@@ -132,6 +132,12 @@ impl Domain {
         crate::queue::Ring::new(self.core().config.queue_capacity).capacity()
     }
 
+    /// Whether this is the process-wide default domain.
+    #[inline(always)]
+    pub(crate) fn is_default(&self) -> bool {
+        self.is_default
+    }
+
     /// This thread's record, joining the domain on first use.
     ///
     /// The returned reference is valid while `self` is borrowed (see
@@ -462,7 +468,7 @@ static DEFAULT_DOMAIN: OnceLock<Domain> = OnceLock::new();
 /// ```
 pub fn default_domain() -> &'static Domain {
     DEFAULT_DOMAIN.get_or_init(|| {
-        let mut d = Domain::builder().build();
+        let mut d = Domain::builder().build_default();
         d.is_default = true;
         d
     })

@@ -5,9 +5,11 @@
 
 use crate::domain::Domain;
 use crate::flavor::Flavor;
+use crate::hot::Hot;
 use crate::record::ThreadRecord;
 use crate::registry;
-use crate::sync::Arc;
+use crate::state::DEFAULT_DOMAIN_ID;
+use crate::sync::{Arc, Ordering};
 use std::marker::PhantomData;
 
 impl Domain {
@@ -36,9 +38,13 @@ impl Domain {
     /// ```
     #[inline]
     pub fn read_lock(&self) -> ReadGuard<'_> {
+        if self.is_default() {
+            // The free function's guard: its domain id is a constant.
+            return crate::read_lock();
+        }
         let rec = self.record();
-        rec.read_lock();
-        ReadGuard::new(rec)
+        let hot = rec.read_lock();
+        ReadGuard::new(rec, hot)
     }
 
     /// Registers the calling thread and returns its handle: a `read_lock`
@@ -103,16 +109,42 @@ pub struct ReadGuard<'a> {
     /// (its id lives inline) compared with a value the compiler can keep in
     /// a register across a loop of loads.
     domain_id: u64,
+    /// The domain's readers' line, copied from the record when the section
+    /// began (the lock has just read it), so that the unlock and
+    /// `quiescent_state` find it in a register rather than reload it.
+    hot: &'a Hot,
+    /// What this guard last saw in the thread's reader word, or 0 (never a
+    /// grace-period counter) before its first `quiescent_state`: while it
+    /// equals the counter, nothing is to report, and `quiescent_state`
+    /// costs one load and a compare. Only a quiescent state of the
+    /// thread's sole guard changes the word mid-section (nested ones report
+    /// nothing), so this stays true while the guard lives.
+    seen: usize,
     /// `!Send` and `!Sync`: the section is this thread's.
     _not_send: PhantomData<*mut ()>,
 }
 
 impl<'a> ReadGuard<'a> {
     #[inline(always)]
-    pub(crate) fn new(record: &'a ThreadRecord) -> Self {
+    pub(crate) fn new(record: &'a ThreadRecord, hot: &'a Hot) -> Self {
+        ReadGuard::with_domain_id(record, hot, record.domain_id())
+    }
+
+    /// [`new`](Self::new) for the default domain's record, whose id is a
+    /// constant (the compiler then compares it with an immediate).
+    #[inline(always)]
+    pub(crate) fn new_default(record: &'a ThreadRecord, hot: &'a Hot) -> Self {
+        debug_assert_eq!(record.domain_id(), DEFAULT_DOMAIN_ID);
+        ReadGuard::with_domain_id(record, hot, DEFAULT_DOMAIN_ID)
+    }
+
+    #[inline(always)]
+    fn with_domain_id(record: &'a ThreadRecord, hot: &'a Hot, domain_id: u64) -> Self {
         ReadGuard {
             record,
-            domain_id: record.domain_id(),
+            domain_id,
+            hot,
+            seen: 0,
             _not_send: PhantomData,
         }
     }
@@ -153,14 +185,29 @@ impl ReadGuard<'_> {
     /// ```
     #[inline]
     pub fn quiescent_state(&mut self) {
-        self.record.guard_quiescent_state();
+        // Relaxed: only a hint; the report orders what it stores.
+        if self.hot.gp_ctr.load(Ordering::Relaxed) != self.seen {
+            // Only the record goes out to the call, not the guard, so that
+            // a loop can keep the guard's fields in registers.
+            self.seen = report_quiescent_state(self.record);
+        }
     }
+}
+
+/// A grace period began since a guard's `seen` was taken (or it never
+/// was): report if this is the thread's only guard, and return the reader
+/// word as it now is.
+#[cold]
+#[inline(never)]
+fn report_quiescent_state(record: &ThreadRecord) -> usize {
+    record.guard_quiescent_state();
+    record.own_reader_word()
 }
 
 impl Drop for ReadGuard<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        self.record.read_unlock();
+        self.record.read_unlock(self.hot);
     }
 }
 
@@ -257,12 +304,13 @@ impl ThreadHandle {
     /// ```
     #[inline]
     pub fn read_lock(&self) -> ReadGuard<'_> {
-        if self.record.is_qsbr() {
+        let hot = if self.record.is_qsbr() {
             self.record.qsbr_handle_read_lock();
+            self.record.hot()
         } else {
-            self.record.read_lock();
-        }
-        ReadGuard::new(&self.record)
+            self.record.read_lock()
+        };
+        ReadGuard::new(&self.record, hot)
     }
 
     #[cold]

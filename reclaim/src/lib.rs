@@ -79,8 +79,8 @@ pub use stats::Stats;
 #[inline]
 pub fn read_lock() -> ReadGuard<'static> {
     let rec = domain::default_record();
-    rec.read_lock();
-    ReadGuard::new(rec)
+    let hot = rec.read_lock();
+    ReadGuard::new_default(rec, hot)
 }
 
 /// Enters a read-side section of the default domain that is not tied to

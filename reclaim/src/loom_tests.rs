@@ -104,7 +104,7 @@ fn reader_vs_grace_period_with(flavor: Flavor, refresh: bool) {
                         "reader saw a freed object"
                     );
                 }
-                rec.read_unlock();
+                rec.read_unlock(rec.hot());
             })
         };
         version.store(2, Ordering::Release);
@@ -192,7 +192,7 @@ fn queued_object_outlives_reader() {
                         "reader saw a freed object"
                     );
                 }
-                reader_rec.read_unlock();
+                reader_rec.read_unlock(reader_rec.hot());
             })
         };
         // A flushing pass drains to its snapshot at once (a barrier's pass).
@@ -256,7 +256,7 @@ fn reader_registering_during_an_empty_grace_period() {
                             "reader saw a freed object"
                         );
                     }
-                    rec.read_unlock();
+                    rec.read_unlock(rec.hot());
                 })
             };
             let other = {
@@ -289,7 +289,7 @@ fn memb_grace_period_woken_by_each_reader_it_waits_for() {
         b.read_lock();
         let readers: Vec<_> = [a, b]
             .into_iter()
-            .map(|rec| thread::spawn(move || rec.read_unlock()))
+            .map(|rec| thread::spawn(move || rec.read_unlock(rec.hot())))
             .collect();
         let core = d.core();
         assert!(core.wait_as(None, core.start_poll(), "model", None));

@@ -353,7 +353,7 @@ impl ThreadRecord {
 
     /// The domain's readers' line.
     #[inline(always)]
-    fn hot(&self) -> &Hot {
+    pub(crate) fn hot(&self) -> &Hot {
         // SAFETY: see `ReaderLine::hot`: set from a live reference into the
         // domain's core when the record was made, and the domain outlives
         // every caller.
@@ -372,20 +372,24 @@ impl ThreadRecord {
         (self.reader.state.get() / state::NEST) as u64
     }
 
-    /// Enters a read-side section (owner only).
+    /// Enters a read-side section (owner only). Returns [`Self::hot`] for
+    /// the guard, as read before the section's compiler fence (after it,
+    /// the compiler would load it again).
     #[inline(always)]
-    pub(crate) fn read_lock(&self) {
+    pub(crate) fn read_lock(&self) -> &Hot {
         let r = &*self.reader;
         if r.state.get() == 0 {
             // `memb`, outermost, nothing pending: the common case.
-            memb::enter(&r.ctr, &self.hot().gp_ctr);
+            let hot = self.hot();
+            memb::enter(&r.ctr, &hot.gp_ctr);
             r.state.set(state::NEST);
+            hot
         } else {
             // `mb`, nested, or a flavor or situation with more to do: kept
             // out of line so that the common lock runs straight through.
             // (It reads the word again: passing it would keep it in a
             // register, a load and a test where a compare with memory does.)
-            self.read_lock_other();
+            self.read_lock_other()
         }
     }
 
@@ -393,7 +397,14 @@ impl ThreadRecord {
     /// ones, a QSBR guard's, and one with a backlog to relieve first. Each
     /// fences, waits, or is rare: the call is noise beside it.
     #[inline(never)]
-    fn read_lock_other(&self) {
+    fn read_lock_other(&self) -> &Hot {
+        self.read_lock_other_steps();
+        self.hot()
+    }
+
+    /// The work of `read_lock_other`.
+    #[inline(always)]
+    fn read_lock_other_steps(&self) {
         let r = &*self.reader;
         let s = r.state.get();
         if s == state::MB {
@@ -440,14 +451,15 @@ impl ThreadRecord {
         self.domain().relieve_backlog(self);
     }
 
-    /// Leaves a read-side section (owner only).
+    /// Leaves a read-side section (owner only); `hot` is [`Self::hot`],
+    /// which a guard keeps in a register where the record would reload it.
     #[inline(always)]
-    pub(crate) fn read_unlock(&self) {
+    pub(crate) fn read_unlock(&self, hot: &Hot) {
         let r = &*self.reader;
         if r.state.get() == state::NEST {
             // `memb`, outermost, nothing pending.
             r.state.set(0);
-            self.phase_exit(memb::exit);
+            self.phase_exit(hot, memb::exit);
         } else if r.state.get() & state::FLAGS == state::QSBR_HANDLE {
             // QSBR online through a handle, nothing pending: sections
             // change nothing shared, nested or not.
@@ -465,7 +477,7 @@ impl ThreadRecord {
         let s = r.state.get();
         if s == state::MB + state::NEST {
             r.state.set(state::MB);
-            return self.phase_exit(mb::exit);
+            return self.phase_exit(self.hot(), mb::exit);
         }
         let s = s - state::NEST;
         r.state.set(s);
@@ -478,9 +490,9 @@ impl ThreadRecord {
             // A backlog is pending (its lock could not relieve it in
             // time): `memb` or `mb` leave as usual.
             if r.flavor == Flavor::Mb {
-                self.phase_exit(mb::exit);
+                self.phase_exit(self.hot(), mb::exit);
             } else {
-                self.phase_exit(memb::exit);
+                self.phase_exit(self.hot(), memb::exit);
             }
         }
         // Otherwise QSBR online through a handle: nothing to do.
@@ -489,14 +501,13 @@ impl ThreadRecord {
     /// The outermost unlock of `memb` and `mb`: clear the reader word with
     /// the flavor's `exit`, then wake a writer that waits for us.
     #[inline(always)]
-    fn phase_exit(&self, exit: fn(&AtomicUsize)) {
+    fn phase_exit(&self, hot: &Hot, exit: fn(&AtomicUsize)) {
         let r = &*self.reader;
-        // Read `hot` before our word goes quiescent (the slow path does the
-        // same for the wake bit; here the record outlives the call: it is
-        // not orphaned, so the thread's registrations live, and the
-        // reclaimer frees a record only after they are gone or, for one
+        // The caller read `hot` before our word goes quiescent (the slow
+        // path does the same for the wake bit; here the record outlives the
+        // call: it is not orphaned, so the thread's registrations live, and
+        // the reclaimer frees a record only after they are gone or, for one
         // registered after them, after the OS thread exited).
-        let hot = self.hot();
         exit(&r.ctr);
         hot.wake_writer_for(&r.wake_bit);
     }
@@ -768,6 +779,12 @@ impl ThreadRecord {
     /// sets the bit to be woken when this reader leaves its section.
     pub(crate) fn wake_bit(&self) -> u64 {
         self.reader.wake_bit
+    }
+
+    /// The reader word as its owner last stored it (owner only: nobody
+    /// else stores it, so `Relaxed` reads back the owner's own store).
+    pub(crate) fn own_reader_word(&self) -> usize {
+        self.reader.ctr.load(Ordering::Relaxed)
     }
 
     /// Whether the reader word says this thread holds up grace periods of

@@ -82,11 +82,30 @@ pub(crate) struct Core {
     pub(crate) writer_waits_suspended: AtomicU64,
 }
 
+/// The id of the default domain: a constant, so that a guard of the free
+/// `read_lock` checks a structure's domain against an immediate. Other
+/// domains count up from the next one; 0 is no domain's.
+pub(crate) const DEFAULT_DOMAIN_ID: u64 = 1;
+
 impl Core {
     /// The state of a new domain. No thread starts until something is
     /// queued.
     pub(crate) fn new(config: Config) -> Arc<Core> {
-        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        static NEXT_ID: std::sync::atomic::AtomicU64 =
+            std::sync::atomic::AtomicU64::new(DEFAULT_DOMAIN_ID + 1);
+        Core::with_id(
+            config,
+            NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    /// The state of the process-wide default domain, whose id is the
+    /// constant [`DEFAULT_DOMAIN_ID`].
+    pub(crate) fn new_default(config: Config) -> Arc<Core> {
+        Core::with_id(config, DEFAULT_DOMAIN_ID)
+    }
+
+    fn with_id(config: Config, id: u64) -> Arc<Core> {
         let flavor = config.requested.resolve();
         let gp_ctr = match flavor {
             Flavor::Memb | Flavor::Mb => phase::GP_CTR_INIT,
@@ -105,7 +124,7 @@ impl Core {
             config,
             counters: Counters::default(),
             signal: ReclaimerSignal::default(),
-            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            id,
             me: me.clone(),
             created: Instant::now(),
             owned_guards: AtomicUsize::new(0),
