@@ -460,10 +460,12 @@ impl ThreadRecord {
             // `memb`, outermost, nothing pending.
             r.state.set(0);
             self.phase_exit(hot, memb::exit);
-        } else if r.state.get() & state::FLAGS == state::QSBR_HANDLE {
-            // QSBR online through a handle, nothing pending: sections
-            // change nothing shared, nested or not.
-            r.state.set(r.state.get() - state::NEST);
+        } else if r.state.get() == state::QSBR_HANDLE + state::NEST {
+            // QSBR online through its handle, outermost, nothing pending:
+            // nothing shared changes. (A constant store, as above: `-=`
+            // would chain every section's state through memory to the
+            // next, a store-to-load forwarding each way.)
+            r.state.set(state::QSBR_HANDLE);
         } else {
             self.read_unlock_other();
         }
@@ -624,6 +626,19 @@ impl ThreadRecord {
     /// If the handle is offline.
     #[inline(always)]
     pub(crate) fn qsbr_handle_read_lock(&self) {
+        let r = &*self.reader;
+        if r.state.get() == state::QSBR_HANDLE {
+            // Online, outermost, nothing pending (a constant store; see
+            // `read_unlock`).
+            r.state.set(state::QSBR_HANDLE + state::NEST);
+        } else {
+            self.qsbr_handle_read_lock_other();
+        }
+    }
+
+    /// `qsbr_handle_read_lock` nested, offline, or with something pending.
+    #[inline(never)]
+    fn qsbr_handle_read_lock_other(&self) {
         let r = &*self.reader;
         if !r.handle_online.get() {
             offline_panic();
