@@ -102,10 +102,10 @@ pub(crate) struct ReaderLine {
     /// Owner-only: the nesting depth in units of [`state::NEST`], and in the
     /// low bits the flags that send the outermost lock or unlock out of line
     /// (see [`state`]). Zero when a `memb` thread with nothing special
-    /// pending is outside any section, so the common lock tests the word
-    /// against zero and the common unlock subtracts one level and finds
-    /// zero: one word, where a depth and two mode bytes cost a load and a
-    /// test each.
+    /// pending is outside any section, so the common lock compares the word
+    /// with zero and the common unlock with one level, and both store a
+    /// constant: one word, where a depth and two mode bytes cost a load and
+    /// a test each.
     state: Cell<usize>,
     /// The reader word the detector reads; zero when quiescent.
     pub(crate) ctr: AtomicUsize,
@@ -398,13 +398,6 @@ impl ThreadRecord {
     /// fences, waits, or is rare: the call is noise beside it.
     #[inline(never)]
     fn read_lock_other(&self) -> &Hot {
-        self.read_lock_other_steps();
-        self.hot()
-    }
-
-    /// The work of `read_lock_other`.
-    #[inline(always)]
-    fn read_lock_other_steps(&self) {
         let r = &*self.reader;
         let s = r.state.get();
         if s == state::MB {
@@ -412,7 +405,7 @@ impl ThreadRecord {
             // than the call.
             mb::enter(&r.ctr, &self.hot().gp_ctr);
             r.state.set(state::MB + state::NEST);
-            return;
+            return self.hot();
         }
         if s >= state::NEST {
             // Nested: only the depth changes. 2^60 levels take forgotten
@@ -421,7 +414,7 @@ impl ThreadRecord {
                 s.checked_add(state::NEST)
                     .expect("read_lock: nesting depth overflow"),
             );
-            return;
+            return self.hot();
         }
         if r.backlog.get() {
             self.relieve_own_backlog();
@@ -441,6 +434,7 @@ impl ThreadRecord {
         }
         // Re-read: relieving the backlog and coming online change the flags.
         r.state.set(r.state.get() + state::NEST);
+        self.hot()
     }
 
     /// The backlog half of `read_lock_other`: out of line, so that a lock
