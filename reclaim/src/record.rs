@@ -146,10 +146,10 @@ pub(crate) struct ReaderLine {
 }
 
 /// The owner-only section state word ([`ReaderLine::state`]): a nesting
-/// depth counted in [`NEST`]s above four flag bits, which the owner keeps
+/// depth counted in [`NEST`](state::NEST)s above four flag bits, which the owner keeps
 /// up to date from the flavor and the `Cell`s beside it (`refresh_flags`).
 /// The two flavors whose readers announce every section have a value each
-/// for their common case: `memb` 0, `mb` [`MB`]; the locks and unlocks
+/// for their common case: `memb` 0, `mb` [`MB`](state::MB); the locks and unlocks
 /// test for those inline and leave everything else out of line.
 pub(crate) mod state {
     /// The flavor is `mb`: the outermost lock fences.
