@@ -17,6 +17,15 @@
 //! period's, so the reader scan that follows sees everything the caller did
 //! before the ticket (in particular, unpublishing).
 //!
+//! The end of a grace period needs no barrier on the readers' side: every
+//! store that takes a reader word out of the old phase (an exit, a later
+//! entry, a quiescent state) is a release, or follows a fence (QSBR's
+//! `offline`), and the scan reads the word with acquire. So the sections
+//! waited for happen before `gp_seq`'s release store that ends the grace
+//! period, and so before any free its tickets allow. `memb` thus makes one
+//! `membarrier` call per grace period (before the scan, so that readers
+//! entering after it see what was unpublished), where liburcu makes two.
+//!
 //! # Waiting
 //!
 //! Two layers, one calling the other: [`Core::wait_as`] waits on behalf of
@@ -255,7 +264,13 @@ impl Core {
                 }
             }
         }
-        self.heavy_barrier();
+        // The sections we waited for are over: each reader word we saw
+        // out of the old phase was a release store (an exit's 0, a later
+        // entry or a quiescent state), read with acquire, so their loads
+        // happen before what follows (the frees, through `gp_seq`). Unlike
+        // liburcu, whose memb readers leave with a plain store and so need
+        // a second membarrier here, a grace period makes one system call.
+        fence(Ordering::SeqCst);
         if let Some(start) = clock {
             let ns = start.elapsed().as_nanos().min(u64::MAX as u128) as u64;
             self.counters.longest_gp_ns.fetch_max(ns, Ordering::Relaxed);

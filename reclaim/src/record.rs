@@ -33,8 +33,8 @@ pub(crate) struct Checkpoint {
 
 /// Ring words between two checkpoints: half the ring, so that the owner
 /// fills one half while the other half's grace period runs. Each checkpoint
-/// asks for a grace period (on `memb`, two `membarrier` calls that
-/// interrupt every running thread of the process), so the fewer per object
+/// asks for a grace period (on `memb`, a `membarrier` call that
+/// interrupts every running thread of the process), so the fewer per object
 /// the better, as long as one checkpoint's grace period can end before the
 /// ring is full.
 pub(crate) fn checkpoint_interval(ring: &Ring) -> usize {

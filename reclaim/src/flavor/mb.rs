@@ -6,7 +6,9 @@ use crate::sync::{fence, AtomicUsize, Ordering};
 /// Outermost `read_lock`.
 #[inline(always)]
 pub(crate) fn enter(ctr: &AtomicUsize, gp_ctr: &AtomicUsize) {
-    ctr.store(gp_ctr.load(Ordering::Relaxed), Ordering::Relaxed);
+    // Release, as in `memb::enter`: the earlier sections' loads complete
+    // before a detector that sees this word instead of our last exit's 0.
+    ctr.store(gp_ctr.load(Ordering::Relaxed), Ordering::Release);
     // Store-load ordering: our word must be visible before the section's
     // loads. Pairs with the SeqCst fence the detector runs before scanning.
     fence(Ordering::SeqCst);

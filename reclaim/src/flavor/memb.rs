@@ -7,7 +7,13 @@ use crate::sync::{compiler_fence, AtomicUsize, Ordering};
 /// Outermost `read_lock`.
 #[inline(always)]
 pub(crate) fn enter(ctr: &AtomicUsize, gp_ctr: &AtomicUsize) {
-    ctr.store(gp_ctr.load(Ordering::Relaxed), Ordering::Relaxed);
+    // Release: the thread's earlier sections' loads complete before a
+    // detector that reads this word sees it (pairs with its acquire load).
+    // A detector may miss the 0 of our last exit and see only this store;
+    // being a release too, it still orders those sections before the
+    // detector goes on, so no membarrier is needed at the end of a grace
+    // period (see `grace_period`). A plain `mov` on x86, as `Relaxed`.
+    ctr.store(gp_ctr.load(Ordering::Relaxed), Ordering::Release);
     // Keeps the compiler from hoisting the section's loads above the store.
     // The CPU may still reorder them; the writer's membarrier orders them
     // from its side (see `grace_period`).
