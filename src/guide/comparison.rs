@@ -1,12 +1,13 @@
 //! # 8. Compared with the alternatives
 //!
 //! What people use instead, what each one is, and how this crate measures
-//! against it — including where it loses. Every figure is from
-//! `BENCHMARKS.md` (section named in each table), or from the raw run its
-//! table was taken from (`docs/bench/`, named below), on the **16-core**
-//! machine (16 vCPU Xeon, Linux 6.18) unless marked **2-core** (2 vCPU
-//! development VM). These are shared VMs: runs differ by 10–30 % (up to
-//! 1.5× for some map cases).
+//! against it — including where it loses. Every figure here is a ratio
+//! from a table of `BENCHMARKS.md` (the section is named), which gives the
+//! command, the machine and the raw output: the **2-core** development VM
+//! (an Intel Xeon, 2026-12-06) unless marked **16-core**. These are shared
+//! VMs: runs differ by 10–30 % (up to 1.5× for some map cases), and ratios
+//! of the map's write workloads moved 2× between the VM's Intel and AMD
+//! days.
 //!
 //! # What each one is
 //!
@@ -23,88 +24,64 @@
 //!
 //! # Reclamation core: read side and retirement
 //!
-//! From "Reclamation core", `cargo bench -p urcu-bench --bench scaling`, 16-core,
-//! 2026-11-28 (raw `docs/bench/scaling-16core-2026-11-28.txt`). Reads:
-//! lock, load one pointer, unlock, while a writer replaces the object every
-//! millisecond; millions of reads per second, summed over threads.
+//! From "Reclamation core". Reads: lock, load one pointer, unlock, while a
+//! writer replaces the object every millisecond. At 1 / 2 threads the memb
+//! read side runs at 6.9× / 9.7× the best Rust peer (crossbeam-epoch,
+//! seize) and 1.90× / 1.98× liburcu's memb; QSBR with a guard held at
+//! 0.95× / 1.02× liburcu's QSBR, which is one bare load. On 16 cores (2026-11-28,
+//! older code) memb led the best peer 4.5× at 1 thread and 3.4× at 16.
 //!
-//! | threads | urcu memb | urcu qsbr (handle) | seize | crossbeam-epoch | arc-swap `load` |
-//! |---|---|---|---|---|---|
-//! | 1  | 304 | 262 | 63 | 68 | 43 |
-//! | 16 | 3245 | 3844 | 960 | 263 | 653 |
+//! Retirement (allocate a 64-byte object, publish it, retire the old one):
+//! memb makes 0.96× / 1.39× liburcu's `defer_rcu` at 1 / 2 threads, mb
+//! and QSBR 1.24× / 1.66×, with the same peak RSS. **seize leads at 1
+//! thread** (memb 0.68×) and falls to 2.0 M objects/s at 2 threads, where
+//! memb leads it 21×. On 16 cores memb led at every thread count (4.6×
+//! crossbeam-epoch at 16).
 //!
-//! That is 4.5× the best peer (crossbeam-epoch) at 1 thread and 3.4×
-//! (seize) at 16 for memb; 3.9× and 4.0× for qsbr.
-//!
-//! Retirement: allocate a 64-byte object, publish it, retire the old one;
-//! millions of objects per second, and peak RSS:
-//!
-//! | threads | urcu memb | crossbeam-epoch `defer_destroy` | seize `retire` |
-//! |---|---|---|---|
-//! | 1  | 16.3 (3.4 MiB) | 9.4 (3.2 MiB) | 13.7 (3.2 MiB) |
-//! | 16 | 185 (9.0 MiB) | 40.0 (13.9 MiB) | 3.0 (3.4 MiB) |
-//!
-//! On 16 cores retirement leads at every thread count (1.19× seize at 1
-//! thread, 4.6× crossbeam-epoch at 16). **It loses at 1 thread on the
-//! 2-core Intel VM**: 0.92× / 0.81× of seize in two runs (2026-11-29),
-//! while it leads liburcu's `defer_rcu` there (1.16× / 1.26×). On the
-//! 2-core AMD EPYC (2026-12-06, a grace period per half ring) it leads
-//! seize by 1.20× at 1 thread, and `defer_rcu` by 1.39× / 1.51× at 1 / 2
-//! threads ("Reclamation core" in `BENCHMARKS.md`).
-//!
-//! # Configuration: `ConfigCell` vs arc-swap
+//! # Configuration: `ConfigCell` vs arc-swap and hazarc
 //!
 //! From "ConfigCell and RcuList": a 256-byte struct, each read touches two
-//! fields, a writer stores a new one every millisecond; millions of reads
-//! per second. 16-core, the same run as above:
-//!
-//! | threads | [`ConfigCell::read`](crate::ConfigCell::read) | [`ConfigCell::reader`](crate::ConfigCell::reader) | arc-swap `load` | arc-swap `Cache` | `RwLock<Arc<T>>` |
-//! |---|---|---|---|---|---|
-//! | 1  | 203 | 403 | 51 | 523 | 41 |
-//! | 4  | 703 | 1492 | 170 | 2182 | 9.7 |
-//! | 16 | 2821 | 6033 | 617 | 8170 | 9.8 |
-//!
-//! `read()` beats arc-swap's `load` 4.0×–4.6× at these thread counts; the
-//! cached reader **loses to arc-swap's `Cache`** at every thread count on
-//! 16 cores (0.68×–0.77×). On the **2-core** Intel VM (2026-11-29, two
-//! runs, later code) `reader()` measured 1.71×–2.10× of `Cache` at 1–2
-//! readers, but another measurement there (issue #23) found 0.75×: the
-//! cached reader is open work.
+//! fields, a writer stores a new one every millisecond.
+//! [`ConfigCell::read`](crate::ConfigCell::read) runs at 9.4× / 9.6×
+//! arc-swap's `load` at 1 / 2 threads (8.5× / 7.9× hazarc's). The cached reader,
+//! [`ConfigCell::reader`](crate::ConfigCell::reader), is one load and a
+//! compare, as arc-swap's and hazarc's `Cache` are: 1.10× / 1.08×
+//! arc-swap `Cache`, 1.02× / 0.97× hazarc `Cache`, and in a QSBR domain
+//! 0.94× / 1.01× an unprotected load. On 16 cores (2026-11-28, older code,
+//! before the cached reader lost its per-load store) it measured 0.68×–0.77×
+//! arc-swap `Cache`.
 //!
 //! # Maps: `RcuHashMap` vs papaya, scc, dashmap
 //!
 //! From "RcuHashMap" in `BENCHMARKS.md` (its command and raw output are
-//! there): `u64` keys and values, a table of 2^21 entries, on the
-//! **2-core** AMD VM on 2026-12-06. Each cell is the ratio to the peer
-//! with the best median, round by round, at 1 / 2 / 4 threads. "Inline" is
-//! the map built with
+//! there): `u64` keys and values, a table of 2^21 entries. Each cell is
+//! the ratio to the peer with the best median, round by round, at
+//! 1 / 2 / 4 threads. "Inline" is the map built with
 //! [`MapBuilder::inline`](crate::urcu_structures::MapBuilder::inline),
 //! which keeps `Copy` pairs inside the bucket line.
 //!
 //! | workload | urcu (boxed) | urcu inline | best peer |
 //! |---|---|---|---|
-//! | gets of present keys | 0.84 / 0.88 / 0.72 | **1.24 / 1.48 / 1.15** | papaya, dashmap, scc `HashIndex` |
-//! | gets of absent keys | 0.82 / 0.81 / 0.61 | 1.08 / 2.06 / 1.01 | scc `HashIndex` |
-//! | bustle ReadHeavy | 0.65 / 0.75 / 0.81 | 0.86 / 1.20 / 1.17 | papaya, scc `HashIndex` |
-//! | bustle Exchange | 0.44 / 0.70 / 0.88 | 0.77 / 0.91 / 1.13 | dashmap, scc |
-//! | bustle RapidGrow | 0.46 / 0.85 / 0.81 | 0.57 / 0.70 / 0.86 | dashmap, scc `HashIndex` |
+//! | gets of present keys | 0.82 / 0.70 / 0.75 | **1.18 / 1.03** / 0.95 | dashmap, scc `HashIndex` |
+//! | gets of absent keys | 0.88 / 0.82 / 1.06 | **1.26 / 1.17 / 1.22** | scc `HashIndex` |
+//! | bustle ReadHeavy | 0.76 / 0.89 / 0.79 | **1.10 / 1.07 / 1.08** | papaya, scc `HashIndex` |
+//! | bustle Exchange | 0.32 / 0.35 / 0.53 | 0.41 / 0.49 / 0.71 | dashmap, scc |
+//! | bustle RapidGrow | 0.42 / 0.43 / 0.56 | 0.47 / 0.39 / 0.54 | dashmap, scc `HashIndex` |
 //!
-//! **A lookup of a present key is the map's strength**: inline storage
-//! reads one cache line where the others read two or three. Write-heavy
-//! and growing tables are behind (a cell moves by about a quarter between
-//! runs on that VM; absent keys ride on the noise, see `BENCHMARKS.md`). The peers answer absent keys
-//! and take their write locks in small metadata arrays that stay in cache;
-//! our bucket line must come from memory. `docs/map-design.md` has the
-//! profiles and the peers' designs. On an Intel 2-core VM the same bustle
-//! workloads measured lower still (Exchange 0.29× boxed), and on 16 cores
-//! (2026-11-28, older code) 0.47×–1.27× on ReadHeavy and 0.27×–0.74× on
-//! Exchange and RapidGrow (boxed and inline, 1–16 threads). With `String`
-//! keys and 64-byte values (2-core AMD, boxed) growth and writes are where
-//! the map leads (RapidGrow 1.14× / 1.18×, inserts only 1.34× / 1.22×,
-//! Exchange 1.00× / 1.23× at 1 / 2 threads) and ReadHeavy trails (0.63× /
-//! 0.69×). Inline uses 42 bytes per
-//! entry against papaya's 68, scc's 40 and dashmap's 36, the boxed default
-//! 55 (16-core).
+//! **Lookups are the map's strength**: inline storage reads one cache line
+//! where the others read two or three. **Write-heavy and growing tables
+//! trail** by 1.4–3×: a write waits for its 64-byte bucket line (three
+//! slots) and often an overflow line, where the peers lock small words
+//! that stay in cache. `docs/map-design.md` has the profiles and the
+//! peers' designs. These ratios depend on the machine: on the same VM's
+//! AMD days the write workloads measured about twice as high (inline
+//! Exchange 0.77–1.13×), and on 16 cores (2026-11-28, older code)
+//! 0.47×–1.27× on ReadHeavy and 0.27×–0.74× on Exchange and RapidGrow.
+//! With `String` keys and 64-byte values (the default boxed storage, 1 / 2
+//! threads) the map is near level: ReadHeavy 0.70× / 1.03×, Exchange
+//! 0.79× / 0.78×, RapidGrow 0.87× / 1.09×, gets of absent keys 1.05× /
+//! 1.01×. Inline uses 42 bytes per entry against papaya's 68, scc's 40 and
+//! dashmap's 36, the boxed default 55 (16-core).
 //!
 //! Pick [`RcuHashMap`](crate::RcuHashMap) for read-mostly tables whose keys
 //! are mostly present, where you want its guard-tied references, bounded
@@ -115,18 +92,16 @@
 //! # Lists
 //!
 //! [`RcuList`](crate::RcuList) traversals (1000 elements) **lose to
-//! `RwLock<Vec>`** (0.10× at 1 thread, 0.91× at 16): pointer chasing
-//! against a contiguous scan. It beats `RwLock<LinkedList>` at every
-//! thread count. Use it when readers must never wait behind a writer, not
+//! `RwLock<Vec>`** (0.08× / 0.13× at 1 / 2 threads; 0.91× at 16 on the
+//! **16-core** machine): pointer chasing against a contiguous scan. It is
+//! level with `RwLock<LinkedList>` or ahead (1.01× / 1.44×). Use it when readers must never wait behind a writer, not
 //! for scan speed.
 //!
 //! For a small list that changes rarely, a copy-on-write
 //! [`ConfigCell<Vec<T>>`](crate::ConfigCell) scans as fast as a `Vec`
 //! (it is one) and never makes a reader wait: a writer clones, edits and
-//! stores (O(n) per write). On the **2-core** Intel VM (2026-11-29, two
-//! runs) it read 5.98 / 5.52 M traversals/s at 1 thread (1.50× / 1.02×
-//! `RwLock<Vec>`) and 9.77 / 10.0 at 2 (2.00× / 1.89×); `RcuList` read
-//! 0.68 / 0.65 and 1.13 / 1.15.
+//! stores (O(n) per write). It reads at 1.22× / 1.91× `RwLock<Vec>` at
+//! 1 / 2 threads, where `RcuList` reads at 0.08× / 0.13×.
 //!
 //! # liburcu
 //!
@@ -139,17 +114,11 @@
 //! thread freeing for everyone, and QSBR's reference rule is checked by the
 //! compiler.
 //!
-//! Measured in the same runs (`cargo bench -p urcu-bench --features liburcu
-//! --bench scaling`, the C side running whole loops in C; **2-core** Intel VM,
-//! 2026-11-29, two runs: "Reclamation core" in `BENCHMARKS.md`, raw
-//! `docs/bench/scaling-2core-2026-11-29.txt` and
-//! `docs/bench/scaling-2core-2026-11-29b.txt`), urcu ÷ liburcu, the two
-//! runs at 1 thread, then at 2: memb read side 1.04× / 1.02×, then 1.17× /
-//! 1.24×; mb read side 10×–13×; QSBR with a guard held 1.38× / 1.05×,
-//! then 0.94× / 0.94× (**liburcu leads at 2 threads**: its QSBR read is a
-//! bare load, ours also checks the guard's domain); retirement 1.16× /
-//! 1.26× `defer_rcu`, then 1.22× / 1.47×; `synchronize_rcu` as fast with
-//! no reader (both return at once), and with one busy reader 0.79× / 0.88×
-//! as long as liburcu's memb, 1.47× / 1.24× as long as its mb (0.42 /
-//! 0.48 µs against 0.28 / 0.39), 0.82× / 0.75× its qsbr; boxed map lookups
-//! 2.9×–4.7× `cds_lfht`. Not yet measured on 16 cores.
+//! Measured in the same run ("Reclamation core" in `BENCHMARKS.md`, the
+//! C side running whole loops in C), urcu ÷ liburcu at 1 / 2 threads: memb
+//! read side 1.90× / 1.98×, mb read side 5.9× / 6.4×, QSBR with a guard
+//! held 0.95× / 1.02×; retirement 0.96× / 1.39× `defer_rcu` (memb) and
+//! 1.24× / 1.66× (mb, QSBR); `synchronize_rcu` with one busy reader takes
+//! 16.9 µs against liburcu's 34.3 (memb: one `membarrier` call where
+//! liburcu makes two), 0.41 against 0.35 (mb) and 0.43 against 0.53
+//! (QSBR). Not yet measured on 16 cores.

@@ -24,54 +24,52 @@
 //!
 //! | flavor | a reader's outermost `read_lock` + drop | a grace period | asks of you |
 //! |---|---|---|---|
-//! | [`Memb`](crate::Flavor::Memb) (default) | plain stores and a compiler fence on its own cache line | two `membarrier(PRIVATE_EXPEDITED)` calls (interrupts every CPU running the process) plus a scan | nothing |
+//! | [`Memb`](crate::Flavor::Memb) (default) | plain stores and a compiler fence on its own cache line | one `membarrier(PRIVATE_EXPEDITED)` call (interrupts every CPU running the process) plus a scan | nothing |
 //! | [`Mb`](crate::Flavor::Mb) | a store and a full fence on entry, a release store on exit | a scan of the reader words | nothing |
 //! | [`Qsbr`](crate::Flavor::Qsbr) | nothing shared at all, through a [`ThreadHandle`](crate::ThreadHandle) | a scan of the reader words | register the thread, report quiescent states, go offline before blocking |
 //!
 //! # What they cost, measured
 //!
-//! All figures below are from `BENCHMARKS.md`, section "Reclamation core",
-//! and the raw runs its tables come from: the **16-core** machine (16 vCPU
-//! Xeon, Linux 6.18; `cargo bench -p urcu-bench --bench scaling -- --threads 1,2,4,8,16
-//! --secs 0.7 --workloads all`, 2026-11-28,
-//! `docs/bench/scaling-16core-2026-11-28.txt`), unless marked **2-core**
-//! (the 2 vCPU Intel development VM, 2026-11-29, two runs:
-//! `docs/bench/scaling-2core-2026-11-29.txt` and
-//! `docs/bench/scaling-2core-2026-11-29b.txt`). These are shared VMs: runs
+//! All figures below are from `BENCHMARKS.md`, which gives each one's
+//! command and raw output: section "Reclamation core" on the **2-core**
+//! development VM (an Intel Xeon, 2026-12-06), and section "16 cores" on the
+//! **16-core** machine (2026-11-28, older code). These are shared VMs: runs
 //! differ by 10–30 %; read the ratios, not the digits.
 //!
 //! **Read side** (lock, load one pointer, unlock, while a writer replaces
 //! the object every millisecond), millions of reads per second summed over
 //! threads:
 //!
-//! | threads | memb (`read_lock`) | mb | qsbr (handle) | seize | crossbeam-epoch | arc-swap |
+//! | threads | memb (`read_lock`) | mb | qsbr (guard held) | seize | crossbeam-epoch | arc-swap `load` |
 //! |---|---|---|---|---|---|---|
-//! | 1 (16-core)  | 304 | 98 | 262 | 63 | 68 | 43 |
-//! | 16 (16-core) | 3245 | 1065 | 3844 | 960 | 263 | 653 |
-//! | 1 (2-core, two runs) | 271 / 248 | 188 / 150 | 409 / 326 | 140 / 135 | 135 / 218 | 118 / 105 |
-//! | 2 (2-core, two runs) | 559 / 590 | 372 / 389 | 768 / 830 | 277 / 291 | 279 / 184 | 185 / 228 |
+//! | 1 (2-core) | 978 | 155 | 3644 | 110 | 138 | 76 |
+//! | 2 (2-core) | 2129 | 324 | 7462 | 223 | 188 | 154 |
+//! | 1 (16-core) | 304 | 98 | 262 (handle) | 63 | 68 | 43 |
+//! | 16 (16-core) | 3245 | 1065 | 3844 (handle) | 960 | 263 | 653 |
 //!
 //! **Grace-period latency** (`synchronize_rcu` while the other threads
-//! read), mean / p99 in microseconds, 16-core:
+//! read), mean / p99 in microseconds:
 //!
 //! | threads | memb | mb | qsbr |
 //! |---|---|---|---|
-//! | 1  | 0.82 / 1.03 | 0.22 / 0.28 | 0.23 / 0.31 |
-//! | 16 | 22.7 / 76 | 3.31 / 6.99 | 2.33 / 3.30 |
+//! | 2 (2-core, one busy reader) | 16.9 / 31.0 | 0.41 / 0.61 | 0.43 / 0.57 |
+//! | 1 (16-core) | 0.82 / 1.03 | 0.22 / 0.28 | 0.23 / 0.31 |
+//! | 16 (16-core) | 22.7 / 76 | 3.31 / 6.99 | 2.33 / 3.30 |
 //!
-//! **Reclamation throughput** barely depends on the flavor (one grace
-//! period serves a whole batch): allocate, publish and retire a 64-byte
-//! object, 16 threads, 16-core: memb 185, mb 201, qsbr 205 million objects
-//! per second. On 2 cores, where each `membarrier` also interrupts the
-//! producer, memb trails: 27.9 against mb's 39.2 and QSBR's 34.5 at 1
-//! thread (2-core AMD EPYC, `BENCHMARKS.md`).
+//! **Reclamation throughput** depends little on the flavor where cores are
+//! plenty (one grace period serves a whole batch): allocate, publish and
+//! retire a 64-byte object, 16 threads, 16-core: memb 185, mb 201, qsbr 205
+//! million objects per second. On 2 cores, where each `membarrier` also
+//! interrupts the producer, memb trails: 19.5 against mb's 24.6 and
+//! QSBR's 24.6 at 1 thread, 42.7 against 52.2 and 52.9 at 2.
 //!
 //! # How to choose
 //!
 //! - **Start with `Memb`** (the default, and what the free functions use).
 //!   Readers are close to free and need no discipline; a grace period
-//!   costs 4–7 times more than with `Mb` (0.82 vs 0.22 µs alone, 22.7 vs
-//!   3.31 µs with 15 readers, 16-core), which does not matter when writes
+//!   costs more than with `Mb` (16.9 vs 0.41 µs with one busy reader on 2
+//!   cores; 22.7 vs 3.31 µs with 15 readers on 16, before a grace period
+//!   made one `membarrier` call instead of two), which does not matter when writes
 //!   are rare and retirement goes through the queue (one grace period per
 //!   batch). Where `membarrier` is missing (old
 //!   kernels, seccomp sandboxes, non-Linux, Miri) it falls back to `Mb` at

@@ -88,6 +88,9 @@ where
     /// a time: one write of this shared counter per bucket made it a line
     /// that every migrating thread pulled from the others.
     pub(super) fn finish_bucket_moves(&self, t: &Table<K, V, M>, n: usize) {
+        // AcqRel: each migrator's moves (release) happen before the last
+        // one's switch of the root and retirement of `t` (acquire): the
+        // counts form one release sequence that the final add reads.
         if t.moved.fetch_add(n, Ordering::AcqRel) + n == t.len() {
             let next = t.next.load(Ordering::Acquire);
             // Swap the root's own pointer (which carries the allocation's

@@ -372,7 +372,8 @@ pub(crate) struct Replaced<'t, K, V, M: Layout<K, V>> {
 /// other than the last with no live entry, to be unlinked (lock holder only). The
 /// last line is kept as a spare: a chain at its load limit empties and
 /// refills its tail over and over (the exchange workload), and freeing it
-/// each time, to allocate another on the next insert, cost 5 % there.
+/// each time, to allocate another on the next insert, costs an allocation
+/// and a grace period per refill.
 fn is_empty_middle_line<K, V, M: Layout<K, V>>(
     b: &Bucket<K, V, M>,
     head: &Bucket<K, V, M>,
