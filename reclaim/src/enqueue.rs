@@ -9,6 +9,15 @@ use crate::state::Core;
 use crate::stats::Counters;
 use crate::sync::{lock, try_lock, Ordering};
 
+/// Ring words between two steps of freeing (see `Core::checkpoint`), and
+/// the entries one step frees: as many as were pushed meanwhile (a word
+/// is an entry while the drop function repeats), fewer than glibc's
+/// per-thread cache holds of one size (7). Twice that while the ring is
+/// more than three quarters full, to catch up.
+const FREE_STEP_WORDS: usize = 4;
+/// Ring words between two looks at a ticket that has not elapsed yet.
+const POLL_STEP_WORDS: usize = 64;
+
 impl Core {
     /// Queues `r` on `rec`, the calling thread's own record.
     #[inline]
@@ -26,26 +35,72 @@ impl Core {
         }
     }
 
-    /// Every [`checkpoint_interval`] words: free what earlier checkpoints cover, and
-    /// take a new ticket for what is queued now.
+    /// Every [`checkpoint_interval`] words: take a ticket for what is
+    /// queued now. In between, every [`FREE_STEP_WORDS`] words while
+    /// entries wait to be freed: free a few of those whose grace period
+    /// has elapsed.
+    ///
+    /// A few at a time, not a checkpoint's worth at once, because the
+    /// owner allocates as it retires: a handful of frees land in the
+    /// allocator's small per-thread cache, from which the next allocations
+    /// are served, where thousands at once overflow it into shared lists
+    /// that take a locked instruction per object each way (glibc's tcache
+    /// holds 7 objects of a size; BENCHMARKS.md, "Retirement").
     #[cold]
     fn checkpoint(&self, rec: &ThreadRecord) {
-        self.free_elapsed(rec);
-        self.free_spilled(rec);
         let pos = rec.ring.owner_head();
-        let ticket = self.start_poll();
-        let interval = checkpoint_interval(&rec.ring);
+        let due = rec.with_checkpoints(|c| (pos.wrapping_sub(c.next_checkpoint) as isize) >= 0);
+        if due {
+            self.free_spilled(rec);
+            let ticket = self.start_poll();
+            let interval = checkpoint_interval(&rec.ring);
+            rec.with_checkpoints(|c| {
+                c.push(Checkpoint { pos, ticket });
+                c.next_checkpoint = pos.wrapping_add(interval);
+            });
+            self.wake_reclaimer(Wake::Pass);
+        }
+        let queued = pos.wrapping_sub(rec.ring.tail());
+        let step = if queued > rec.ring.capacity() / 4 * 3 {
+            2 * FREE_STEP_WORDS
+        } else {
+            FREE_STEP_WORDS
+        };
+        self.free_some_elapsed(rec, step as u64);
         rec.with_checkpoints(|c| {
-            c.push(Checkpoint { pos, ticket });
-            c.next_at = pos.wrapping_add(interval);
+            let step = if c.free_upto.is_some() {
+                FREE_STEP_WORDS
+            } else if c.waiting() {
+                POLL_STEP_WORDS
+            } else {
+                usize::MAX
+            };
+            // Positions wrap: compare distances from here.
+            let to_checkpoint = c.next_checkpoint.wrapping_sub(pos);
+            c.next_at = if step < to_checkpoint {
+                pos.wrapping_add(step)
+            } else {
+                c.next_checkpoint
+            };
         });
-        self.wake_reclaimer(Wake::Pass);
     }
 
     /// Frees this thread's entries whose grace period has already elapsed,
     /// unless another thread is draining the ring right now.
     fn free_elapsed(&self, rec: &ThreadRecord) -> bool {
-        let Some(upto) = rec.with_checkpoints(|c| c.take_elapsed(|t| self.poll(t))) else {
+        self.free_some_elapsed(rec, u64::MAX)
+    }
+
+    /// Frees up to `limit` of this thread's entries whose grace period has
+    /// elapsed, unless another thread is draining the ring right now;
+    /// returns whether it freed any.
+    fn free_some_elapsed(&self, rec: &ThreadRecord, limit: u64) -> bool {
+        let Some(upto) = rec.with_checkpoints(|c| {
+            if let Some(upto) = c.take_elapsed(|t| self.poll(t)) {
+                c.free_upto = Some(upto);
+            }
+            c.free_upto
+        }) else {
             return false;
         };
         if rec.draining.get() {
@@ -57,9 +112,16 @@ impl Core {
         rec.draining.set(true);
         // SAFETY: the lock is held; `upto` is a checkpoint whose ticket
         // has elapsed.
-        unsafe { self.drain_record(rec, &mut st, upto) };
+        let n = unsafe { self.drain_record_some(rec, &mut st, upto, limit) };
         rec.draining.set(false);
-        true
+        if rec.ring.tail() == upto || (upto.wrapping_sub(rec.ring.tail()) as isize) < 0 {
+            rec.with_checkpoints(|c| {
+                if c.free_upto == Some(upto) {
+                    c.free_upto = None;
+                }
+            });
+        }
+        n > 0
     }
 
     #[cold]

@@ -262,18 +262,30 @@ impl Ring {
         true
     }
 
-    /// Removes the entries in `[tail, upto)` one at a time and hands each to
-    /// `each`. `tail` moves past an entry before `each` sees it, so a
-    /// callback may push to this ring again (its slot is already free).
-    /// Returns how many entries were handed out. Entries already drained (a
-    /// `tail` past `upto`) are skipped.
-    ///
-    /// The caller holds the drain lock (`st` is behind it) and got `upto`
-    /// from [`snapshot_head`](Self::snapshot_head).
+    /// [`drain_some`](Self::drain_some) without a limit.
+    #[cfg(any(test, loom))]
     pub(crate) fn drain_to(
         &self,
         st: &mut DrainState,
         upto: usize,
+        each: impl FnMut(Retired),
+    ) -> u64 {
+        self.drain_some(st, upto, u64::MAX, each)
+    }
+
+    /// Removes the entries in `[tail, upto)`, at most `limit` of them, one
+    /// at a time and hands each to `each`. `tail` moves past an entry
+    /// before `each` sees it, so a callback may push to this ring again
+    /// (its slot is already free). Returns how many entries were handed
+    /// out. Entries already drained (a `tail` past `upto`) are skipped.
+    ///
+    /// The caller holds the drain lock (`st` is behind it) and got `upto`
+    /// from [`snapshot_head`](Self::snapshot_head).
+    pub(crate) fn drain_some(
+        &self,
+        st: &mut DrainState,
+        upto: usize,
+        limit: u64,
         mut each: impl FnMut(Retired),
     ) -> u64 {
         // Only drain-lock holders store `tail`, and we hold it.
@@ -282,7 +294,7 @@ impl Ring {
             return 0;
         }
         let mut n = 0;
-        while t != upto {
+        while t != upto && n < limit {
             let mut get = || {
                 let w = self.slot(t).load(Ordering::Relaxed);
                 t = t.wrapping_add(1);

@@ -172,12 +172,29 @@ impl Core {
     /// `st` is `rec`'s drain lock, held, and a grace period that began after
     /// the ring's head reached `upto` has elapsed.
     pub(crate) unsafe fn drain_record(&self, rec: &ThreadRecord, st: &mut DrainState, upto: usize) {
+        // SAFETY: our contract is `drain_record_some`'s.
+        unsafe { self.drain_record_some(rec, st, upto, u64::MAX) };
+    }
+
+    /// Drains at most `limit` entries of `rec` before `upto`; returns how
+    /// many it drained.
+    ///
+    /// # Safety
+    /// As for [`drain_record`](Self::drain_record).
+    pub(crate) unsafe fn drain_record_some(
+        &self,
+        rec: &ThreadRecord,
+        st: &mut DrainState,
+        upto: usize,
+        limit: u64,
+    ) -> u64 {
         // SAFETY: under the drain lock each entry is drained once, and the
         // entries before `upto` have had their grace period (our contract).
-        let n = unsafe { with_callbacks(self, |run| rec.ring.drain_to(st, upto, run)) };
+        let n = unsafe { with_callbacks(self, |run| rec.ring.drain_some(st, upto, limit, run)) };
         if n > 0 {
             rec.add_reclaimed(n);
         }
+        n
     }
 
     /// One reclamation pass; `flush` drains everything queued before it.
@@ -250,9 +267,9 @@ impl Core {
     /// How far this pass frees the ring of an owner that is pushing and has
     /// not freed anything itself since the last pass: up to a snapshot at
     /// least one reclaim interval old, if there is one. Such an owner frees
-    /// its own entries at its checkpoints, from its own heap; when this
-    /// thread frees them instead, the owner's next allocations miss its
-    /// malloc cache.
+    /// its own entries after its checkpoints, a few per push, from its own
+    /// heap; when this thread frees them instead, the owner's next
+    /// allocations miss its malloc cache.
     /// An owner that queues too slowly to reach a checkpoint still sees its
     /// entries freed within about two intervals. Pass lock held.
     fn aged_upto(&self, rec: &ThreadRecord, snap: usize, clock: u64) -> usize {

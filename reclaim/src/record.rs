@@ -48,11 +48,23 @@ const CHECKPOINTS: usize = 4;
 #[derive(Debug, Default)]
 pub(crate) struct Checkpoints {
     marks: [Option<Checkpoint>; CHECKPOINTS],
-    /// Ring position at which the next checkpoint is due.
+    /// Ring position at which the owner next looks at its checkpoints (the
+    /// next checkpoint or the next step of freeing, whichever comes first):
+    /// the one compare the push path makes.
     pub(crate) next_at: usize,
+    /// Ring position at which the next checkpoint is due.
+    pub(crate) next_checkpoint: usize,
+    /// Entries before this position have had their grace period and wait
+    /// to be freed, a few at a time (`Core::free_some_elapsed`).
+    pub(crate) free_upto: Option<usize>,
 }
 
 impl Checkpoints {
+    /// Whether any checkpoint still waits for its grace period.
+    pub(crate) fn waiting(&self) -> bool {
+        self.marks[0].is_some()
+    }
+
     pub(crate) fn push(&mut self, c: Checkpoint) {
         match self.marks.iter_mut().find(|m| m.is_none()) {
             Some(slot) => *slot = Some(c),
@@ -79,6 +91,12 @@ impl Checkpoints {
 
     /// Forgets checkpoints at or before `pos` (already drained).
     pub(crate) fn forget_upto(&mut self, pos: usize) {
+        if self
+            .free_upto
+            .is_some_and(|f| (pos.wrapping_sub(f) as isize) >= 0)
+        {
+            self.free_upto = None;
+        }
         while let Some(c) = self.marks[0] {
             if (pos.wrapping_sub(c.pos) as isize) < 0 {
                 break;
@@ -316,6 +334,7 @@ impl ThreadRecord {
             spill_waiting: AtomicBool::new(false),
             checkpoints: UnsafeCell::new(Checkpoints {
                 next_at: interval,
+                next_checkpoint: interval,
                 ..Default::default()
             }),
             queued: AtomicU64::new(0),

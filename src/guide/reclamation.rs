@@ -68,9 +68,11 @@
 //! began after the entries were queued:
 //!
 //! - the **queueing thread itself**, every half ring: it takes a
-//!   grace-period ticket for what it has queued, and at its next checkpoint
-//!   frees whatever earlier tickets cover, so freeing scales with the
-//!   threads that allocate;
+//!   grace-period ticket for what it has queued, and once an earlier
+//!   ticket has elapsed it frees what that ticket covers a few entries per
+//!   push, so that its frees land in the allocator's per-thread cache for
+//!   its next allocations, and freeing scales with the threads that
+//!   allocate;
 //! - a **reclaimer thread**, started by the domain on first use and joined
 //!   when the domain is dropped (the default domain is never dropped),
 //!   which wakes every
