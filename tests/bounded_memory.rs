@@ -393,6 +393,62 @@ fn a_slow_steady_producer_is_reclaimed_while_it_goes_on() {
     assert_eq!(drops.get(), queued);
 }
 
+std::thread_local! {
+    /// Objects of `OwnerFreed` dropped on this thread.
+    static FREED_HERE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// An object that counts its drops per thread.
+struct OwnerFreed;
+
+impl Drop for OwnerFreed {
+    fn drop(&mut self) {
+        FREED_HERE.with(|n| n.set(n.get() + 1));
+    }
+}
+
+/// A producer that retires as fast as it can frees its own elapsed
+/// entries itself, and only a few per push (so that they land in the
+/// allocator's per-thread cache for its next allocations), not a
+/// checkpoint's worth in one push. A push that finds the ring full (its
+/// grace periods ran late) frees everything that has elapsed, or waits for
+/// a grace period and frees the ring: those are left out.
+#[test]
+fn a_fast_producer_frees_its_own_entries_a_few_per_push() {
+    const RING: usize = 4096;
+    let d = Domain::builder()
+        .queue_capacity(RING)
+        .reclaim_interval(Duration::from_secs(10))
+        .build();
+    let pushes = scaled(50_000);
+    let (mut most_in_one_push, mut counted) = (0, 0);
+    for _ in 0..pushes {
+        let before = d.stats();
+        let nearly_full = before.pending() as usize >= RING - 8;
+        let freed_before = FREED_HERE.with(|n| n.get());
+        d.rcu_reclaim_queue(Box::new(OwnerFreed));
+        let freed = FREED_HERE.with(|n| n.get()) - freed_before;
+        if !nearly_full && d.stats().caller_fallbacks == before.caller_fallbacks {
+            most_in_one_push = most_in_one_push.max(freed);
+            counted += 1;
+        }
+    }
+    let by_owner = FREED_HERE.with(|n| n.get());
+    assert!(
+        counted >= pushes / 2,
+        "only {counted} of {pushes} pushes went without a caller fallback"
+    );
+    assert!(
+        most_in_one_push <= 8,
+        "one push freed {most_in_one_push} entries at once"
+    );
+    assert!(
+        by_owner >= pushes / 2,
+        "the producer freed only {by_owner} of its {pushes} entries itself"
+    );
+    d.rcu_barrier();
+}
+
 /// A map write through a short pin, step `i` (each op is its own section).
 type MapWrite = fn(&urcu::RcuHashMap<u64, Vec<u8>>, u64);
 
