@@ -26,28 +26,28 @@
 //!
 //! From "Reclamation core". Reads: lock, load one pointer, unlock, while a
 //! writer replaces the object every millisecond. At 1 / 2 threads the memb
-//! read side runs at 6.9× / 9.7× the best Rust peer (crossbeam-epoch,
-//! seize) and 1.90× / 1.98× liburcu's memb; QSBR with a guard held at
-//! 0.95× / 1.02× liburcu's QSBR, which is one bare load. On 16 cores (2026-11-28,
+//! read side runs at 7.7× / 8.4× the best Rust peer (crossbeam-epoch,
+//! seize) and 1.74× / 1.68× liburcu's memb; QSBR with a guard held at
+//! 0.99× / 1.04× liburcu's QSBR, which is one bare load. On 16 cores (2026-11-28,
 //! older code) memb led the best peer 4.5× at 1 thread and 3.4× at 16.
 //!
 //! Retirement (allocate a 64-byte object, publish it, retire the old one):
-//! memb makes 0.96× / 1.39× liburcu's `defer_rcu` at 1 / 2 threads, mb
-//! and QSBR 1.24× / 1.66×, with the same peak RSS. **seize leads at 1
-//! thread** (memb 0.68×) and falls to 2.0 M objects/s at 2 threads, where
-//! memb leads it 21×. On 16 cores memb led at every thread count (4.6×
+//! memb makes 1.56× / 1.60× liburcu's `defer_rcu` at 1 / 2 threads, mb
+//! and QSBR 2.0× / 2.3×, with the same peak RSS. seize is level with memb
+//! at 1 thread (memb 1.02×, mb and QSBR 1.3×) and falls to 1.9 M objects/s
+//! at 2 threads, where memb leads it 24×. On 16 cores memb led at every thread count (4.6×
 //! crossbeam-epoch at 16).
 //!
 //! # Configuration: `ConfigCell` vs arc-swap and hazarc
 //!
 //! From "ConfigCell and RcuList": a 256-byte struct, each read touches two
 //! fields, a writer stores a new one every millisecond.
-//! [`ConfigCell::read`](crate::ConfigCell::read) runs at 9.4× / 9.6×
-//! arc-swap's `load` at 1 / 2 threads (8.5× / 7.9× hazarc's). The cached reader,
+//! [`ConfigCell::read`](crate::ConfigCell::read) runs at 9.7× / 8.9×
+//! arc-swap's `load` at 1 / 2 threads (8.2× hazarc's). The cached reader,
 //! [`ConfigCell::reader`](crate::ConfigCell::reader), is one load and a
-//! compare, as arc-swap's and hazarc's `Cache` are: 1.10× / 1.08×
-//! arc-swap `Cache`, 1.02× / 0.97× hazarc `Cache`, and in a QSBR domain
-//! 0.94× / 1.01× an unprotected load. On 16 cores (2026-11-28, older code,
+//! compare, as arc-swap's and hazarc's `Cache` are: 1.10× / 1.14×
+//! arc-swap `Cache`, 1.03× / 0.99× hazarc `Cache`, and in a QSBR domain
+//! 1.04× / 1.00× an unprotected load. On 16 cores (2026-11-28, older code,
 //! before the cached reader lost its per-load store) it measured 0.68×–0.77×
 //! arc-swap `Cache`.
 //!
@@ -92,16 +92,16 @@
 //! # Lists
 //!
 //! [`RcuList`](crate::RcuList) traversals (1000 elements) **lose to
-//! `RwLock<Vec>`** (0.08× / 0.13× at 1 / 2 threads; 0.91× at 16 on the
+//! `RwLock<Vec>`** (0.08× / 0.12× at 1 / 2 threads; 0.91× at 16 on the
 //! **16-core** machine): pointer chasing against a contiguous scan. It is
-//! level with `RwLock<LinkedList>` or ahead (1.01× / 1.44×). Use it when readers must never wait behind a writer, not
+//! a little ahead of `RwLock<LinkedList>` (1.12× / 1.06×). Use it when readers must never wait behind a writer, not
 //! for scan speed.
 //!
 //! For a small list that changes rarely, a copy-on-write
 //! [`ConfigCell<Vec<T>>`](crate::ConfigCell) scans as fast as a `Vec`
 //! (it is one) and never makes a reader wait: a writer clones, edits and
-//! stores (O(n) per write). It reads at 1.22× / 1.91× `RwLock<Vec>` at
-//! 1 / 2 threads, where `RcuList` reads at 0.08× / 0.13×.
+//! stores (O(n) per write). It reads at 1.15× / 1.88× `RwLock<Vec>` at
+//! 1 / 2 threads, where `RcuList` reads at 0.08× / 0.12×.
 //!
 //! # liburcu
 //!
@@ -116,9 +116,9 @@
 //!
 //! Measured in the same run ("Reclamation core" in `BENCHMARKS.md`, the
 //! C side running whole loops in C), urcu ÷ liburcu at 1 / 2 threads: memb
-//! read side 1.90× / 1.98×, mb read side 5.9× / 6.4×, QSBR with a guard
-//! held 0.95× / 1.02×; retirement 0.96× / 1.39× `defer_rcu` (memb) and
-//! 1.24× / 1.66× (mb, QSBR); `synchronize_rcu` with one busy reader takes
-//! 16.9 µs against liburcu's 34.3 (memb: one `membarrier` call where
-//! liburcu makes two), 0.41 against 0.35 (mb) and 0.43 against 0.53
+//! read side 1.74× / 1.68×, mb read side 6.1× / 6.3×, QSBR with a guard
+//! held 0.99× / 1.04×; retirement 1.56× / 1.60× `defer_rcu` (memb) and
+//! about 2.0× / 2.3× (mb, QSBR); `synchronize_rcu` with one busy reader
+//! takes 15.7 µs against liburcu's 30.0 (memb: one `membarrier` call
+//! where liburcu makes two), 0.43 against 0.33 (mb) and 0.46 against 0.55
 //! (QSBR). Not yet measured on 16 cores.

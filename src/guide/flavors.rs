@@ -42,8 +42,8 @@
 //!
 //! | threads | memb (`read_lock`) | mb | qsbr (guard held) | seize | crossbeam-epoch | arc-swap `load` |
 //! |---|---|---|---|---|---|---|
-//! | 1 (2-core) | 978 | 155 | 3644 | 110 | 138 | 76 |
-//! | 2 (2-core) | 2129 | 324 | 7462 | 223 | 188 | 154 |
+//! | 1 (2-core) | 971 | 145 | 3395 | 105 | 127 | 73 |
+//! | 2 (2-core) | 1691 | 295 | 6945 | 218 | 185 | 152 |
 //! | 1 (16-core) | 304 | 98 | 262 (handle) | 63 | 68 | 43 |
 //! | 16 (16-core) | 3245 | 1065 | 3844 (handle) | 960 | 263 | 653 |
 //!
@@ -52,7 +52,7 @@
 //!
 //! | threads | memb | mb | qsbr |
 //! |---|---|---|---|
-//! | 2 (2-core, one busy reader) | 16.9 / 31.0 | 0.41 / 0.61 | 0.43 / 0.57 |
+//! | 2 (2-core, one busy reader) | 15.7 / 23.3 | 0.43 / 0.56 | 0.46 / 0.51 |
 //! | 1 (16-core) | 0.82 / 1.03 | 0.22 / 0.28 | 0.23 / 0.31 |
 //! | 16 (16-core) | 22.7 / 76 | 3.31 / 6.99 | 2.33 / 3.30 |
 //!
@@ -60,14 +60,14 @@
 //! plenty (one grace period serves a whole batch): allocate, publish and
 //! retire a 64-byte object, 16 threads, 16-core: memb 185, mb 201, qsbr 205
 //! million objects per second. On 2 cores, where each `membarrier` also
-//! interrupts the producer, memb trails: 19.5 against mb's 24.6 and
-//! QSBR's 24.6 at 1 thread, 42.7 against 52.2 and 52.9 at 2.
+//! interrupts the producer, memb trails: 29.6 against mb's 37.2 and
+//! QSBR's 37.2 at 1 thread, 46.1 against 68.6 and 68.2 at 2.
 //!
 //! # How to choose
 //!
 //! - **Start with `Memb`** (the default, and what the free functions use).
 //!   Readers are close to free and need no discipline; a grace period
-//!   costs more than with `Mb` (16.9 vs 0.41 µs with one busy reader on 2
+//!   costs more than with `Mb` (15.7 vs 0.43 µs with one busy reader on 2
 //!   cores; 22.7 vs 3.31 µs with 15 readers on 16, before a grace period
 //!   made one `membarrier` call instead of two), which does not matter when writes
 //!   are rare and retirement goes through the queue (one grace period per
