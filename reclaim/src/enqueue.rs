@@ -93,7 +93,8 @@ impl Core {
 
     /// Frees up to `limit` of this thread's entries whose grace period has
     /// elapsed, unless another thread is draining the ring right now;
-    /// returns whether it freed any.
+    /// returns whether it drained (so that a full ring is worth another
+    /// try, even if the reclaimer had freed those entries first).
     fn free_some_elapsed(&self, rec: &ThreadRecord, limit: u64) -> bool {
         let Some(upto) = rec.with_checkpoints(|c| {
             if let Some(upto) = c.take_elapsed(|t| self.poll(t)) {
@@ -112,16 +113,16 @@ impl Core {
         rec.draining.set(true);
         // SAFETY: the lock is held; `upto` is a checkpoint whose ticket
         // has elapsed.
-        let n = unsafe { self.drain_record_some(rec, &mut st, upto, limit) };
+        unsafe { self.drain_record_some(rec, &mut st, upto, limit) };
         rec.draining.set(false);
-        if rec.ring.tail() == upto || (upto.wrapping_sub(rec.ring.tail()) as isize) < 0 {
+        if (upto.wrapping_sub(rec.ring.tail()) as isize) <= 0 {
             rec.with_checkpoints(|c| {
                 if c.free_upto == Some(upto) {
                     c.free_upto = None;
                 }
             });
         }
-        n > 0
+        true
     }
 
     #[cold]
