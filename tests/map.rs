@@ -738,3 +738,35 @@ fn map_level_writes_match_std_hashmap() {
         });
     });
 }
+
+/// `len` counts every write exactly, whether the writing thread holds a
+/// counter stripe alone (plain stores) or shares one (atomic adds): 40
+/// threads at once (more than the stripes held alone), then 40 more that
+/// take over the stripes the first ones gave back when they exited.
+#[test]
+fn len_is_exact_with_more_writers_than_stripes_and_threads_that_come_and_go() {
+    let map: Arc<Map<Boxed>> = Arc::new(RcuHashMap::default());
+    let per_thread = (500 * stress()) as u64;
+    for wave in 0..2u64 {
+        let threads: Vec<_> = (0..40u64)
+            .map(|t| {
+                let map = map.clone();
+                std::thread::spawn(move || {
+                    let base = (wave * 40 + t) * per_thread * 2;
+                    let m = map.pin();
+                    for k in base..base + per_thread * 2 {
+                        m.insert(k, k);
+                    }
+                    // Remove half again: the counts go down too.
+                    for k in (base..base + per_thread * 2).step_by(2) {
+                        assert!(m.remove(&k).is_some());
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(map.len() as u64, (wave + 1) * 40 * per_thread);
+    }
+}

@@ -1,7 +1,7 @@
 //! [`MapBuilder`]: capacity, hasher, domain and storage of a new map.
 
 use super::table::Table;
-use super::{Boxed, Inline, MapStorage, RcuHashMap, MIN_BUCKETS, STRIPES};
+use super::{Boxed, Inline, MapStorage, RcuHashMap, MIN_BUCKETS};
 use crate::sync::{AtomicIsize, AtomicPtr};
 use crossbeam_utils::CachePadded;
 use std::hash::{BuildHasher, Hash};
@@ -141,7 +141,7 @@ where
             root: CachePadded::new(AtomicPtr::new(Box::into_raw(Box::new(Table::new(buckets))))),
             hasher: self.hasher,
             domain: self.domain.unwrap_or_else(|| default_domain().clone()),
-            counts: (0..STRIPES)
+            counts: (0..super::stripe::STRIPES)
                 .map(|_| CachePadded::new(AtomicIsize::new(0)))
                 .collect(),
             min_buckets: buckets,

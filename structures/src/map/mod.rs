@@ -21,6 +21,7 @@ mod par;
 mod pinned;
 mod resize;
 mod storage;
+mod stripe;
 mod table;
 mod write;
 mod zeroed;
@@ -43,26 +44,6 @@ use urcu_reclaim::{Domain, ReadGuard};
 
 /// Buckets of a new, empty map.
 const MIN_BUCKETS: usize = 16;
-
-/// Counter stripes for `len`. A thread keeps to its own stripe, so a
-/// writer's count stays in its own cache; striping by key made every
-/// insert and removal pull a line another core had just written.
-const STRIPES: usize = 32;
-
-/// This thread's counter stripe (threads take stripes round-robin).
-fn my_stripe() -> usize {
-    if cfg!(loom) {
-        // Loom replays a model many times on one OS thread: a stripe
-        // taken across runs would make the model nondeterministic.
-        return 0;
-    }
-    use std::sync::atomic::AtomicUsize;
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    std::thread_local! {
-        static STRIPE: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STRIPES;
-    }
-    STRIPE.with(|s| *s)
-}
 
 /// A concurrent hash map with RCU reads: `get` is lock-free, writes
 /// nothing shared and touches two cache lines (the bucket line and the
@@ -551,7 +532,7 @@ where
 
     #[inline]
     fn count(&self, delta: isize) {
-        self.counts[my_stripe()].fetch_add(delta, Ordering::Relaxed);
+        stripe::add(&self.counts, delta);
     }
 
     /// Whether a resize is under way and how many buckets it has moved

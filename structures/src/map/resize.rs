@@ -21,7 +21,7 @@ const GROW_CHECK_EVERY: u32 = 16;
 const SHRINK_CHECK_EVERY: u32 = 64;
 
 /// Whether this chain growth of this thread should count the map's
-/// entries. `len` reads every counter stripe: up to [`STRIPES`](super::STRIPES) lines that
+/// entries. `len` reads every counter stripe: up to [`STRIPES`](super::stripe::STRIPES) lines that
 /// the other writers keep dirty, so on a many-core machine one count is a
 /// dozen cross-core misses, and it takes those lines from their owners. A
 /// write-heavy load grows a chain on about one insert in ten, too often
