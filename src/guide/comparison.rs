@@ -62,15 +62,15 @@
 //!
 //! | workload | urcu (boxed) | urcu inline | best peer |
 //! |---|---|---|---|
-//! | gets of present keys | 0.82 / 0.70 / 0.75 | **1.18 / 1.03** / 0.95 | dashmap, scc `HashIndex` |
-//! | gets of absent keys | 0.88 / 0.82 / 1.06 | **1.26 / 1.17 / 1.22** | scc `HashIndex` |
-//! | bustle ReadHeavy | 0.76 / 0.89 / 0.79 | **1.10 / 1.07 / 1.08** | papaya, scc `HashIndex` |
-//! | bustle Exchange | 0.32 / 0.35 / 0.53 | 0.41 / 0.49 / 0.71 | dashmap, scc |
-//! | bustle RapidGrow | 0.42 / 0.43 / 0.56 | 0.47 / 0.39 / 0.54 | dashmap, scc `HashIndex` |
+//! | gets of present keys | 0.84 / 0.71 / 0.76 | **1.16 / 1.03 / 1.00** | scc `HashIndex` |
+//! | gets of absent keys | 0.92 / 0.87 / 1.23 | **1.24 / 1.20 / 1.30** | scc `HashIndex` |
+//! | bustle ReadHeavy | 0.72 / 0.86 / 0.89 | 0.92 / **1.05 / 1.08** | papaya, scc `HashIndex` |
+//! | bustle Exchange | 0.47 / 0.50 / 0.53 | 0.60 / 0.63 / 0.73 | `RwLock<HashMap>`, scc `HashIndex` |
+//! | bustle RapidGrow | 0.37 / 0.55 / 0.60 | 0.46 / 0.53 / 0.58 | dashmap, scc `HashIndex` |
 //!
 //! **Lookups are the map's strength**: inline storage reads one cache line
 //! where the others read two or three. **Write-heavy and growing tables
-//! trail** by 1.4–3×: a write waits for its 64-byte bucket line (three
+//! trail** by 1.4–2.7×: a write waits for its 64-byte bucket line (three
 //! slots) and often an overflow line, where the peers lock small words
 //! that stay in cache. `docs/map-design.md` has the profiles and the
 //! peers' designs. These ratios depend on the machine: on the same VM's
