@@ -3,9 +3,10 @@
 //! insert and removal pull a line another core had just written.
 //!
 //! A thread that holds a stripe alone updates it with a plain load and
-//! store: a locked read-modify-write there cost about 5 % of a write in
-//! cache (it waits for the write's stores to drain). Threads past the
-//! [`OWNED`] stripes share the rest and add atomically.
+//! store: a locked read-modify-write there waits for the write's own
+//! stores to drain (docs/map-design.md, "On the Intel VM", has what it
+//! cost). Threads past the [`OWNED`] stripes share the rest and add
+//! atomically.
 
 use crate::sync::{AtomicIsize, Ordering};
 use std::sync::atomic::{AtomicU32, AtomicUsize};
