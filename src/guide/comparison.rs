@@ -78,8 +78,8 @@
 //! Exchange 0.77–1.13×), and on 16 cores (2026-11-28, older code)
 //! 0.47×–1.27× on ReadHeavy and 0.27×–0.74× on Exchange and RapidGrow.
 //! With `String` keys and 64-byte values (the default boxed storage, 1 / 2
-//! threads) the map is near level: ReadHeavy 0.70× / 1.03×, Exchange
-//! 0.79× / 0.78×, RapidGrow 0.87× / 1.09×, gets of absent keys 1.05× /
+//! threads) the map is near level: ReadHeavy 0.68× / 0.91×, Exchange
+//! 0.99× / 0.94×, RapidGrow 0.92× / 1.18×, gets of absent keys 1.05× /
 //! 1.01×. Inline uses 38.5 bytes per entry against papaya's 68.5, scc's 40.2
 //! and dashmap's 34.4, the boxed default 53.6 (`u64` pairs).
 //!
