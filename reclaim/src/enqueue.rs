@@ -61,14 +61,14 @@ impl Core {
             self.wake_reclaimer(Wake::Pass);
         }
         let queued = pos.wrapping_sub(rec.ring.tail());
-        let step = if queued > rec.ring.capacity() / 4 * 3 {
+        let limit = if queued > rec.ring.capacity() / 4 * 3 {
             2 * FREE_STEP_WORDS
         } else {
             FREE_STEP_WORDS
         };
-        self.free_some_elapsed(rec, step as u64);
+        self.free_some_elapsed(rec, limit as u64);
         rec.with_checkpoints(|c| {
-            let step = if c.free_upto.is_some() {
+            let next_look = if c.free_upto.is_some() {
                 FREE_STEP_WORDS
             } else if c.waiting() {
                 POLL_STEP_WORDS
@@ -77,8 +77,8 @@ impl Core {
             };
             // Positions wrap: compare distances from here.
             let to_checkpoint = c.next_checkpoint.wrapping_sub(pos);
-            c.next_at = if step < to_checkpoint {
-                pos.wrapping_add(step)
+            c.next_at = if next_look < to_checkpoint {
+                pos.wrapping_add(next_look)
             } else {
                 c.next_checkpoint
             };

@@ -176,8 +176,7 @@ impl Core {
         unsafe { self.drain_record_some(rec, st, upto, u64::MAX) };
     }
 
-    /// Drains at most `limit` entries of `rec` before `upto`; returns how
-    /// many it drained.
+    /// Drains at most `limit` entries of `rec` before `upto`.
     ///
     /// # Safety
     /// As for [`drain_record`](Self::drain_record).
@@ -187,14 +186,13 @@ impl Core {
         st: &mut DrainState,
         upto: usize,
         limit: u64,
-    ) -> u64 {
+    ) {
         // SAFETY: under the drain lock each entry is drained once, and the
         // entries before `upto` have had their grace period (our contract).
         let n = unsafe { with_callbacks(self, |run| rec.ring.drain_some(st, upto, limit, run)) };
         if n > 0 {
             rec.add_reclaimed(n);
         }
-        n
     }
 
     /// One reclamation pass; `flush` drains everything queued before it.

@@ -9,7 +9,7 @@
 //! atomically.
 
 use crate::sync::{AtomicIsize, Ordering};
-use std::sync::atomic::{AtomicU32, AtomicUsize};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering as StdOrdering};
 
 /// Counter stripes in each map.
 pub(super) const STRIPES: usize = 32;
@@ -30,7 +30,7 @@ struct Stripe {
 
 impl Stripe {
     fn shared() -> Stripe {
-        let n = NEXT_SHARED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = NEXT_SHARED.fetch_add(1, StdOrdering::Relaxed);
         Stripe {
             index: OWNED + n % (STRIPES - OWNED),
             alone: false,
@@ -40,7 +40,7 @@ impl Stripe {
     /// Takes a free stripe of `held` to hold alone, or a shared one if
     /// none is free.
     fn take(held_bits: &AtomicU32) -> Stripe {
-        let mut held = held_bits.load(std::sync::atomic::Ordering::Relaxed);
+        let mut held = held_bits.load(StdOrdering::Relaxed);
         while held != (1 << OWNED) - 1 {
             let i = (!held).trailing_zeros();
             // Acquire pairs with the release in `drop` of the thread that
@@ -48,8 +48,8 @@ impl Stripe {
             match held_bits.compare_exchange_weak(
                 held,
                 held | 1 << i,
-                std::sync::atomic::Ordering::Acquire,
-                std::sync::atomic::Ordering::Relaxed,
+                StdOrdering::Acquire,
+                StdOrdering::Relaxed,
             ) {
                 Ok(_) => {
                     return Stripe {
@@ -71,7 +71,7 @@ impl Drop for Hold {
     fn drop(&mut self) {
         if self.0.alone {
             // Release: our counts happen before the next holder's.
-            HELD.fetch_and(!(1 << self.0.index), std::sync::atomic::Ordering::Release);
+            HELD.fetch_and(!(1 << self.0.index), StdOrdering::Release);
         }
     }
 }
@@ -125,7 +125,7 @@ mod tests {
                 "a shared stripe"
             );
         }
-        held.fetch_and(!(1 << 7), std::sync::atomic::Ordering::Release);
+        held.fetch_and(!(1 << 7), StdOrdering::Release);
         let s = Stripe::take(&held);
         assert!(
             s.alone && s.index == 7,
