@@ -22,6 +22,7 @@ mod pinned;
 mod resize;
 mod storage;
 mod stripe;
+mod summary;
 mod table;
 mod write;
 mod zeroed;
@@ -396,11 +397,15 @@ where
         }
         let t = self.root();
         for &h in &hashes {
-            t.bucket(h).prefetch();
+            if summary::may_hold(t.summary(h), meta::tag_of(h)) {
+                t.bucket(h).prefetch();
+            }
         }
         if M::HASH_OFF_LINE {
             for &h in &hashes {
-                t.bucket(h).prefetch_candidates(meta::tag_of(h));
+                if summary::may_hold(t.summary(h), meta::tag_of(h)) {
+                    t.bucket(h).prefetch_candidates(meta::tag_of(h));
+                }
             }
         }
         let mut found = [None; N];
@@ -417,8 +422,14 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        let tag = meta::tag_of(hash);
         let mut t = self.root();
         loop {
+            // The summary, in cache, answers most absent keys without the
+            // bucket line's miss.
+            if !summary::may_hold(t.summary(hash), tag) {
+                return None;
+            }
             match t.bucket(hash).find(hash, |k| k.borrow() == key) {
                 Lookup::Found(k, v) => return Some((k, v)),
                 Lookup::Absent => return None,
@@ -533,6 +544,19 @@ where
     #[inline]
     fn count(&self, delta: isize) {
         stripe::add(&self.counts, delta);
+    }
+
+    /// Checks the tag summaries of the current table (and of the next, if
+    /// a resize is under way) against their chains; see
+    /// [`Table::check_summaries`].
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn check_summaries(&self) {
+        let _g = self.domain.read_lock();
+        let t = self.root();
+        t.check_summaries();
+        if let Some(next) = t.next() {
+            next.check_summaries();
+        }
     }
 
     /// Whether a resize is under way and how many buckets it has moved

@@ -184,7 +184,7 @@ where
             if again && t.bucket_at(i).is_moved() {
                 continue;
             }
-            let lock = t.bucket_at(i).lock();
+            let lock = t.lock_at(i);
             if !lock.is_moved() {
                 lock.migrate_to(t, i, next, &rehash, &self.domain);
                 moved.set(moved.get() + 1);

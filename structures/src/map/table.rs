@@ -12,7 +12,11 @@
 //! no entry), a 5-bit mask of retired slots, a 17-bit grace-period ticket,
 //! the "moved" flag and the writers' lock bit (both in head lines only).
 //! A lookup loads `meta` once and reads only slots whose tag matches: one
-//! line for an inline entry, two for a boxed one.
+//! line for an inline entry, two for a boxed one. Before that it reads the
+//! bucket's tag summary, in a dense array beside the lines (see
+//! [`summary`]), and most lookups of absent keys stop there.
+//!
+//! [`summary`]: super::summary
 //!
 //! A head line of a layout with fewer than five slots (inline `u64` pairs
 //! have three) uses the spare tag bytes as a filter of the tags in its
@@ -91,6 +95,7 @@ use super::meta::{
 };
 use super::storage::private::Layout;
 use super::storage::{prefetch_line, LINE_DATA, MAX_SLOTS};
+use super::summary::{empty_summaries, tag_bit, Summary, EVERY_TAG};
 use super::zeroed::ZeroedArray;
 use crate::sync::{ptr_mut, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Backoff, Ordering};
 use std::cell::UnsafeCell;
@@ -315,8 +320,9 @@ impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
         }
     }
 
-    /// Takes the writers' lock of this (head) bucket.
-    pub(crate) fn lock(&self) -> BucketLock<'_, K, V, M> {
+    /// Takes the writers' lock of this (head) bucket, whose tag summary is
+    /// `summary` (see [`Table::lock_at`]).
+    fn lock<'t>(&'t self, summary: &'t Summary) -> BucketLock<'t, K, V, M> {
         let backoff = Backoff::new();
         loop {
             let m = self.meta.load(Ordering::Relaxed);
@@ -327,7 +333,10 @@ impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
                     .compare_exchange_weak(m, m | LOCK, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
             {
-                return BucketLock { head: self };
+                return BucketLock {
+                    head: self,
+                    summary,
+                };
             }
             backoff.snooze();
         }
@@ -386,6 +395,9 @@ fn is_empty_middle_line<K, V, M: Layout<K, V>>(
 /// A locked head bucket; unlocks on drop. Only the holder changes the chain.
 pub(crate) struct BucketLock<'t, K, V, M: Layout<K, V>> {
     head: &'t Bucket<K, V, M>,
+    /// The bucket's tag summary ([`summary`](super::summary)), which only
+    /// the lock holder writes.
+    summary: &'t Summary,
 }
 
 /// Where a key sits in a chain.
@@ -486,6 +498,46 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         self.head.meta.store(m, Ordering::Release);
     }
 
+    /// Sets `tag`'s bit in the bucket's summary, before an entry with that
+    /// tag is published anywhere in the chain (the release store of `meta`
+    /// that publishes it comes after). A summary is written only here (and
+    /// when the chain is drained or moves): removals leave their bits set,
+    /// and the next insert that has to store anyway drops those no live
+    /// entry needs.
+    fn add_to_summary(&self, tag: u8) {
+        let bit = tag_bit(tag);
+        // Relaxed: see `summary`'s module docs; only we write it.
+        let old = self.summary.load(Ordering::Relaxed);
+        if old & bit == 0 {
+            self.summary
+                .store(self.live_summary(old) | bit, Ordering::Relaxed);
+        }
+    }
+
+    /// A summary of the chain's live tags, from the head line alone: its
+    /// own tags, and the overflow lines' from its overflow filter where
+    /// the layout has one. Without a filter the overflow lines' part is
+    /// taken from `old`, the current summary (already a superset), rather
+    /// than read line by line.
+    fn live_summary(&self, old: u16) -> u16 {
+        let meta = self.head.meta.load(Ordering::Relaxed);
+        let mut summary = (0..M::SLOTS)
+            .filter(|&i| tag_at(meta, i) != 0)
+            .fold(0, |acc, i| acc | tag_bit(tag_at(meta, i)));
+        if !self.head.overflow.load(Ordering::Relaxed).is_null() {
+            let filter = (meta & Bucket::<K, V, M>::FILTER_MASK) >> Bucket::<K, V, M>::FILTER_SHIFT;
+            summary |= match Bucket::<K, V, M>::FILTER_BITS {
+                // Filter bit `tag % 8` stands for summary bits `tag % 16`
+                // and `tag % 16 + 8`; filter bit `tag % 32` for `tag % 16`.
+                8 => (filter | filter << 8) as u16,
+                16 => filter as u16,
+                32 => (filter | filter >> 16) as u16,
+                _ => old,
+            };
+        }
+        summary
+    }
+
     /// Puts a new entry in a free slot, growing the chain if it is full.
     /// Returns whether the chain had to grow, the slot, and whether growing
     /// left the old tail an empty middle line (all its slots retired,
@@ -518,6 +570,7 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         loop {
             let mut meta = b.meta.load(Ordering::Relaxed);
             if let Some(i) = b.free_slot(&mut meta, domain, &mut waiting) {
+                self.add_to_summary(tag);
                 if !std::ptr::eq(b, self.head) {
                     // The head's word, not `b`'s: `meta` stays current.
                     self.add_to_filter(tag);
@@ -539,6 +592,7 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
             match b.overflow() {
                 Some(next) => b = next,
                 None => {
+                    self.add_to_summary(tag);
                     self.add_to_filter(tag);
                     let fresh = Box::new(Bucket::<K, V, M>::new());
                     // SAFETY: slot 0 of a line nobody else can see yet.
@@ -746,6 +800,9 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         }
         // After the retirements: nothing live is left in the overflow lines.
         self.refresh_filter();
+        // Relaxed: see `summary`'s module docs. Nothing in the chain is
+        // live any more.
+        self.summary.store(0, Ordering::Relaxed);
     }
 
     /// Calls `f` on every live item of the chain, with its tag (the lock
@@ -810,8 +867,8 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         // Before the target locks: the entries' misses then overlap each
         // other rather than queue behind the locks' atomic instructions.
         self.head.prefetch_entries();
-        let low_lock = next.bucket_at(low).lock();
-        let high_lock = high.map(|i| next.bucket_at(i).lock());
+        let low_lock = next.lock_at(low);
+        let high_lock = high.map(|i| next.lock_at(i));
         let mut nth = 0;
         self.for_each_live(|item, tag| {
             let to_high = match high {
@@ -832,6 +889,11 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
             let _ = lock.insert_from(lock.head, unsafe { item.read() }, tag, domain);
         });
         drop((low_lock, high_lock));
+        // Every bit before "moved": a lookup that still finds a clear bit
+        // read the summary while this chain held all the bucket's entries.
+        // Relaxed, as every summary store (the release below orders it for
+        // writers that see "moved" and then insert in the next table).
+        self.summary.store(EVERY_TAG, Ordering::Relaxed);
         let m = self.head.meta.load(Ordering::Relaxed);
         // Release: the copies are visible before anyone sees "moved".
         self.head.meta.store(m | MOVED, Ordering::Release);
@@ -903,6 +965,8 @@ fn empty_buckets<K, V, M: Layout<K, V>>(n: usize) -> ZeroedArray<Bucket<K, V, M>
 /// A bucket array, and the state of its migration to the next table.
 pub(crate) struct Table<K, V, M: Layout<K, V>> {
     buckets: ZeroedArray<Bucket<K, V, M>>,
+    /// One tag summary per bucket ([`summary`](super::summary)).
+    summaries: ZeroedArray<Summary>,
     mask: usize,
     /// The table being migrated to (null when no resize is under way).
     pub(crate) next: AtomicPtr<Table<K, V, M>>,
@@ -923,6 +987,7 @@ impl<K, V, M: Layout<K, V>> Table<K, V, M> {
         debug_assert!(buckets.is_power_of_two());
         Table {
             buckets: empty_buckets(buckets),
+            summaries: empty_summaries(buckets),
             mask: buckets - 1,
             next: AtomicPtr::new(std::ptr::null_mut()),
             claimed: AtomicUsize::new(0),
@@ -951,6 +1016,34 @@ impl<K, V, M: Layout<K, V>> Table<K, V, M> {
         &self.buckets[index]
     }
 
+    /// The tag summary of the bucket that owns `hash`.
+    #[inline(always)]
+    pub(crate) fn summary(&self, hash: u64) -> &Summary {
+        // SAFETY: as in `bucket`: the two arrays have the same length.
+        unsafe { self.summaries.get_unchecked(self.index(hash)) }
+    }
+
+    /// Starts loading the summary of the bucket that owns `hash`, which a
+    /// write updates under the bucket lock: its miss then overlaps the
+    /// bucket line's instead of following it.
+    #[inline(always)]
+    pub(crate) fn prefetch_summary(&self, hash: u64) {
+        if !cfg!(loom) {
+            prefetch_line(std::ptr::from_ref(self.summary(hash)).cast());
+        }
+    }
+
+    /// Takes the lock of bucket `index`.
+    pub(crate) fn lock_at(&self, index: usize) -> BucketLock<'_, K, V, M> {
+        self.buckets[index].lock(&self.summaries[index])
+    }
+
+    /// Takes the lock of the bucket that owns `hash`.
+    #[inline]
+    pub(crate) fn lock_bucket_of(&self, hash: u64) -> BucketLock<'_, K, V, M> {
+        self.bucket(hash).lock(self.summary(hash))
+    }
+
     /// The next table, if a resize is under way.
     #[inline]
     pub(crate) fn next(&self) -> Option<&Table<K, V, M>> {
@@ -972,6 +1065,35 @@ impl<K, V, M: Layout<K, V>> Table<K, V, M> {
         let first = index & next.mask;
         let count = if theirs > ours { theirs / ours } else { 1 };
         (0..count).map(move |k| first + k * step)
+    }
+
+    /// Panics unless every bucket's summary holds the bit of every live
+    /// tag in its chain, or every bit if the bucket moved (the invariant
+    /// in [`summary`](super::summary)). For tests, with no writer running.
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn check_summaries(&self) {
+        for (i, head) in self.buckets.iter().enumerate() {
+            let summary = self.summaries[i].load(Ordering::Relaxed);
+            if head.is_moved() {
+                assert_eq!(summary, EVERY_TAG, "moved bucket {i}");
+                continue;
+            }
+            let mut b = head;
+            loop {
+                let meta = b.meta.load(Ordering::Relaxed);
+                for slot in 0..M::SLOTS {
+                    let tag = tag_at(meta, slot);
+                    assert!(
+                        tag == 0 || summary & tag_bit(tag) != 0,
+                        "bucket {i}: tag {tag:#x} missing from summary {summary:#06x}"
+                    );
+                }
+                match b.overflow() {
+                    Some(next) => b = next,
+                    None => break,
+                }
+            }
+        }
     }
 
     /// Drops what the live entries own (only when nothing else can reach

@@ -126,6 +126,7 @@ where
     pub(super) fn lock_bucket(&self, hash: u64) -> (&Table<K, V, M>, BucketLock<'_, K, V, M>) {
         self.check_not_in_closure();
         let mut t = self.root();
+        t.prefetch_summary(hash);
         if let Some(next) = t.next() {
             // Share the resize: every write that meets one moves a chunk, so
             // growth is not one thread's job and no single write (nor the
@@ -133,7 +134,7 @@ where
             self.migrate_chunk(t, next);
         }
         loop {
-            let lock = t.bucket(hash).lock();
+            let lock = t.lock_bucket_of(hash);
             if lock.is_moved() {
                 drop(lock);
                 t = t.next().expect("a moved bucket has a next table");
@@ -503,7 +504,7 @@ where
         let _g = self.domain.read_lock();
         let t = self.finish_resize();
         for i in 0..t.len() {
-            let lock = t.bucket_at(i).lock();
+            let lock = t.lock_at(i);
             if lock.is_moved() {
                 continue; // a resize began meanwhile: its entries are elsewhere
             }
