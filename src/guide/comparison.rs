@@ -54,34 +54,36 @@
 //! # Maps: `RcuHashMap` vs papaya, scc, dashmap
 //!
 //! From "RcuHashMap" in `BENCHMARKS.md` (its command and raw output are
-//! there): `u64` keys and values, a table of 2^21 entries. Each cell is
-//! the ratio to the peer with the best median, round by round, at
-//! 1 / 2 / 4 threads. "Inline" is the map built with
+//! there; 2-core AMD EPYC VM): `u64` keys and values, a table of 2^21
+//! entries. Each cell is the ratio to the peer with the best median, round
+//! by round, at 1 / 2 / 4 threads. "Inline" is the map built with
 //! [`MapBuilder::inline`](crate::urcu_structures::MapBuilder::inline),
 //! which keeps `Copy` pairs inside the bucket line.
 //!
 //! | workload | urcu (boxed) | urcu inline | best peer |
 //! |---|---|---|---|
-//! | gets of present keys | 0.84 / 0.71 / 0.76 | **1.16 / 1.03 / 1.00** | scc `HashIndex` |
-//! | gets of absent keys | 0.92 / 0.87 / 1.23 | **1.24 / 1.20 / 1.30** | scc `HashIndex` |
-//! | bustle ReadHeavy | 0.72 / 0.86 / 0.89 | 0.92 / **1.05 / 1.08** | papaya, scc `HashIndex` |
-//! | bustle Exchange | 0.47 / 0.50 / 0.53 | 0.60 / 0.63 / 0.73 | `RwLock<HashMap>`, scc `HashIndex` |
-//! | bustle RapidGrow | 0.37 / 0.55 / 0.60 | 0.46 / 0.53 / 0.58 | dashmap, scc `HashIndex` |
+//! | gets of present keys | 0.99 / 0.89 / 0.87 | **1.49 / 1.88 / 1.42** | scc `HashIndex`, papaya |
+//! | gets of absent keys | 0.90 / **1.20 / 1.28** | **1.24** / 0.88 / **1.24** | `RwLock<HashMap>`, scc `HashIndex` |
+//! | bustle ReadHeavy | **1.20 / 1.47** / 0.96 | **1.19 / 1.17** / 1.02 | papaya |
+//! | bustle Exchange | 0.54 / 0.59 / 0.58 | 0.65 / 0.89 / 0.81 | dashmap, scc `HashIndex` |
+//! | bustle RapidGrow | 0.47 / 0.57 / 0.56 | 0.52 / 0.58 / 0.66 | dashmap |
 //!
 //! **Lookups are the map's strength**: inline storage reads one cache line
-//! where the others read two or three. **Write-heavy and growing tables
-//! trail** by 1.4–2.7×: a write waits for its 64-byte bucket line (three
-//! slots) and often an overflow line, where the peers lock small words
-//! that stay in cache. `docs/map-design.md` has the profiles and the
-//! peers' designs. These ratios depend on the machine: on the same VM's
-//! AMD days the write workloads measured about twice as high (inline
-//! Exchange 0.77–1.13×), and on 16 cores (2026-11-28, older code)
-//! 0.47×–1.27× on ReadHeavy and 0.27×–0.74× on Exchange and RapidGrow.
-//! With `String` keys and 64-byte values (the default boxed storage, 1 / 2
-//! threads) the map is near level: ReadHeavy 0.68× / 0.91×, Exchange
-//! 0.99× / 0.94×, RapidGrow 0.92× / 1.18×, gets of absent keys 1.05× /
-//! 1.01×. Inline uses 38.5 bytes per entry against papaya's 68.5, scc's 40.2
-//! and dashmap's 34.4, the boxed default 53.6 (`u64` pairs).
+//! where the others read two or three, and a 2-byte tag summary per
+//! bucket, in an array that stays in cache, answers most absent keys
+//! without reading the line at all. **Write-heavy and growing tables
+//! trail** by 1.1–2.5×: a write waits for its 64-byte bucket line (three
+//! slots), whose lock it takes, and one in seven walks on to an overflow
+//! line. `docs/map-design.md` has the profiles and the peers' designs.
+//! These ratios depend on the machine: on the same VM's Intel days the
+//! write workloads measured about half as high, and on 16 cores
+//! (2026-11-28, older code) 0.47×–1.27× on ReadHeavy and 0.27×–0.74× on
+//! Exchange and RapidGrow. With `String` keys and 64-byte values (the
+//! default boxed storage, 1 / 2 threads) the map is near level:
+//! ReadHeavy 0.94× / 0.90×, Exchange 0.89× / 0.96×, RapidGrow 1.04× /
+//! 1.14×, gets of absent keys 1.20× / 1.30×. Inline uses 39.2 bytes per
+//! entry against papaya's 68.3, scc's 40.2 and dashmap's 34.6, the boxed
+//! default 54.1 (`u64` pairs).
 //!
 //! Pick [`RcuHashMap`](crate::RcuHashMap) for read-mostly tables whose keys
 //! are mostly present, where you want its guard-tied references, bounded
