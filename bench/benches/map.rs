@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo bench -p urcu-bench --bench map -- --threads 1,2 --secs 1 \
-//!     --workloads read_heavy,exchange,rapid_grow,own_loop,get_hit,get_miss,churn,grow,memory,resize_latency
+//!     --workloads read_heavy,exchange,rapid_grow,own_loop,get_hit,get_miss,remove_miss,churn,grow,memory,resize_latency
 //! # the bustle workloads with string keys and 64-byte values, and with u64s:
 //! cargo bench -p urcu-bench --bench map -- --threads 1,2 --workloads read_heavy,exchange,rapid_grow \
 //!     --keys u64,string
@@ -84,11 +84,12 @@
 //!   would grow at 2^20 + 1), then N threads for `--secs` seconds, each with
 //!   its own xorshift generator, do 98% get / 1% insert / 1% remove of
 //!   uniformly random keys of the key space (about half of them present).
-//! - `get_hit`, `get_miss`, `churn`, `grow`: one kind of operation at a
+//! - `get_hit`, `get_miss`, `remove_miss`, `churn`, `grow`: one kind of operation at a
 //!   time, on a map created for `2^--capacity-log2` entries and prefilled
 //!   to 75 % of that with each thread's own random keys; then each thread
 //!   does its share of capacity × `--ops-factor` operations: gets of its
-//!   present keys (`get_hit`), gets of absent keys (`get_miss`), inserts of
+//!   present keys (`get_hit`), gets of absent keys (`get_miss`), removals
+//!   of absent keys (`remove_miss`: deletes that find nothing), inserts of
 //!   new keys alternating with removals of its oldest (`churn`, the size
 //!   stays put), or inserts of new keys only (`grow`: at 3× the table grows
 //!   twice). Timed between two barriers. What bustle's mixes blend, one
@@ -228,6 +229,7 @@ const WORKLOADS: &[&str] = &[
     "own_loop",
     "get_hit",
     "get_miss",
+    "remove_miss",
     "churn",
     "grow",
     "memory",
@@ -328,7 +330,14 @@ impl Keys {
 fn takes_keys(workload: &str) -> bool {
     matches!(
         workload,
-        "read_heavy" | "exchange" | "rapid_grow" | "get_hit" | "get_miss" | "churn" | "grow"
+        "read_heavy"
+            | "exchange"
+            | "rapid_grow"
+            | "get_hit"
+            | "get_miss"
+            | "remove_miss"
+            | "churn"
+            | "grow"
     )
 }
 
@@ -468,6 +477,8 @@ enum OpKind {
     GetHit,
     /// Gets of absent keys.
     GetMiss,
+    /// Removals of absent keys.
+    RemoveMiss,
     /// Inserts of new keys, each followed by the removal of the thread's
     /// oldest key: the size stays put (bustle's exchange without its
     /// reads and updates, and without its shared op mix).
@@ -521,6 +532,9 @@ fn op_case<M: Map>(kind: OpKind, threads: usize, cfg: &Config) -> Outcome {
                     }
                     OpKind::GetMiss => {
                         found += u64::from(s.get(&absent[rng.next() as usize % ABSENT_KEYS]));
+                    }
+                    OpKind::RemoveMiss => {
+                        found += u64::from(s.remove(&absent[rng.next() as usize % ABSENT_KEYS]));
                     }
                     OpKind::Churn if i % 2 == 0 => {
                         let k = &keys[per_thread + i / 2];
@@ -1046,6 +1060,7 @@ fn run_workload<M: Map>(workload: &str, threads: usize, cfg: &Config) -> Outcome
         "own_loop" => own_loop_case::<M>(threads, cfg.secs, cfg.smoke),
         "get_hit" => op_case::<M>(OpKind::GetHit, threads, cfg),
         "get_miss" => op_case::<M>(OpKind::GetMiss, threads, cfg),
+        "remove_miss" => op_case::<M>(OpKind::RemoveMiss, threads, cfg),
         "churn" => op_case::<M>(OpKind::Churn, threads, cfg),
         "grow" => op_case::<M>(OpKind::Grow, threads, cfg),
         "memory" => memory_case::<M>(cfg.smoke),

@@ -247,7 +247,7 @@ fn a_resize_left_half_done_by_the_writes_is_one_map() {
 /// summary for that bucket was built before the key existed. Migration
 /// sets every bit of a moved bucket's summary, so the lookup goes on to
 /// the line, which sends it to the next table. (Checked: without that
-/// store the lookup answers "absent".)
+/// store the lookup answers "absent".) The same for a removal.
 #[test]
 fn a_key_inserted_into_a_moved_bucket_is_found_mid_resize() {
     let d = Domain::builder().flavor(Flavor::Mb).build();
@@ -278,6 +278,9 @@ fn a_key_inserted_into_a_moved_bucket_is_found_mid_resize() {
     for k in 0..n {
         assert_eq!(map.pin().get(&k), Some(&k), "key {k} lost mid-resize");
     }
+    // A removal checks the same summary before it locks anything.
+    assert_eq!(map.pin().remove(&key), Some(&7), "removal missed the key");
+    assert_eq!(map.pin().get(&key), None);
 }
 
 /// Random inserts, replacements and removals over keys of many tags,

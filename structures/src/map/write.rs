@@ -4,7 +4,9 @@
 //! read-side section, so the entries it unpublishes stay readable for it.
 
 use super::iter::MapIter;
+use super::meta::tag_of;
 use super::resize::this_thread_checks_for_shrink;
+use super::summary;
 use super::table::{self, BucketLock, Slot, Table};
 use super::{MapStorage, OnDrop, RcuHashMap};
 use std::borrow::Borrow;
@@ -185,13 +187,20 @@ where
     }
 
     /// Removes the entry for `key`; returns it (retired). One lookup,
-    /// under the bucket lock.
+    /// under the bucket lock, unless the bucket's tag summary already says
+    /// the key is absent.
     pub(super) fn remove_entry<Q>(&self, key: &Q) -> Option<(&K, &V)>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
+        // A key whose tag its bucket's summary lacks is absent, as for a
+        // lookup (`find_hashed`): a deletion that finds nothing takes no
+        // lock and reads no bucket line.
+        if !summary::may_hold(self.root().summary(hash), tag_of(hash)) {
+            return None;
+        }
         let (t, lock) = self.lock_bucket(hash);
         let slot = lock.find_slot(hash, |k| k.borrow() == key)?;
         Some(self.unlink(t, lock, &slot, true))
