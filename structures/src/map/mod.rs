@@ -397,13 +397,13 @@ where
         }
         let t = self.root();
         for &h in &hashes {
-            if summary::may_hold(t.summary(h), meta::tag_of(h)) {
+            if t.may_hold(h) {
                 t.bucket(h).prefetch();
             }
         }
         if M::HASH_OFF_LINE {
             for &h in &hashes {
-                if summary::may_hold(t.summary(h), meta::tag_of(h)) {
+                if t.may_hold(h) {
                     t.bucket(h).prefetch_candidates(meta::tag_of(h));
                 }
             }
@@ -422,12 +422,11 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let tag = meta::tag_of(hash);
         let mut t = self.root();
         loop {
             // The summary, in cache, answers most absent keys without the
             // bucket line's miss.
-            if !summary::may_hold(t.summary(hash), tag) {
+            if !t.may_hold(hash) {
                 return None;
             }
             match t.bucket(hash).find(hash, |k| k.borrow() == key) {

@@ -55,7 +55,9 @@ pub(crate) fn tag_bit(tag: u8) -> u16 {
 }
 
 /// Whether a bucket whose summary is `summary` may hold an entry tagged
-/// `tag` (false: it does not).
+/// `tag` (false: it does not). Callers go through [`Table::may_hold`].
+///
+/// [`Table::may_hold`]: super::table::Table::may_hold
 #[inline(always)]
 pub(crate) fn may_hold(summary: &Summary, tag: u8) -> bool {
     // Relaxed: see the module docs.

@@ -95,7 +95,7 @@ use super::meta::{
 };
 use super::storage::private::Layout;
 use super::storage::{prefetch_line, LINE_DATA, MAX_SLOTS};
-use super::summary::{empty_summaries, tag_bit, Summary, EVERY_TAG};
+use super::summary::{empty_summaries, may_hold, tag_bit, Summary, EVERY_TAG};
 use super::zeroed::ZeroedArray;
 use crate::sync::{ptr_mut, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Backoff, Ordering};
 use std::cell::UnsafeCell;
@@ -1021,6 +1021,15 @@ impl<K, V, M: Layout<K, V>> Table<K, V, M> {
     pub(crate) fn summary(&self, hash: u64) -> &Summary {
         // SAFETY: as in `bucket`: the two arrays have the same length.
         unsafe { self.summaries.get_unchecked(self.index(hash)) }
+    }
+
+    /// Whether the bucket that owns `hash` may hold its key, by the
+    /// bucket's tag summary (false: the key is not in this table's bucket,
+    /// nor, unless the bucket moved, anywhere). Lookups and removals ask
+    /// first, so most absent keys cost no read of the bucket line.
+    #[inline(always)]
+    pub(crate) fn may_hold(&self, hash: u64) -> bool {
+        may_hold(self.summary(hash), tag_of(hash))
     }
 
     /// Starts loading the summary of the bucket that owns `hash`, which a

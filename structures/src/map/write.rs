@@ -4,9 +4,7 @@
 //! read-side section, so the entries it unpublishes stay readable for it.
 
 use super::iter::MapIter;
-use super::meta::tag_of;
 use super::resize::this_thread_checks_for_shrink;
-use super::summary;
 use super::table::{self, BucketLock, Slot, Table};
 use super::{MapStorage, OnDrop, RcuHashMap};
 use std::borrow::Borrow;
@@ -198,7 +196,7 @@ where
         // A key whose tag its bucket's summary lacks is absent, as for a
         // lookup (`find_hashed`): a deletion that finds nothing takes no
         // lock and reads no bucket line.
-        if !summary::may_hold(self.root().summary(hash), tag_of(hash)) {
+        if !self.root().may_hold(hash) {
             return None;
         }
         let (t, lock) = self.lock_bucket(hash);
