@@ -414,6 +414,71 @@ fn long_chain_replacements<M: MapStorage<u64, u64>>() {
     assert_eq!(m.iter().count(), map.len());
 }
 
+/// A grow copies a bucket's entries into its two targets without their
+/// locks, since nobody enters them before the bucket is marked moved. With
+/// every key in bucket 0, each grow sends the whole chain (tens of lines)
+/// to one target: readers must find every key inserted before they looked,
+/// with its value, through every grow, and no absent key.
+#[test]
+fn grows_move_a_long_chain_whole_under_readers() {
+    grow_long_chain::<Boxed>();
+}
+
+#[test]
+fn grows_move_a_long_chain_whole_under_readers_inline() {
+    grow_long_chain::<Inline>();
+}
+
+fn grow_long_chain<M: MapStorage<u64, u64>>() {
+    let d = Domain::new();
+    let map: RcuHashMap<u64, u64, OneBucket, M> = RcuHashMap::builder()
+        .hasher(OneBucket)
+        .domain(&d)
+        .storage::<M>()
+        .build();
+    let keys = 200 * stress() as u64;
+    let before = map.capacity();
+    let published = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            let (map, published) = (&map, &published);
+            s.spawn(move || loop {
+                let n = published.load(Ordering::Acquire);
+                let m = map.pin();
+                for k in 0..n {
+                    assert_eq!(m.get(&k), Some(&(k * 3)), "key {k} of {n} lost in a grow");
+                }
+                assert_eq!(m.get(&(keys + n)), None, "an absent key was found");
+                if n == keys {
+                    return;
+                }
+            });
+        }
+        for k in 0..keys {
+            map.pin().insert(k, k * 3);
+            published.store(k + 1, Ordering::Release);
+        }
+    });
+    assert!(
+        map.capacity() > before,
+        "the map grew ({before} -> {})",
+        map.capacity()
+    );
+    let m = map.pin();
+    let mut seen: Vec<u64> = m
+        .iter()
+        .map(|(k, v)| {
+            assert_eq!(*v, k * 3);
+            *k
+        })
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..keys).collect::<Vec<_>>());
+    for k in 0..keys {
+        assert_eq!(m.get(&k), Some(&(k * 3)), "key {k} after the last grow");
+    }
+}
+
 const ALIVE: u64 = 0x5AFE_5AFE_5AFE_5AFE;
 const DEAD: u64 = 0xDEAD_BEEF_DEAD_BEEF;
 

@@ -55,6 +55,9 @@
 //! Buckets are migrated one at a time under their lock: live entries are
 //! copied into the next table, then the old bucket is marked moved (its
 //! slots stay as they were, so a reader already scanning it is unaffected).
+//! A grow's target buckets receive entries from one source bucket only and
+//! are unreachable until it is marked moved, so they are filled with plain
+//! writes and published at once, without their locks.
 //! Readers and writers that meet a moved bucket continue in the next table.
 //! When every bucket has moved, the map's root switches to the next table
 //! and the old one goes to the reclamation queue. A writer that finds its
@@ -826,11 +829,13 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
     /// Copies this chain's live entries into `next` (this is bucket `index`
     /// of `table`) and marks the bucket moved. The chain itself stays
     /// intact for readers already in it; the copies own what the entries
-    /// own (the old slots are never dropped). One pass over the chain: the
-    /// target buckets are locked together first (a resize doubles or
-    /// halves, so there are one or two). No deadlock: a target is locked
-    /// only under its source's lock, or after the source moved; growing,
-    /// the targets belong to this source alone; shrinking, there is one.
+    /// own (the old slots are never dropped). One pass over the chain.
+    /// Growing, the two targets belong to this source alone and nobody
+    /// enters them before it is marked moved: they are filled without
+    /// their locks ([`FreshChain`]). Shrinking, the one target also takes
+    /// another source's entries and may already be open, so it is locked
+    /// (under the source's lock: a target is locked only that way or after
+    /// its sources moved, so no deadlock).
     ///
     /// Unwind-safe: the only user code that runs is `Hash`, for inline
     /// entries of a table that grows (a shrink needs no hash: every entry
@@ -864,31 +869,44 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
                 sides.push(next.index(h) != low);
             });
         }
-        // Before the target locks: the entries' misses then overlap each
-        // other rather than queue behind the locks' atomic instructions.
+        // Before the targets are written: the entries' misses then overlap
+        // each other rather than queue behind the copies.
         self.head.prefetch_entries();
-        let low_lock = next.lock_at(low);
-        let high_lock = high.map(|i| next.lock_at(i));
-        let mut nth = 0;
-        self.for_each_live(|item, tag| {
-            let to_high = match high {
-                None => false,
-                Some(_) if M::REHASHES => sides.get(nth),
-                // SAFETY: a live item of a chain whose lock we hold; a
-                // stored hash (no user code).
-                Some(_) => next.index(unsafe { M::hash(item, rehash) }) != low,
-            };
-            nth += 1;
-            let lock = match &high_lock {
-                Some(high_lock) if to_high => high_lock,
-                _ => &low_lock,
-            };
-            // SAFETY: as above; a bitwise copy that takes over ownership
-            // (the old slot is never dropped or reused: its table is freed
-            // without touching items).
-            let _ = lock.insert_from(lock.head, unsafe { item.read() }, tag, domain);
-        });
-        drop((low_lock, high_lock));
+        match high {
+            Some(high) => {
+                // Growing: both targets belong to this bucket alone, and
+                // nobody enters them before it is marked moved below.
+                let mut chains = [next.fresh_chain(low), next.fresh_chain(high)];
+                let mut nth = 0;
+                self.for_each_live(|item, tag| {
+                    let to_high = if M::REHASHES {
+                        sides.get(nth)
+                    } else {
+                        // SAFETY: a live item of a chain whose lock we
+                        // hold; a stored hash (no user code).
+                        next.index(unsafe { M::hash(item, rehash) }) != low
+                    };
+                    nth += 1;
+                    // SAFETY: as above; a bitwise copy that takes over
+                    // ownership (the old slot is never dropped or reused:
+                    // its table is freed without touching items).
+                    chains[usize::from(to_high)].push(unsafe { item.read() }, tag);
+                });
+                let [low_chain, high_chain] = chains;
+                low_chain.publish();
+                high_chain.publish();
+            }
+            None => {
+                // Shrinking: the target also takes the entries of another
+                // source, which may have moved already (the target is then
+                // open to readers and writers): lock it.
+                let lock = next.lock_at(low);
+                self.for_each_live(|item, tag| {
+                    // SAFETY: as above.
+                    let _ = lock.insert_from(lock.head, unsafe { item.read() }, tag, domain);
+                });
+            }
+        }
         // Every bit before "moved": a lookup that still finds a clear bit
         // read the summary while this chain held all the bucket's entries.
         // Relaxed, as every summary store (the release below orders it for
@@ -897,6 +915,71 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         let m = self.head.meta.load(Ordering::Relaxed);
         // Release: the copies are visible before anyone sees "moved".
         self.head.meta.store(m | MOVED, Ordering::Release);
+    }
+}
+
+/// The chain of a growing table's target bucket while its source
+/// migrates: no reader or writer enters it before the source is marked
+/// moved, so it is filled with plain writes, without its lock and without
+/// the free-slot search of an insert, and published once at the end.
+struct FreshChain<'t, K, V, M: Layout<K, V>> {
+    head: &'t Bucket<K, V, M>,
+    summary: &'t Summary,
+    /// The line being filled and the tags given to its slots so far.
+    tail: &'t Bucket<K, V, M>,
+    tail_tags: u64,
+    filled: usize,
+    /// The head's tags once it is full (its word is stored last).
+    head_tags: u64,
+    /// The head's overflow filter and the bucket's summary, accumulated.
+    filter: u64,
+    summary_bits: u16,
+}
+
+impl<'t, K, V, M: Layout<K, V>> FreshChain<'t, K, V, M> {
+    /// Appends an entry tagged `tag`.
+    fn push(&mut self, item: M::Item, tag: u8) {
+        if self.filled == M::SLOTS {
+            let fresh = Box::into_raw(Box::new(Bucket::<K, V, M>::new()));
+            if std::ptr::eq(self.tail, self.head) {
+                self.head_tags = self.tail_tags;
+            } else {
+                // Release, like every store of `meta` and of a link: the
+                // line is complete before a reader could reach it.
+                self.tail.meta.store(self.tail_tags, Ordering::Release);
+            }
+            self.tail.overflow.store(fresh, Ordering::Release);
+            // SAFETY: just linked; freed only with the table.
+            self.tail = unsafe { &*fresh };
+            self.tail_tags = 0;
+            self.filled = 0;
+        }
+        // SAFETY: a slot of a line that nobody else can see yet, written
+        // once (`filled` only grows).
+        unsafe { self.tail.item(self.filled).write(item) };
+        self.tail_tags = with_tag(self.tail_tags, self.filled, tag);
+        self.filled += 1;
+        if !std::ptr::eq(self.tail, self.head) {
+            self.filter |= Bucket::<K, V, M>::filter_bit(tag);
+        }
+        self.summary_bits |= tag_bit(tag);
+    }
+
+    /// Stores the tags, overflow filter and summary. The caller then
+    /// marks the source moved (release), which makes all of it visible to
+    /// whoever enters the bucket after that.
+    fn publish(mut self) {
+        if std::ptr::eq(self.tail, self.head) {
+            self.head_tags = self.tail_tags;
+        } else {
+            self.tail.meta.store(self.tail_tags, Ordering::Release);
+        }
+        // Relaxed, as every summary store (see `summary`'s module docs).
+        self.summary.store(self.summary_bits, Ordering::Relaxed);
+        // Release: the slots are written before their tags are seen.
+        self.head
+            .meta
+            .store(self.head_tags | self.filter, Ordering::Release);
     }
 }
 
@@ -1045,6 +1128,26 @@ impl<K, V, M: Layout<K, V>> Table<K, V, M> {
     /// Takes the lock of bucket `index`.
     pub(crate) fn lock_at(&self, index: usize) -> BucketLock<'_, K, V, M> {
         self.buckets[index].lock(&self.summaries[index])
+    }
+
+    /// Bucket `index`, empty and not yet reachable, as a chain to fill
+    /// (the target of a growing migration).
+    fn fresh_chain(&self, index: usize) -> FreshChain<'_, K, V, M> {
+        let head = &self.buckets[index];
+        debug_assert!(
+            head.meta.load(Ordering::Relaxed) == 0 && head.overflow().is_none(),
+            "a growing migration's target starts empty"
+        );
+        FreshChain {
+            head,
+            summary: &self.summaries[index],
+            tail: head,
+            tail_tags: 0,
+            filled: 0,
+            head_tags: 0,
+            filter: 0,
+            summary_bits: 0,
+        }
     }
 
     /// Takes the lock of the bucket that owns `hash`.
