@@ -64,6 +64,45 @@ fn a_ticket_completes_only_after_a_grace_period() {
 
 /// A ticket taken inside a read-side section cannot complete while the
 /// section lasts, however many grace periods other threads ask for.
+/// A lazy request wakes an idle reclaimer, so a lone ticket completes;
+/// while requests keep coming the reclaimer serves them once per
+/// `reclaim_interval` instead of running a grace period for each.
+#[test]
+fn lazy_requests_are_served_without_a_grace_period_each() {
+    const INTERVAL: Duration = Duration::from_millis(20);
+    for flavor in FLAVORS {
+        let d = Domain::builder()
+            .flavor(flavor)
+            .reclaim_interval(INTERVAL)
+            .build();
+        let t = d.start_poll();
+        d.request_grace_period_lazily();
+        assert!(
+            common::wait_until(LIMIT, || d.poll(&t)),
+            "{flavor:?}: an idle reclaimer was not woken"
+        );
+        let before = d.stats().grace_periods;
+        let requests = 400;
+        let mut last = d.start_poll();
+        for _ in 0..requests {
+            last = d.start_poll();
+            d.request_grace_period_lazily();
+            thread::sleep(Duration::from_micros(200));
+        }
+        assert!(
+            common::wait_until(LIMIT, || d.poll(&last)),
+            "{flavor:?}: the last of a stream of lazy requests was not served"
+        );
+        let ran = d.stats().grace_periods - before;
+        // At least 80 ms of requests, one look per 20 ms: a handful of
+        // grace periods, where eager requests run one per request.
+        assert!(
+            ran * 4 < requests,
+            "{flavor:?}: {ran} grace periods for {requests} lazy requests"
+        );
+    }
+}
+
 #[test]
 fn a_ticket_taken_in_a_section_waits_for_that_section() {
     for flavor in FLAVORS {

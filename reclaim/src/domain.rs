@@ -215,6 +215,28 @@ impl Domain {
         self.core().wake_reclaimer(Wake::GracePeriod);
     }
 
+    /// [`request_grace_period`](Self::request_grace_period) for callers
+    /// that ask often: a reclaimer already at work runs the grace period
+    /// at its next pass, within one
+    /// [`reclaim_interval`](crate::DomainBuilder::reclaim_interval), instead
+    /// of at once; an idle one is woken as before. Each grace period
+    /// interrupts every thread in a read-side section (the default flavor
+    /// sends them an IPI), so asking for one per write costs the writers
+    /// more than waiting for the next pass does (the map's writers ask
+    /// when an insert finds retired slots still waiting).
+    ///
+    /// ```
+    /// let d = urcu_reclaim::Domain::new();
+    /// let ticket = d.start_poll();
+    /// d.request_grace_period_lazily();
+    /// while !d.poll(&ticket) {
+    ///     std::thread::yield_now();
+    /// }
+    /// ```
+    pub fn request_grace_period_lazily(&self) {
+        self.core().wake_reclaimer(Wake::LazyGracePeriod);
+    }
+
     /// The grace-period counter: a ticket has elapsed once this reaches its
     /// [`GracePeriod::sequence`]. Lets a structure keep tickets compactly
     /// (a few bits of the sequence) instead of as [`GracePeriod`] values.

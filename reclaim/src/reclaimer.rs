@@ -46,6 +46,11 @@ pub(crate) enum Wake {
     /// A grace period even if no queue holds anything (someone polls a
     /// ticket, [`Domain::request_grace_period`](crate::Domain::request_grace_period)).
     GracePeriod,
+    /// As `GracePeriod`, but a busy reclaimer is left to its schedule: it
+    /// runs the grace period at its next pass, within `reclaim_interval`.
+    /// Only an idle one (asleep for [`IDLE_SLEEP`]) is woken.
+    /// ([`Domain::request_grace_period_lazily`](crate::Domain::request_grace_period_lazily).)
+    LazyGracePeriod,
 }
 
 impl Core {
@@ -61,6 +66,20 @@ impl Core {
                 // stores. Relaxed: see `ReclaimerSignal::gp_requested`.
                 if !self.signal.gp_requested.load(Ordering::Relaxed) {
                     self.signal.gp_requested.store(true, Ordering::Relaxed);
+                }
+            }
+            Wake::LazyGracePeriod => {
+                // SeqCst store of the request, then SeqCst load of
+                // `reclaimer_idle`, against the reclaimer's SeqCst store of
+                // `reclaimer_idle`, then load of the request, before an idle
+                // sleep (`reclaimer_main`): either it sees the request and
+                // sleeps only `reclaim_interval`, or we see it idle and
+                // wake it. A request already set was stored that way too.
+                if !self.signal.gp_requested.load(Ordering::Relaxed) {
+                    self.signal.gp_requested.store(true, Ordering::SeqCst);
+                }
+                if !self.reclaimer_idle.load(Ordering::SeqCst) {
+                    return;
                 }
             }
         }
@@ -110,8 +129,13 @@ impl Core {
         let s = &self.signal;
         // Acquire (here and below) pairs with `shutdown`'s store in
         // `Core::shutdown`: the final drain sees what was queued before it.
+        // The last pass ran a requested grace period: look again after
+        // `reclaim_interval` rather than going idle, so that writers who
+        // keep asking lazily are served once per interval, not woken for.
+        let mut served_request = false;
         while !s.shutdown.load(Ordering::Acquire) {
-            let pending = self.anything_pending();
+            let pending =
+                served_request || self.anything_pending() || s.gp_requested.load(Ordering::Relaxed);
             {
                 let g = s.mutex.lock().unwrap_or_else(|e| e.into_inner());
                 // The wake-up handshake with `wake_reclaimer` (SeqCst: store
@@ -119,13 +143,19 @@ impl Core {
                 // under `mutex`, which `Core::shutdown` takes to notify.
                 s.sleeping.store(true, Ordering::SeqCst);
                 if !s.wanted.load(Ordering::SeqCst) && !s.shutdown.load(Ordering::SeqCst) {
-                    let wait = if pending {
+                    let mut wait = if pending {
                         self.config.reclaim_interval
                     } else {
                         IDLE_SLEEP
                     };
                     if !pending {
-                        self.reclaimer_idle.store(true, Ordering::Relaxed);
+                        // SeqCst: the handshake with lazy requests (see
+                        // `Wake::LazyGracePeriod`); one made before this
+                        // store may have found us busy and not woken us.
+                        self.reclaimer_idle.store(true, Ordering::SeqCst);
+                        if s.gp_requested.load(Ordering::SeqCst) {
+                            wait = self.config.reclaim_interval;
+                        }
                     }
                     drop(s.cv.wait_timeout(g, wait));
                 }
@@ -144,6 +174,7 @@ impl Core {
             if self.reclaimer_idle.load(Ordering::Relaxed) {
                 self.reclaimer_idle.store(false, Ordering::Relaxed);
             }
+            served_request = s.gp_requested.load(Ordering::Relaxed);
             self.pass(false);
         }
         self.final_drain();

@@ -44,8 +44,10 @@ pub(crate) struct Core {
     /// queued anything, and whenever the reclaimer sleeps with nothing to
     /// do); a producer that sees it asks for a pass (and so starts the
     /// reclaimer thread on first use). Off the readers' line: the
-    /// reclaimer writes it. Relaxed everywhere: a hint that orders nothing
-    /// (a producer that misses it waits for the reclaimer's timed wake-up).
+    /// reclaimer writes it. Relaxed for producers: a hint that orders
+    /// nothing (a producer that misses it waits for the reclaimer's timed
+    /// wake-up). `SeqCst` in the handshake with lazy grace-period requests
+    /// (see `Wake::LazyGracePeriod`), where a miss would cost an idle sleep.
     pub(crate) reclaimer_idle: CachePadded<AtomicBool>,
     /// Hands out readers' wake bits ([`Hot::wake_mask`]).
     pub(crate) next_wake_bit: std::sync::atomic::AtomicU32,
@@ -263,7 +265,9 @@ pub(crate) struct ReclaimerSignal {
     /// holds anything ([`Domain::request_grace_period`](crate::Domain::request_grace_period)).
     /// `Relaxed`: the `SeqCst` store of `wanted` that follows it publishes
     /// it to the reclaimer's pass; a pass that misses it leaves it to the
-    /// next.
+    /// next. A lazy request ([`Domain::request_grace_period_lazily`](crate::Domain::request_grace_period_lazily))
+    /// stores it `SeqCst` instead and may not wake the reclaimer, which
+    /// then reads it before it sleeps.
     pub(crate) gp_requested: AtomicBool,
     /// The thread is in (or about to enter) its wait. Set `SeqCst` (the
     /// wake-up handshake); cleared `Relaxed` on waking, which only spares
