@@ -343,6 +343,15 @@ impl std::hash::BuildHasher for OneBucket {
     }
 }
 
+/// A map in `d` whose keys all hash into bucket 0.
+fn one_bucket_map<M: MapStorage<u64, u64>>(d: &Domain) -> RcuHashMap<u64, u64, OneBucket, M> {
+    RcuHashMap::builder()
+        .hasher(OneBucket)
+        .domain(d)
+        .storage::<M>()
+        .build()
+}
+
 /// Keys that stay present must be found while a writer keeps replacing
 /// their values and inserting and removing other keys of the same chain:
 /// entries then move between the head line and the overflow lines, and
@@ -359,11 +368,7 @@ fn keys_in_a_long_chain_stay_visible_through_replacements_inline() {
 
 fn long_chain_replacements<M: MapStorage<u64, u64>>() {
     let d = Domain::new();
-    let map: RcuHashMap<u64, u64, OneBucket, M> = RcuHashMap::builder()
-        .hasher(OneBucket)
-        .domain(&d)
-        .storage::<M>()
-        .build();
+    let map = one_bucket_map::<M>(&d);
     const STABLE: u64 = 8;
     const CHURN: std::ops::Range<u64> = 100..110;
     // A value names its key (high half) and a generation (low half).
@@ -431,11 +436,7 @@ fn grows_move_a_long_chain_whole_under_readers_inline() {
 
 fn grow_long_chain<M: MapStorage<u64, u64>>() {
     let d = Domain::new();
-    let map: RcuHashMap<u64, u64, OneBucket, M> = RcuHashMap::builder()
-        .hasher(OneBucket)
-        .domain(&d)
-        .storage::<M>()
-        .build();
+    let map = one_bucket_map::<M>(&d);
     let keys = 200 * stress() as u64;
     let before = map.capacity();
     let published = AtomicU64::new(0);
