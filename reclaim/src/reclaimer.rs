@@ -127,12 +127,12 @@ impl Core {
 
     fn reclaimer_main(self: Arc<Self>) {
         let s = &self.signal;
-        // Acquire (here and below) pairs with `shutdown`'s store in
-        // `Core::shutdown`: the final drain sees what was queued before it.
         // The last pass ran a requested grace period: look again after
         // `reclaim_interval` rather than going idle, so that writers who
         // keep asking lazily are served once per interval, not woken for.
         let mut served_request = false;
+        // Acquire (here and below) pairs with `shutdown`'s store in
+        // `Core::shutdown`: the final drain sees what was queued before it.
         while !s.shutdown.load(Ordering::Acquire) {
             let pending =
                 served_request || self.anything_pending() || s.gp_requested.load(Ordering::Relaxed);

@@ -905,7 +905,9 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
                 // open to readers and writers): lock it.
                 let lock = next.lock_at(low);
                 self.for_each_live(|item, tag| {
-                    // SAFETY: as above.
+                    // SAFETY: a live item of a chain whose lock we hold,
+                    // copied bitwise to take over ownership, as when
+                    // growing.
                     let _ = lock.insert_from(lock.head, unsafe { item.read() }, tag, domain);
                 });
             }
