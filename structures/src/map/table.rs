@@ -606,8 +606,9 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
                     b.overflow.store(fresh, Ordering::Release);
                     if waiting {
                         // Lazily: a grace period at once for every such
-                        // insert (about a thousand a second in Exchange)
-                        // cost the writers 7-11 % in `membarrier` IPIs.
+                        // insert (a thousand a second under heavy writes)
+                        // interrupts the writers with `membarrier` IPIs
+                        // and, with every core busy, with the reclaimer.
                         domain.request_grace_period_lazily();
                     }
                     // SAFETY: just linked; freed only with the table.
@@ -946,13 +947,9 @@ impl<'t, K, V, M: Layout<K, V>> FreshChain<'t, K, V, M> {
     fn push(&mut self, item: M::Item, tag: u8) {
         if self.filled == M::SLOTS {
             let fresh = Box::into_raw(Box::new(Bucket::<K, V, M>::new()));
-            if std::ptr::eq(self.tail, self.head) {
-                self.head_tags = self.tail_tags;
-            } else {
-                // Release, like every store of `meta` and of a link: the
-                // line is complete before a reader could reach it.
-                self.tail.meta.store(self.tail_tags, Ordering::Release);
-            }
+            self.seal_tail();
+            // Release, like every link: the new line is complete before a
+            // reader could reach it.
             self.tail.overflow.store(fresh, Ordering::Release);
             // SAFETY: just linked; freed only with the table.
             self.tail = unsafe { &*fresh };
@@ -970,15 +967,22 @@ impl<'t, K, V, M: Layout<K, V>> FreshChain<'t, K, V, M> {
         self.summary_bits |= tag_bit(tag);
     }
 
-    /// Stores the tags, overflow filter and summary. The caller then
-    /// marks the source moved (release), which makes all of it visible to
-    /// whoever enters the bucket after that.
-    fn publish(mut self) {
+    /// Done with the tail line: an overflow line's tags are stored now
+    /// (release, like every store of `meta`: its slots are written first);
+    /// the head's are kept for `publish`, which adds the filter.
+    fn seal_tail(&mut self) {
         if std::ptr::eq(self.tail, self.head) {
             self.head_tags = self.tail_tags;
         } else {
             self.tail.meta.store(self.tail_tags, Ordering::Release);
         }
+    }
+
+    /// Stores the tags, overflow filter and summary. The caller then
+    /// marks the source moved (release), which makes all of it visible to
+    /// whoever enters the bucket after that.
+    fn publish(mut self) {
+        self.seal_tail();
         // Relaxed, as every summary store (see `summary`'s module docs).
         self.summary.store(self.summary_bits, Ordering::Relaxed);
         // Release: the slots are written before their tags are seen.
