@@ -12,6 +12,7 @@
 //! the old copy would be lost. `Copy` types cannot hold an `UnsafeCell`.
 
 // Slots are plain memory viewed atomically (loom does not model them).
+use super::meta::MAX_SLOTS;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use urcu_reclaim::Domain;
 
@@ -30,7 +31,7 @@ use urcu_reclaim::Domain;
 pub struct Boxed;
 
 /// Entries stored in the bucket line itself: for `Copy` keys and values of
-/// at most 48 bytes together (up to five per line). A lookup touches one
+/// at most 48 bytes together (up to seven per line). A lookup touches one
 /// cache line; an insert allocates nothing. Choose it with
 /// [`MapBuilder::inline`](super::MapBuilder::inline).
 ///
@@ -105,9 +106,6 @@ pub struct Entry<K, V> {
 
 /// Bytes of a bucket line available for slots.
 pub(crate) const LINE_DATA: usize = 48;
-/// Most slots a line has (the meta word has room for five tags with their
-/// retired bits and a ticket).
-pub(crate) const MAX_SLOTS: usize = 5;
 
 pub(crate) mod private {
     use super::*;
@@ -207,10 +205,11 @@ pub(crate) mod private {
 
 impl<K: Send + Sync + 'static, V: Send + Sync + 'static> private::Layout<K, V> for Boxed {
     type Item = *mut Entry<K, V>;
-    const SLOTS: usize = MAX_SLOTS;
-    /// Lines fill to 4 of 5 slots: a lookup already pays a miss for the entry,
-    /// and the entries (32 bytes each) dominate the memory; fuller lines
-    /// keep bytes per entry below papaya's.
+    /// Six pointers fill the line's 48 bytes.
+    const SLOTS: usize = LINE_DATA / std::mem::size_of::<*mut Entry<K, V>>();
+    /// Lines fill to 80 % of their slots: a lookup already pays a miss for
+    /// the entry, and the entries (32 bytes each) dominate the memory;
+    /// fuller lines keep bytes per entry below papaya's.
     const GROW_PERCENT: usize = 80;
     const REHASHES: bool = false;
     const HASH_OFF_LINE: bool = true;

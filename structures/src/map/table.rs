@@ -7,10 +7,11 @@
 //!
 //! # A bucket line
 //!
-//! 64 bytes: a `meta` word, 48 bytes of slots (up to five), and an overflow
-//! link. `meta` holds, from the low bits up: five 1-byte hash tags (zero:
-//! no entry), a 5-bit mask of retired slots, a 17-bit grace-period ticket,
-//! the "moved" flag and the writers' lock bit (both in head lines only).
+//! 64 bytes: a `meta` word, 48 bytes of slots (six pointers, or three
+//! `u64` pairs), and an overflow link. `meta` holds, from the low bits up:
+//! a 7-bit field per slot (free, retired, or the live entry's hash tag), a
+//! 13-bit grace-period ticket, the "moved" flag and the writers' lock bit
+//! (both in head lines only); [`meta`](super::meta) has the codec.
 //! A lookup loads `meta` once and reads only slots whose tag matches: one
 //! line for an inline entry, two for a boxed one. Before that it reads the
 //! bucket's tag summary, in a dense array beside the lines (see
@@ -18,8 +19,8 @@
 //!
 //! [`summary`]: super::summary
 //!
-//! A head line of a layout with fewer than five slots (inline `u64` pairs
-//! have three) uses the spare tag bytes as a filter of the tags in its
+//! A head line of a layout with fewer than seven slots (inline `u64` pairs
+//! have three) uses the spare fields' bits as a filter of the tags in its
 //! overflow lines: one bit per tag value modulo the filter's width, set
 //! before an entry is published in an overflow line and recomputed under
 //! the lock when one leaves. A lookup whose bit is clear stops after the
@@ -30,8 +31,8 @@
 //! A writer (holding the head line's lock) fills a free slot with plain
 //! writes, then publishes its tag with a release store of `meta`; readers
 //! acquire-load `meta`, so a tag they see implies the slot's contents.
-//! Removing or replacing an entry clears its tag and marks the slot
-//! retired, stamped with a grace-period ticket taken after that store. A
+//! Removing or replacing an entry turns its field from the tag to "retired",
+//! and the line is stamped with a grace-period ticket taken after that store. A
 //! retired slot is written again only once its ticket has elapsed: every
 //! reader that could have seen the old tag has left its section by then.
 //! So a reader's `&K`/`&V` into a slot stays valid for its whole section,
@@ -93,11 +94,11 @@
 //! [`zeroed`]: super::zeroed
 
 use super::meta::{
-    retired, tag_at, tag_of, ticket_elapsed, with_tag, LOCK, MOVED, RETIRED_MASK, RETIRED_SHIFT,
-    TAGS, TICKET_MASK, TICKET_SHIFT,
+    any_live, free_retired, free_slots, is_live, retired, retired_slots, tag_at, tag_of,
+    ticket_elapsed, with_tag, with_ticket, without_fields, LOCK, MAX_SLOTS, MOVED,
 };
 use super::storage::private::Layout;
-use super::storage::{prefetch_line, LINE_DATA, MAX_SLOTS};
+use super::storage::{prefetch_line, LINE_DATA};
 use super::summary::{empty_summaries, may_hold, tag_bit, Summary, EVERY_TAG};
 use super::zeroed::ZeroedArray;
 use crate::sync::{ptr_mut, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Backoff, Ordering};
@@ -170,22 +171,24 @@ impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
         self.meta.load(Ordering::Acquire) & MOVED != 0
     }
 
-    /// Width of the overflow filter in a head line's meta word: the tag
-    /// bytes a layout with fewer than five slots leaves unused, rounded
+    /// Width of the overflow filter in a head line's meta word: the slot
+    /// fields a layout with fewer than seven slots leaves unused, rounded
     /// down to a power of two (zero: no filter, lookups walk the chain).
     const FILTER_BITS: u32 = {
-        let spare = 8 * (MAX_SLOTS - M::SLOTS) as u32;
+        let spare = 7 * (MAX_SLOTS - M::SLOTS) as u32;
         if spare >= 32 {
             32
         } else if spare >= 16 {
             16
         } else if spare >= 8 {
             8
+        } else if spare >= 4 {
+            4
         } else {
             0
         }
     };
-    const FILTER_SHIFT: u32 = 8 * M::SLOTS as u32;
+    const FILTER_SHIFT: u32 = 7 * M::SLOTS as u32;
     const FILTER_MASK: u64 = ((1u64 << Self::FILTER_BITS) - 1) << Self::FILTER_SHIFT;
 
     /// `tag`'s bit in the overflow filter (zero when there is no filter).
@@ -217,7 +220,7 @@ impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
             // Acquire pairs with the writer's release store of `meta`.
             let meta = b.meta.load(Ordering::Acquire);
             for i in 0..M::SLOTS {
-                if tag_at(meta, i) != 0 {
+                if is_live(meta, i) {
                     if let Some(r) = f(b.item(i)) {
                         return Some(r);
                     }
@@ -349,16 +352,14 @@ impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
     /// whose ticket has elapsed (then `meta` no longer marks them). Sets
     /// `waiting` if retired slots were still too young. Lock holder only.
     fn free_slot(&self, meta: &mut u64, domain: &Domain, waiting: &mut bool) -> Option<usize> {
-        let all = (1u64 << M::SLOTS) - 1;
-        let live = (0..M::SLOTS).fold(0, |acc, i| acc | (u64::from(tag_at(*meta, i) != 0) << i));
-        let retired = (*meta >> RETIRED_SHIFT) & RETIRED_MASK;
-        let free = all & !live & !retired;
+        let free = free_slots(*meta, M::SLOTS);
         if free != 0 {
             return Some(free.trailing_zeros() as usize);
         }
+        let retired = retired_slots(*meta, M::SLOTS);
         if retired != 0 {
             if ticket_elapsed(*meta, domain.completed_sequence()) {
-                *meta &= !(RETIRED_MASK << RETIRED_SHIFT);
+                *meta = free_retired(*meta, M::SLOTS);
                 return Some(retired.trailing_zeros() as usize);
             }
             *waiting = true;
@@ -391,7 +392,7 @@ fn is_empty_middle_line<K, V, M: Layout<K, V>>(
     head: &Bucket<K, V, M>,
 ) -> bool {
     !std::ptr::eq(b, head)
-        && b.meta.load(Ordering::Relaxed) & TAGS == 0
+        && !any_live(b.meta.load(Ordering::Relaxed), M::SLOTS)
         && !b.overflow.load(Ordering::Relaxed).is_null()
 }
 
@@ -490,7 +491,7 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
             b = next;
             let meta = b.meta.load(Ordering::Relaxed);
             for i in 0..M::SLOTS {
-                if tag_at(meta, i) != 0 {
+                if is_live(meta, i) {
                     filter |= Bucket::<K, V, M>::filter_bit(tag_at(meta, i));
                 }
             }
@@ -525,13 +526,15 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
     fn live_summary(&self, old: u16) -> u16 {
         let meta = self.head.meta.load(Ordering::Relaxed);
         let mut summary = (0..M::SLOTS)
-            .filter(|&i| tag_at(meta, i) != 0)
+            .filter(|&i| is_live(meta, i))
             .fold(0, |acc, i| acc | tag_bit(tag_at(meta, i)));
         if !self.head.overflow.load(Ordering::Relaxed).is_null() {
             let filter = (meta & Bucket::<K, V, M>::FILTER_MASK) >> Bucket::<K, V, M>::FILTER_SHIFT;
             summary |= match Bucket::<K, V, M>::FILTER_BITS {
-                // Filter bit `tag % 8` stands for summary bits `tag % 16`
-                // and `tag % 16 + 8`; filter bit `tag % 32` for `tag % 16`.
+                // Filter bit `tag % 4` stands for summary bits `tag % 4`,
+                // `+ 4`, `+ 8` and `+ 12`; filter bit `tag % 8` for `tag %
+                // 8` and `+ 8`; filter bit `tag % 32` for `tag % 16`.
+                4 => (filter | filter << 4 | filter << 8 | filter << 12) as u16,
                 8 => (filter | filter << 8) as u16,
                 16 => filter as u16,
                 32 => (filter | filter >> 16) as u16,
@@ -626,8 +629,7 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         // `start_poll` orders the cleared tags (stored before) ahead of its
         // read of the grace-period counter.
         let seq = domain.start_poll().sequence();
-        let m = b.meta.load(Ordering::Relaxed);
-        let m = (m & !(TICKET_MASK << TICKET_SHIFT)) | (((seq >> 1) & TICKET_MASK) << TICKET_SHIFT);
+        let m = with_ticket(b.meta.load(Ordering::Relaxed), seq);
         // Release, like every store of `meta`: a reader that reads this
         // value must also see the slots its tags publish.
         b.meta.store(m, Ordering::Release);
@@ -743,7 +745,7 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
             // SAFETY: linked lines of our locked chain are live; `line` is
             // the pointer from `Box::into_raw` (full provenance).
             let b = unsafe { &*line };
-            if b.meta.load(Ordering::Relaxed) & TAGS == 0 {
+            if !any_live(b.meta.load(Ordering::Relaxed), M::SLOTS) {
                 let next = b.overflow.load(Ordering::Relaxed);
                 // Release: readers that take this link must see `next`
                 // built; it was built by a lock holder before us (the lock
@@ -774,7 +776,7 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
             // SAFETY: as in `trim_empty_line`.
             let b = unsafe { &*line };
             let next = b.overflow.load(Ordering::Relaxed);
-            if b.meta.load(Ordering::Relaxed) & TAGS == 0 && !next.is_null() {
+            if !any_live(b.meta.load(Ordering::Relaxed), M::SLOTS) && !next.is_null() {
                 // Release: as in `trim_empty_line`.
                 prev.overflow.store(next, Ordering::Release);
                 trimmed.push(RetiredLine(line));
@@ -789,7 +791,7 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         let mut b = self.head;
         loop {
             let mut meta = b.meta.load(Ordering::Relaxed);
-            let live: Vec<usize> = (0..M::SLOTS).filter(|&i| tag_at(meta, i) != 0).collect();
+            let live: Vec<usize> = (0..M::SLOTS).filter(|&i| is_live(meta, i)).collect();
             if !live.is_empty() {
                 for &i in &live {
                     meta = retired(meta, i);
@@ -819,7 +821,7 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
         loop {
             let meta = b.meta.load(Ordering::Relaxed);
             for i in 0..M::SLOTS {
-                if tag_at(meta, i) != 0 {
+                if is_live(meta, i) {
                     f(b.item(i), tag_at(meta, i));
                 }
             }
@@ -1205,7 +1207,7 @@ impl<K, V, M: Layout<K, V>> Table<K, V, M> {
                 for slot in 0..M::SLOTS {
                     let tag = tag_at(meta, slot);
                     assert!(
-                        tag == 0 || summary & tag_bit(tag) != 0,
+                        !is_live(meta, slot) || summary & tag_bit(tag) != 0,
                         "bucket {i}: tag {tag:#x} missing from summary {summary:#06x}"
                     );
                 }
@@ -1229,13 +1231,13 @@ impl<K, V, M: Layout<K, V>> Table<K, V, M> {
             loop {
                 let meta = b.meta.load(Ordering::Relaxed);
                 for i in 0..M::SLOTS {
-                    if tag_at(meta, i) != 0 {
+                    if is_live(meta, i) {
                         // SAFETY: `&mut self` on a dropped map: nothing can
                         // reach the entry, and a live slot is dropped once.
                         unsafe { M::drop_live(b.item(i)) };
                     }
                 }
-                b.meta.store(meta & !TAGS, Ordering::Relaxed);
+                b.meta.store(without_fields(meta), Ordering::Relaxed);
                 match b.overflow() {
                     Some(next) => b = next,
                     None => break,
