@@ -48,10 +48,39 @@ pub(super) fn is_live(meta: u64, slot: usize) -> bool {
     tag_at(meta, slot) > RETIRED
 }
 
+/// Bit `7 i` set for each field `i`: where slot masks keep their bits.
+const LOW: u64 = {
+    let mut low = 0;
+    let mut i = 0;
+    while i < MAX_SLOTS {
+        low |= 1 << (FIELD_BITS as usize * i);
+        i += 1;
+    }
+    low
+};
+
+/// The fields of the first `slots` slots.
+#[inline(always)]
+fn fields(slots: usize) -> u64 {
+    (1 << (FIELD_BITS as usize * slots)) - 1
+}
+
+/// A slot mask (bit `7 i` for slot `i`) of the live slots among the first
+/// `slots`: fields of 2 or more, whose upper six bits are not all zero.
+/// The three shifts fold each field's upper bits onto its lowest bit
+/// position without reaching the next field's.
+#[inline(always)]
+fn live_mask(meta: u64, slots: usize) -> u64 {
+    let upper = (meta >> 1) & (LOW * 0x3F) & fields(slots);
+    let a = upper | upper >> 1;
+    let b = a | a >> 2;
+    (b | b >> 2) & LOW
+}
+
 /// Whether any of the first `slots` slots holds a live entry.
 #[inline(always)]
 pub(super) fn any_live(meta: u64, slots: usize) -> bool {
-    (0..slots).any(|i| is_live(meta, i))
+    meta & (LOW * 0x7E) & fields(slots) != 0
 }
 
 /// `meta` with slot `slot`'s field set to `tag`.
@@ -67,31 +96,31 @@ pub(super) fn retired(meta: u64, slot: usize) -> u64 {
     with_tag(meta, slot, RETIRED)
 }
 
-/// Bit `i` set for each of the first `slots` slots that is retired.
+/// A slot mask of the retired slots among the first `slots` (fields of
+/// exactly 1).
 #[inline(always)]
 pub(super) fn retired_slots(meta: u64, slots: usize) -> u64 {
-    (0..slots).fold(0, |acc, i| {
-        acc | (u64::from(tag_at(meta, i) == RETIRED) << i)
-    })
+    meta & LOW & fields(slots) & !live_mask(meta, slots)
 }
 
-/// Bit `i` set for each of the first `slots` slots that is free.
+/// A slot mask of the free slots among the first `slots` (fields of 0).
 #[inline(always)]
 pub(super) fn free_slots(meta: u64, slots: usize) -> u64 {
-    (0..slots).fold(0, |acc, i| acc | (u64::from(tag_at(meta, i) == 0) << i))
+    !meta & LOW & fields(slots) & !live_mask(meta, slots)
+}
+
+/// The slot of a slot mask's lowest bit.
+#[inline(always)]
+pub(super) fn first_slot(mask: u64) -> usize {
+    mask.trailing_zeros() as usize / FIELD_BITS as usize
 }
 
 /// `meta` with every retired slot among the first `slots` made free (their
-/// ticket has elapsed).
+/// ticket has elapsed): a retired field is 1, so clearing the slot mask's
+/// bits zeroes exactly those fields.
 #[inline(always)]
 pub(super) fn free_retired(meta: u64, slots: usize) -> u64 {
-    (0..slots).fold(meta, |m, i| {
-        if tag_at(m, i) == RETIRED {
-            with_tag(m, i, 0)
-        } else {
-            m
-        }
-    })
+    meta & !retired_slots(meta, slots)
 }
 
 /// `meta` with every slot field cleared (nothing live, nothing retired).
@@ -156,12 +185,44 @@ mod tests {
 
     #[test]
     fn retired_slots_become_free_together() {
+        let slots = |mask: u64| {
+            (0..MAX_SLOTS)
+                .filter(|&i| mask >> (7 * i) & 1 != 0)
+                .collect::<Vec<_>>()
+        };
         let m = retired(retired(with_tag(0, 1, 9), 0), 2);
-        assert_eq!(retired_slots(m, 3), 0b101);
-        assert_eq!(free_slots(m, 4), 0b1000);
+        assert_eq!(slots(retired_slots(m, 3)), [0, 2]);
+        assert_eq!(slots(free_slots(m, 4)), [3]);
+        assert_eq!(first_slot(free_slots(m, 4)), 3);
         let m = free_retired(m, 3);
-        assert_eq!(free_slots(m, 3), 0b101);
+        assert_eq!(slots(free_slots(m, 3)), [0, 2]);
         assert!(is_live(m, 1) && any_live(m, 3) && !any_live(m, 1));
+    }
+
+    /// The bit-parallel masks agree with the fields one by one, for every
+    /// field value in every position, with the other fields and the bits
+    /// above them set.
+    #[test]
+    fn slot_masks_match_the_fields() {
+        for slots in 1..=MAX_SLOTS {
+            for slot in 0..slots {
+                for value in 0..=127u8 {
+                    for rest in [0u64, u64::MAX] {
+                        let m = with_tag(rest, slot, value);
+                        let bit = 1u64 << (7 * slot);
+                        assert_eq!(free_slots(m, slots) & bit != 0, value == 0);
+                        assert_eq!(retired_slots(m, slots) & bit != 0, value == RETIRED);
+                        assert_eq!(live_mask(m, slots) & bit != 0, value > RETIRED);
+                        let others = (0..slots).any(|i| i != slot && is_live(m, i));
+                        assert_eq!(any_live(m, slots), value > RETIRED || others);
+                    }
+                }
+            }
+            // Nothing at or above the last slot's field leaks into a mask.
+            let above = !fields(slots);
+            assert_eq!(free_slots(above, slots), LOW & fields(slots));
+            assert_eq!(retired_slots(above, slots) | live_mask(above, slots), 0);
+        }
     }
 
     /// A ticket is unelapsed only while `completed` is short of it, for

@@ -94,8 +94,8 @@
 //! [`zeroed`]: super::zeroed
 
 use super::meta::{
-    any_live, free_retired, free_slots, is_live, retired, retired_slots, tag_at, tag_of,
-    ticket_elapsed, with_tag, with_ticket, without_fields, LOCK, MAX_SLOTS, MOVED,
+    any_live, first_slot, free_retired, free_slots, is_live, retired, retired_slots, tag_at,
+    tag_of, ticket_elapsed, with_tag, with_ticket, without_fields, LOCK, MAX_SLOTS, MOVED,
 };
 use super::storage::private::Layout;
 use super::storage::{prefetch_line, LINE_DATA};
@@ -354,13 +354,13 @@ impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
     fn free_slot(&self, meta: &mut u64, domain: &Domain, waiting: &mut bool) -> Option<usize> {
         let free = free_slots(*meta, M::SLOTS);
         if free != 0 {
-            return Some(free.trailing_zeros() as usize);
+            return Some(first_slot(free));
         }
         let retired = retired_slots(*meta, M::SLOTS);
         if retired != 0 {
             if ticket_elapsed(*meta, domain.completed_sequence()) {
                 *meta = free_retired(*meta, M::SLOTS);
-                return Some(retired.trailing_zeros() as usize);
+                return Some(first_slot(retired));
             }
             *waiting = true;
         }
@@ -437,6 +437,7 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
     }
 
     /// The slot holding the entry for `hash` whose key satisfies `eq`.
+    #[inline]
     pub(crate) fn find_slot(
         &self,
         hash: u64,
@@ -708,6 +709,7 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
     /// an overflow line other than the last with no live entry, for the
     /// caller to unlink
     /// ([`trim_empty_line`](Self::trim_empty_line)).
+    #[inline]
     pub(crate) fn remove(
         &self,
         slot: &Slot<'t, K, V, M>,
