@@ -137,12 +137,32 @@ pub(crate) struct Bucket<K, V, M: Layout<K, V>> {
 const _: () = assert!(std::mem::size_of::<Bucket<u64, u64, super::storage::Inline>>() == 64);
 
 impl<K, V, M: Layout<K, V>> Bucket<K, V, M> {
+    /// An empty line (loom builds its head lines this way; elsewhere they
+    /// are zeroed memory, see `empty_buckets`).
+    #[cfg(loom)]
     fn new() -> Self {
         Bucket {
             meta: AtomicU64::new(0),
             data: UnsafeCell::new(MaybeUninit::uninit()),
             overflow: AtomicPtr::new(std::ptr::null_mut()),
             _items: PhantomData,
+        }
+    }
+
+    /// An empty overflow line on the heap. Only its two words are
+    /// written: `Box::new(Bucket::new())` compiles to `calloc` (the slots
+    /// are uninitialized, so the whole value may as well be zero), which
+    /// glibc serves without its thread cache and then clears.
+    fn new_overflow() -> Box<Self> {
+        let mut line = Box::<Self>::new_uninit();
+        let p = line.as_mut_ptr();
+        // SAFETY: `p` points to an allocation for a `Bucket`; the two words
+        // are written before `assume_init`, the slots are `MaybeUninit`
+        // (nothing to initialize) and `_items` is a zero-sized marker.
+        unsafe {
+            std::ptr::addr_of_mut!((*p).meta).write(AtomicU64::new(0));
+            std::ptr::addr_of_mut!((*p).overflow).write(AtomicPtr::new(std::ptr::null_mut()));
+            line.assume_init()
         }
     }
 
@@ -601,7 +621,7 @@ impl<'t, K, V, M: Layout<K, V>> BucketLock<'t, K, V, M> {
                 None => {
                     self.add_to_summary(tag);
                     self.add_to_filter(tag);
-                    let fresh = Box::new(Bucket::<K, V, M>::new());
+                    let fresh = Bucket::<K, V, M>::new_overflow();
                     // SAFETY: slot 0 of a line nobody else can see yet.
                     unsafe { fresh.item(0).write(item) };
                     fresh.meta.store(u64::from(tag), Ordering::Relaxed);
@@ -950,7 +970,7 @@ impl<'t, K, V, M: Layout<K, V>> FreshChain<'t, K, V, M> {
     /// Appends an entry tagged `tag`.
     fn push(&mut self, item: M::Item, tag: u8) {
         if self.filled == M::SLOTS {
-            let fresh = Box::into_raw(Box::new(Bucket::<K, V, M>::new()));
+            let fresh = Box::into_raw(Bucket::<K, V, M>::new_overflow());
             self.seal_tail();
             // Release, like every link: the new line is complete before a
             // reader could reach it.
