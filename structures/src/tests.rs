@@ -476,6 +476,40 @@ fn ident_inline_map(
         .build()
 }
 
+/// A slot retired long ago is reused however many grace periods have
+/// passed since: its 13-bit ticket wraps many times over, and only a
+/// ticket 1 or 2 ahead of the completed sequence reads as unelapsed (see
+/// `map::meta`). A ticket read through a window of half its range (as the
+/// 17-bit ones were) looks young again for half of every wrap: 70 000
+/// grace periods after its removal, the slot would wait and the insert
+/// would add an overflow line.
+#[test]
+#[cfg_attr(miri, ignore = "runs 70 000 grace periods")]
+fn a_slot_retired_long_ago_is_reused() {
+    let d = Domain::builder().flavor(Flavor::Mb).build();
+    let map = ident_inline_map(&d);
+    // Keys that are multiples of 2^32 share bucket 0 (and one tag).
+    let key = |i: u64| i << 32;
+    {
+        let m = map.pin();
+        for i in 0..3 {
+            m.insert(key(i), i);
+        }
+        assert_eq!(m.remove(&key(1)), Some(&1));
+    }
+    assert_eq!(map.chain_lines(&0), 1, "three pairs fill the head line");
+    for _ in 0..70_000 {
+        d.synchronize_rcu();
+    }
+    map.pin().insert(key(3), 3);
+    assert_eq!(map.chain_lines(&0), 1, "the retired slot was reused");
+    let m = map.pin();
+    for i in [0, 2, 3] {
+        assert_eq!(m.get(&key(i)), Some(&i));
+    }
+    assert_eq!(m.get(&key(1)), None);
+}
+
 /// Overflow lines are unlinked as soon as they hold no live entry, by the
 /// removal that empties one, except the chain's last line, kept as a
 /// spare; `clear` unlinks all of them.

@@ -11,8 +11,8 @@
 //! (an atomic counter, say) would fork into two, and updates made through
 //! the old copy would be lost. `Copy` types cannot hold an `UnsafeCell`.
 
-// Slots are plain memory viewed atomically (loom does not model them).
 use super::meta::MAX_SLOTS;
+// Slots are plain memory viewed atomically (loom does not model them).
 use std::sync::atomic::{AtomicPtr, Ordering};
 use urcu_reclaim::Domain;
 
