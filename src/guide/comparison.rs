@@ -62,30 +62,33 @@
 //!
 //! | workload | urcu (boxed) | urcu inline | best peer |
 //! |---|---|---|---|
-//! | gets of present keys | 0.91 / 0.99 / 0.78 | **1.33 / 1.21 / 1.38** | papaya |
-//! | gets of absent keys | **1.21 / 1.67 / 1.76** | **1.12 / 2.50 / 2.85** | dashmap, scc `HashMap`, scc `HashIndex` |
-//! | bustle ReadHeavy | **1.69 / 1.26** / 0.84 | **1.75 / 1.55** / 1.17 | `RwLock<HashMap>`, papaya |
-//! | bustle Exchange | 0.55 / 0.66 / 0.73 | 0.87 / 0.87 / **1.05** | dashmap, scc `HashIndex` |
-//! | bustle RapidGrow | 0.46 / 0.65 / 0.67 | 0.51 / 0.72 / 0.67 | dashmap, scc `HashIndex` |
+//! | gets of present keys | 0.82 / 0.89 / 0.86 | **1.36 / 1.46 / 1.57** | `RwLock<HashMap>`, papaya |
+//! | gets of absent keys | 0.93 / **1.35 / 1.32** | **1.17 / 1.65 / 2.40** | `RwLock<HashMap>`, scc `HashIndex` |
+//! | bustle ReadHeavy | 0.87 / 0.86 / **1.22** | **1.21 / 1.23 / 1.39** | papaya |
+//! | bustle Exchange | 0.61 / 0.75 / 0.72 | 0.77 / **1.08** / 0.97 | `RwLock<HashMap>`, dashmap, scc `HashMap` |
+//! | bustle RapidGrow | 0.60 / 0.85 / 0.84 | 0.50 / 0.63 / 0.73 | dashmap, scc `HashIndex`, scc `HashMap` |
 //!
-//! **Lookups are the map's strength**: inline storage reads one cache line
-//! where the others read two or three, and a 2-byte tag summary per
-//! bucket, in an array that stays in cache, answers most absent keys
-//! without reading the line at all. **Write-heavy and growing tables
-//! trail**, inline by up to 2× (growth) and the boxed default by 1.4–2.2×:
-//! a write waits for its 64-byte bucket line (three slots), whose lock it
-//! takes, one in seven walks on to an overflow line, and a growing table
-//! holds two entries per line where the peers pack more.
+//! **Inline lookups are the map's strength**: inline storage reads one
+//! cache line where the others read two or three, and a 2-byte tag summary
+//! per bucket, in an array that stays in cache, answers most absent keys
+//! without reading the line at all. The boxed default reads its entry too,
+//! and runs about level with papaya. **Write-heavy and growing tables
+//! trail**, inline by up to 2× (growth) and the boxed default by 1.2–1.6×:
+//! a write waits for its 64-byte bucket line, whose lock it takes, one in
+//! seven walks on to an overflow line, and a growing table holds two
+//! entries per line where the peers pack more (on this VM, faulting in the
+//! fresh memory is most of a growth's cost).
 //! `docs/map-design.md` has the profiles and the peers' designs.
-//! These ratios depend on the machine: on the same VM's Intel days the
-//! write workloads measured about half as high, and on 16 cores
-//! (2026-11-28, older code) 0.47×–1.27× on ReadHeavy and 0.27×–0.74× on
-//! Exchange and RapidGrow. With `String` keys and 64-byte values (the
-//! default boxed storage, 1 / 2 threads) the map is near level:
-//! ReadHeavy 1.00× / 0.88×, Exchange 1.02× / 0.90×, RapidGrow 1.32× /
-//! 1.15×, gets of absent keys 1.06× / 1.00×. Inline uses 39.3 bytes per
-//! entry against papaya's 68.2, scc's 40.3 and dashmap's 34.4, the boxed
-//! default 53.9 (`u64` pairs).
+//! These ratios depend on the machine, and on its state: on the same VM's
+//! Intel days the write workloads measured about half as high, a morning
+//! run on the AMD VM had the peers' reads 1.6–1.8× slower (and ReadHeavy
+//! at 1.7× for both storages), and on 16 cores (2026-11-28, older code)
+//! ReadHeavy was 0.47×–1.27× and Exchange and RapidGrow 0.27×–0.74×.
+//! With `String` keys and 64-byte values (the default boxed storage, 1 / 2
+//! threads): ReadHeavy 0.85× / 0.97×, Exchange 0.90× / 0.91×, RapidGrow
+//! 1.34× / 1.49×, gets of absent keys 1.11× / 1.16×. Inline uses 39.2
+//! bytes per entry against papaya's 68.2, scc's 40.2 and dashmap's 34.6,
+//! the boxed default 51.9 (`u64` pairs).
 //!
 //! Pick [`RcuHashMap`](crate::RcuHashMap) for read-mostly tables whose keys
 //! are mostly present, where you want its guard-tied references, bounded
