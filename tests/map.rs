@@ -31,6 +31,18 @@ fn stop_after_reads(stop: &AtomicBool, reads: &AtomicU64) {
     assert!(ran, "the readers never ran");
 }
 
+/// Sets its flag when dropped. A test's writer holds one while the
+/// readers spin until the flag is set, so that a writer that panics (a
+/// failed assertion) stops them too: the test then fails, where it would
+/// otherwise hang in its thread scope, waiting for readers that never stop.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 #[test]
 fn random_operations_match_std_hashmap() {
     model_check::<Boxed>();
@@ -221,6 +233,8 @@ fn stable_keys_during_resizes<M: MapStorage<u64, u64>>() {
     let stop = AtomicBool::new(false);
     let lookups = AtomicU64::new(0);
     std::thread::scope(|s| {
+        // A failed assertion in the writer below ends the readers too.
+        let _stop_readers = StopOnDrop(&stop);
         // One reader looks keys up one at a time, the other in batches.
         for batched in [false, true] {
             let (map, stop, lookups) = (&map, &stop, &lookups);
@@ -379,6 +393,8 @@ fn long_chain_replacements<M: MapStorage<u64, u64>>() {
     let stop = AtomicBool::new(false);
     let lookups = AtomicU64::new(0);
     std::thread::scope(|s| {
+        // A failed assertion in the writer below ends the readers too.
+        let _stop_readers = StopOnDrop(&stop);
         for _ in 0..2 {
             let (map, stop, lookups) = (&map, &stop, &lookups);
             s.spawn(move || {
@@ -501,6 +517,8 @@ fn torture(flavor: Flavor) {
     let reads = AtomicU64::new(0);
     let rounds = 20_000 * stress() as u64;
     std::thread::scope(|s| {
+        // A failed assertion in the writer below ends the readers too.
+        let _stop_readers = StopOnDrop(&stop);
         for _ in 0..2 {
             let (d, map, stop, reads) = (&d, &map, &stop, &reads);
             s.spawn(move || {
@@ -563,6 +581,8 @@ fn torture_inline(flavor: Flavor) {
     let (reads, hits) = (AtomicU64::new(0), AtomicU64::new(0));
     let rounds = 30_000 * stress() as u64;
     std::thread::scope(|s| {
+        // A failed assertion in the writer below ends the readers too.
+        let _stop_readers = StopOnDrop(&stop);
         for _ in 0..2 {
             let (d, map, stop, reads, hits) = (&d, &map, &stop, &reads, &hits);
             s.spawn(move || {
