@@ -143,9 +143,10 @@ fn map_inline_slot_reuse_waits_for_readers() {
 }
 
 /// Boxed entries: the same race, with values that loom tracks; `D` goes
-/// into a free slot of the same line (the line has five). After its section the reader runs a
-/// barrier (a grace period, then it frees what was queued: `A`'s entry
-/// once removed). The reader also looks `D` up and reads its value.
+/// into a free slot of the same line (the line has six). After its
+/// section the reader runs a barrier (a grace period, then it frees what
+/// was queued: `A`'s entry once removed). The reader also looks `D` up and
+/// reads its value.
 ///
 /// Injected bug (checked): `A`'s entry freed at once in `Boxed::retire`
 /// instead of queued (loom fails on the reader's access to the dropped

@@ -18,7 +18,7 @@ const FIELD: u64 = (1 << FIELD_BITS) - 1;
 /// ticket's grace period before it is written again.
 const RETIRED: u8 = 1;
 /// Where the fields end and the ticket begins.
-pub(super) const FIELDS_END: u32 = FIELD_BITS * MAX_SLOTS as u32;
+const FIELDS_END: u32 = FIELD_BITS * MAX_SLOTS as u32;
 const TICKET_SHIFT: u32 = FIELDS_END;
 /// The ticket fills the bits up to the two flags.
 const TICKET_BITS: u32 = 62 - TICKET_SHIFT;
@@ -171,7 +171,10 @@ mod tests {
             assert_eq!(tag_at(retired(m, slot), slot), RETIRED);
             assert!(!is_live(retired(m, slot), slot));
         }
-        assert_eq!(without_fields(m), m & !((1 << FIELDS_END) - 1));
+        // Clearing the fields keeps the ticket and both flags.
+        let cleared = without_fields(m);
+        assert_eq!(cleared, with_ticket(0, u64::MAX) | MOVED | LOCK);
+        assert!((0..MAX_SLOTS).all(|slot| tag_at(cleared, slot) == 0));
     }
 
     #[test]
