@@ -124,8 +124,8 @@ fn flood(flavor: Flavor) {
     assert!(peak <= bound, "{flavor:?}: peak pending {peak} > {bound}");
     assert_eq!(s.caller_fallbacks, threads as u64, "{flavor:?}: {s:?}");
     assert_eq!((s.grace_periods, drops.get()), (0, 0), "{flavor:?}: {s:?}");
-    // URCU_NO_RSS_BOUND: set by .ci/extended under ThreadSanitizer, whose
-    // shadow memory (several bytes per application byte) inflates RSS.
+    // URCU_NO_RSS_BOUND: set by .ci/extended under ThreadSanitizer and
+    // AddressSanitizer, whose shadow memory and allocators inflate RSS.
     let rss_bound = std::env::var_os("URCU_NO_RSS_BOUND").is_none();
     if let (true, Some(before), Some(now)) = (rss_bound, rss_before, rss()) {
         // Alive: the full rings and one object per blocked thread, plus
