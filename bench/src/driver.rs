@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------
 // Command line
@@ -257,6 +257,10 @@ pub struct Case {
     /// The key type, for a driver that has several (passed as `--keys`).
     pub keys: Option<&'static str>,
     pub implementation: &'static str,
+    /// A pause before the case's child starts, so that it does not start
+    /// on memory the previous child just freed (see the map driver's
+    /// `--settle`). Zero by default.
+    pub settle: Duration,
 }
 
 impl Case {
@@ -267,6 +271,7 @@ impl Case {
             shown: threads.to_string(),
             keys: None,
             implementation,
+            settle: Duration::ZERO,
         }
     }
 
@@ -392,6 +397,7 @@ pub fn run_rounds(
                 started.elapsed().as_secs_f64()
             );
             let (role, metric) = classify(case);
+            std::thread::sleep(case.settle);
             runs[k].push(Row {
                 case: case.clone(),
                 role,
