@@ -1026,7 +1026,10 @@ struct Config {
 /// Workloads whose timed part faults in fresh memory for the tables they
 /// grow, and so run after a `--settle` pause.
 fn grows_while_timed(workload: &str) -> bool {
-    matches!(workload, "rapid_grow" | "grow" | "bulk_load" | "resize_latency")
+    matches!(
+        workload,
+        "rapid_grow" | "grow" | "bulk_load" | "resize_latency"
+    )
 }
 
 impl Config {
@@ -1286,7 +1289,11 @@ fn main() {
         for k in keys {
             for (t, shown) in &counts {
                 for &name in impls_of(w).iter().filter(|&&name| k.holds(name)) {
-                    let settle = if grows_while_timed(w) { cfg.settle } else { 0.0 };
+                    let settle = if grows_while_timed(w) {
+                        cfg.settle
+                    } else {
+                        0.0
+                    };
                     cases.push(Case {
                         shown: shown.clone(),
                         keys: Some(k.name()),
