@@ -109,11 +109,14 @@ run)
     lscpu 2>&1 || true; } > "$out/machine.txt"
   timeout 240 "$bin/scaling" --bench --threads 1,2,4,8,16 --secs 0.7 --workloads all \
     > "$out/scaling.txt" 2>&1 || echo "scaling: exit $?" >> "$out/scaling.txt"
+  # --settle 0: the pause before each growing case (6 s by default, for
+  # VMs whose balloon takes freed memory back) would not fit this call's
+  # time; machine.txt says what the machine is.
   timeout 240 "$bin/map" --bench --threads 1,4,16 --capacity-log2 21 --ops-factor 3 \
-    --workloads read_heavy,exchange,rapid_grow,own_loop \
+    --workloads read_heavy,exchange,rapid_grow,own_loop --settle 0 \
     > "$out/map.txt" 2>&1 || echo "map: exit $?" >> "$out/map.txt"
   CARGO_TARGET_DIR="$out/single" timeout 60 "$bin/map" --bench --threads 1 \
-    --workloads memory,resize_latency \
+    --workloads memory,resize_latency --settle 0 \
     > "$out/map-memory.txt" 2>&1 || echo "map memory: exit $?" >> "$out/map-memory.txt"
   # A grace period asleep on one parked reader, and how much it slows the
   # readers it does not wait for, with one CPU left for the parked reader
