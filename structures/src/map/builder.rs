@@ -1,6 +1,7 @@
 //! [`MapBuilder`]: capacity, hasher, domain and storage of a new map.
 
 use super::table::Table;
+use super::zeroed::Pages;
 use super::{Boxed, Inline, MapStorage, RcuHashMap, MIN_BUCKETS};
 use crate::sync::{AtomicIsize, AtomicPtr};
 use crossbeam_utils::CachePadded;
@@ -138,7 +139,10 @@ where
             .max(MIN_BUCKETS)
             .next_power_of_two();
         RcuHashMap {
-            root: CachePadded::new(AtomicPtr::new(Box::into_raw(Box::new(Table::new(buckets))))),
+            root: CachePadded::new(AtomicPtr::new(Box::into_raw(Box::new(Table::new(
+                buckets,
+                Pages::Huge,
+            ))))),
             hasher: self.hasher,
             domain: self.domain.unwrap_or_else(|| default_domain().clone()),
             counts: (0..super::stripe::STRIPES)

@@ -4,6 +4,7 @@
 //! table. The bucket-level protocol is in [`table`](super::table).
 
 use super::table::Table;
+use super::zeroed::Pages;
 use super::{MapStorage, OnDrop, RcuHashMap};
 use crate::sync::Ordering;
 use std::hash::{BuildHasher, Hash};
@@ -101,6 +102,9 @@ where
                 std::ptr::eq(old, t),
                 "only the last migrator of the root table switches it"
             );
+            if let Some(filled) = t.next() {
+                filled.collapse_in_background();
+            }
             // SAFETY: `old` came from `Box::into_raw`, is no longer the root
             // (readers reach it only through sections that began before),
             // and only this thread saw the last bucket move.
@@ -208,7 +212,10 @@ where
     pub(super) fn resize(&self, from: &Table<K, V, M>, buckets: usize) {
         let t = self.root();
         if std::ptr::eq(t, from) && t.next().is_none() && t.len() != buckets {
-            let fresh = Box::into_raw(Box::new(Table::new(buckets)));
+            // On 4 KiB pages, faulted in fast while the writers migrate
+            // into it; collapsed into huge pages once it is the root.
+            let table = Table::new(buckets, Pages::SmallUntilCollapsed);
+            let fresh = Box::into_raw(Box::new(table));
             // Release: the new table is built before helpers can see it.
             if t.next
                 .compare_exchange(

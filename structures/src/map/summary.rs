@@ -38,7 +38,7 @@
 //! and, after a migration's every-bit store, the "moved" flag that the
 //! writers who then insert in the next table acquire.
 
-use super::zeroed::ZeroedArray;
+use super::zeroed::{Pages, ZeroedArray};
 use crate::sync::{AtomicU16, Ordering};
 
 /// A bucket's summary word.
@@ -64,14 +64,14 @@ pub(crate) fn may_hold(summary: &Summary, tag: u8) -> bool {
     summary.load(Ordering::Relaxed) & tag_bit(tag) != 0
 }
 
-/// `n` empty summaries (no entries).
+/// `n` empty summaries (no entries), on pages backed as `pages` says.
 #[cfg(not(loom))]
-pub(crate) fn empty_summaries(n: usize) -> ZeroedArray<Summary> {
+pub(crate) fn empty_summaries(n: usize, pages: Pages) -> ZeroedArray<Summary> {
     // SAFETY: an all-zero `AtomicU16` is a valid 0.
-    unsafe { ZeroedArray::new(n) }
+    unsafe { ZeroedArray::new(n, pages) }
 }
 
 #[cfg(loom)]
-pub(crate) fn empty_summaries(n: usize) -> ZeroedArray<Summary> {
+pub(crate) fn empty_summaries(n: usize, _pages: Pages) -> ZeroedArray<Summary> {
     ZeroedArray::from_fn(n, || Summary::new(0))
 }

@@ -100,7 +100,7 @@ use super::meta::{
 use super::storage::private::Layout;
 use super::storage::{prefetch_line, LINE_DATA};
 use super::summary::{empty_summaries, may_hold, tag_bit, Summary, EVERY_TAG};
-use super::zeroed::ZeroedArray;
+use super::zeroed::{Pages, ZeroedArray};
 use crate::sync::{ptr_mut, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Backoff, Ordering};
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;
@@ -1067,14 +1067,14 @@ where
 /// `n` empty head buckets: an all-zero line is an empty bucket (no tags,
 /// no overflow line; slots are uninitialized anyway).
 #[cfg(not(loom))]
-fn empty_buckets<K, V, M: Layout<K, V>>(n: usize) -> ZeroedArray<Bucket<K, V, M>> {
+fn empty_buckets<K, V, M: Layout<K, V>>(n: usize, pages: Pages) -> ZeroedArray<Bucket<K, V, M>> {
     // SAFETY: all-zero std atomics and pointers are valid (0 and null), and
     // the slots are `MaybeUninit`.
-    unsafe { ZeroedArray::new(n) }
+    unsafe { ZeroedArray::new(n, pages) }
 }
 
 #[cfg(loom)]
-fn empty_buckets<K, V, M: Layout<K, V>>(n: usize) -> ZeroedArray<Bucket<K, V, M>> {
+fn empty_buckets<K, V, M: Layout<K, V>>(n: usize, _pages: Pages) -> ZeroedArray<Bucket<K, V, M>> {
     ZeroedArray::from_fn(n, Bucket::new)
 }
 
@@ -1098,12 +1098,13 @@ pub(crate) struct Table<K, V, M: Layout<K, V>> {
 }
 
 impl<K, V, M: Layout<K, V>> Table<K, V, M> {
-    /// A table of `buckets` head buckets (a power of two).
-    pub(crate) fn new(buckets: usize) -> Self {
+    /// A table of `buckets` head buckets (a power of two), on pages backed
+    /// as `pages` says.
+    pub(crate) fn new(buckets: usize, pages: Pages) -> Self {
         debug_assert!(buckets.is_power_of_two());
         Table {
-            buckets: empty_buckets(buckets),
-            summaries: empty_summaries(buckets),
+            buckets: empty_buckets(buckets, pages),
+            summaries: empty_summaries(buckets, pages),
             mask: buckets - 1,
             next: AtomicPtr::new(std::ptr::null_mut()),
             claimed: AtomicUsize::new(0),
@@ -1115,6 +1116,13 @@ impl<K, V, M: Layout<K, V>> Table<K, V, M> {
     #[inline(always)]
     pub(crate) fn len(&self) -> usize {
         self.mask + 1
+    }
+
+    /// Moves a table made on 4 KiB pages into huge pages, in the
+    /// background (see [`zeroed`](super::zeroed)).
+    pub(crate) fn collapse_in_background(&self) {
+        self.buckets.collapse_in_background();
+        self.summaries.collapse_in_background();
     }
 
     #[inline(always)]

@@ -16,6 +16,16 @@
 //! idle, the zeroing leaves the writers' path. The thread holds the
 //! mapping (an `Arc`), so the array's memory stays mapped until it is
 //! done, and it stops early once the array is dropped.
+//!
+//! A table made by a resize starts on 4 KiB pages ([`Pages::SmallUntilCollapsed`])
+//! and is collapsed into huge pages (`MADV_COLLAPSE`, Linux 6.1+) by a
+//! background thread once the resize that fills it has finished
+//! ([`ZeroedArray::collapse_in_background`]). A VM's host may take
+//! seconds to back a fresh huge page while the guest hands out 4 KiB
+//! pages it already holds, and a growing table is faulted in while
+//! writers wait on it; collapsing during the migration instead competes
+//! with it (docs/map-design.md, "Fresh memory and the order of runs").
+//! The table a map is built with keeps huge pages from the start.
 
 // Loom builds its arrays element by element (`from_fn`): the mapping
 // helpers go unused there.
@@ -34,6 +44,16 @@ const HUGE: usize = 2 << 20;
 /// Mapped arrays at least this large are faulted in by a background thread.
 const PREFAULT_AT: usize = 8 << 20;
 
+/// How a mapped array's pages are backed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pages {
+    /// Huge pages from the first fault: a table built with its capacity.
+    Huge,
+    /// 4 KiB pages until [`ZeroedArray::collapse_in_background`]: a table
+    /// made by a resize, faulted in while the writers migrate into it.
+    SmallUntilCollapsed,
+}
+
 /// A boxed slice whose elements started as all-zero bytes.
 pub(crate) struct ZeroedArray<T> {
     start: NonNull<T>,
@@ -47,6 +67,25 @@ pub(crate) struct ZeroedArray<T> {
 struct Mapping {
     start: NonNull<u8>,
     size: usize,
+    /// How its pages were mapped.
+    pages: Pages,
+    /// What its background thread does or will do.
+    pager: std::sync::Mutex<Pager>,
+}
+
+/// The background work on a mapping. At most one thread works on it at a
+/// time: a collapse asked for while the prefaulter runs is done by that
+/// thread once it has faulted everything in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pager {
+    /// No thread; huge pages already, or collapsed, or nothing to do.
+    Done,
+    /// On 4 KiB pages, no thread: a collapse may be asked for.
+    Small,
+    /// Faulting in; `collapse`: then collapse into huge pages.
+    Prefaulting { collapse: bool },
+    /// Collapsing into huge pages.
+    Collapsing,
 }
 
 // SAFETY: a `Mapping` is an address range that only `Drop` acts on (the
@@ -72,25 +111,33 @@ impl<T> ZeroedArray<T> {
             .expect("array too large")
     }
 
-    /// `len` elements, each all-zero bytes.
+    /// `len` elements, each all-zero bytes, on pages backed as `pages`
+    /// says (where the array is mapped from the kernel at all).
     ///
     /// # Safety
     ///
     /// An all-zero `T` must be a valid `T`.
     #[cfg(not(loom))]
-    pub(crate) unsafe fn new(len: usize) -> Self {
+    pub(crate) unsafe fn new(len: usize, pages: Pages) -> Self {
         let layout = Self::layout(len);
         assert!(
             layout.size() > 0,
             "ZeroedArray holds sized, non-empty arrays"
         );
-        if let Some(start) = map_zeroed(layout.size()) {
+        if let Some(start) = map_zeroed(layout.size(), pages) {
+            let pager = match pages {
+                Pages::Huge => Pager::Done,
+                Pages::SmallUntilCollapsed => Pager::Small,
+            };
             let mapping = std::sync::Arc::new(Mapping {
                 start,
                 size: layout.size(),
+                pages,
+                pager: std::sync::Mutex::new(pager),
             });
             if layout.size() >= PREFAULT_AT {
-                prefault_in_background(&mapping);
+                let mut pager = lock(&mapping.pager);
+                start_pager(&mapping, &mut pager, Pager::Prefaulting { collapse: false });
             }
             return ZeroedArray {
                 start: start.cast(),
@@ -136,6 +183,25 @@ impl<T> ZeroedArray<T> {
     }
 }
 
+impl<T> ZeroedArray<T> {
+    /// Has a background thread collapse a [`Pages::SmallUntilCollapsed`]
+    /// array into huge pages (after faulting it in, if that is still under
+    /// way). It stops early once the array is dropped. A hint only: where
+    /// the array is not mapped, not on 4 KiB pages, already collapsing, or
+    /// the kernel predates `MADV_COLLAPSE`, nothing changes.
+    pub(crate) fn collapse_in_background(&self) {
+        let Some(m) = &self.mapping else { return };
+        let mut pager = lock(&m.pager);
+        match *pager {
+            Pager::Small => start_pager(m, &mut pager, Pager::Collapsing),
+            Pager::Prefaulting { collapse: false } => {
+                *pager = Pager::Prefaulting { collapse: true };
+            }
+            Pager::Done | Pager::Prefaulting { collapse: true } | Pager::Collapsing => {}
+        }
+    }
+}
+
 impl<T> Deref for ZeroedArray<T> {
     type Target = [T];
 
@@ -173,10 +239,11 @@ unsafe impl<T: Send> Send for ZeroedArray<T> {}
 unsafe impl<T: Sync> Sync for ZeroedArray<T> {}
 
 /// Fresh zero pages from the kernel for a large array, advised to be huge
-/// pages; `None` where that does not apply or the mapping failed (the
-/// caller falls back to the allocator).
+/// pages or (until collapsed) not to be, as `pages` says; `None` where that
+/// does not apply or the mapping failed (the caller falls back to the
+/// allocator).
 #[cfg(all(target_os = "linux", not(miri), not(loom)))]
-fn map_zeroed(size: usize) -> Option<NonNull<u8>> {
+fn map_zeroed(size: usize, pages: Pages) -> Option<NonNull<u8>> {
     if size < MAP_AT {
         return None;
     }
@@ -194,51 +261,127 @@ fn map_zeroed(size: usize) -> Option<NonNull<u8>> {
     if p == libc::MAP_FAILED {
         return None;
     }
-    advise_huge_pages(p.cast(), size);
+    match pages {
+        Pages::Huge => advise_huge_pages(p.cast(), size),
+        // Where transparent huge pages are "always", a fault would map a
+        // huge page anyway.
+        // SAFETY: our own fresh mapping; MADV_NOHUGEPAGE changes only how
+        // its pages are backed, never their contents or validity.
+        Pages::SmallUntilCollapsed => unsafe {
+            libc::madvise(p, size, libc::MADV_NOHUGEPAGE);
+        },
+    }
     NonNull::new(p.cast())
 }
 
 #[cfg(not(all(target_os = "linux", not(miri), not(loom))))]
-fn map_zeroed(_size: usize) -> Option<NonNull<u8>> {
+fn map_zeroed(_size: usize, _pages: Pages) -> Option<NonNull<u8>> {
     None
 }
 
-/// Faults `m` in from a thread of its own, a huge page at a time, until it
-/// is all in or its array is dropped. A hint only: if the thread cannot
-/// start or the kernel predates `MADV_POPULATE_WRITE`, the writers fault
-/// the pages in as before.
+/// Starts `m`'s background thread to do `work` (`Prefaulting` or
+/// `Collapsing`); `pager` is `m`'s state, locked by the caller, so that
+/// no other thread starts one meanwhile. If the thread cannot start, the
+/// state stays as it was: the writers fault the pages in as they write,
+/// and a 4 KiB array stays so.
 #[cfg(all(target_os = "linux", not(miri), not(loom)))]
-fn prefault_in_background(m: &std::sync::Arc<Mapping>) {
-    let m = std::sync::Arc::clone(m);
+fn start_pager(m: &std::sync::Arc<Mapping>, pager: &mut Pager, work: Pager) {
+    let mine = std::sync::Arc::clone(m);
     let spawned = std::thread::Builder::new()
-        .name("urcu-map-prefault".into())
-        .spawn(move || {
-            let mut done = 0;
-            // Strong count 1: the array is gone, and we hold the last copy.
-            while done < m.size && std::sync::Arc::strong_count(&m) > 1 {
-                let len = HUGE.min(m.size - done);
-                // SAFETY: the range lies inside the mapping, which `m`
-                // keeps mapped. MADV_POPULATE_WRITE faults pages in as a
-                // write would but never changes their contents, so it is
-                // harmless to writers using the array meanwhile.
-                let rc = unsafe {
-                    libc::madvise(
-                        m.start.as_ptr().add(done).cast(),
-                        len,
-                        libc::MADV_POPULATE_WRITE,
-                    )
-                };
-                if rc != 0 {
-                    return; // EINVAL before Linux 5.14; ENOMEM: no memory.
-                }
-                done += len;
-            }
-        });
-    drop(spawned);
+        .name("urcu-map-pager".into())
+        .spawn(move || run_pager(&mine));
+    if spawned.is_ok() {
+        // The thread reads its work once the caller unlocks.
+        *pager = work;
+    }
 }
 
 #[cfg(not(all(target_os = "linux", not(miri), not(loom))))]
-fn prefault_in_background(_m: &std::sync::Arc<Mapping>) {}
+fn start_pager(_m: &std::sync::Arc<Mapping>, _pager: &mut Pager, _work: Pager) {}
+
+/// The mapping's pager state, whether or not a pager panicked holding it
+/// (the state is a plain value, whole at every point).
+fn lock(pager: &std::sync::Mutex<Pager>) -> std::sync::MutexGuard<'_, Pager> {
+    pager.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The background thread: faults `m` in if asked, then collapses it if
+/// asked (before or during the faulting), a huge page at a time, and
+/// stops early once its array is dropped (the thread then holds the last
+/// copy of `m`, and unmaps it). Hints only: where the kernel predates
+/// `MADV_POPULATE_WRITE` (5.14) or `MADV_COLLAPSE` (6.1), or memory is
+/// short, it stops and leaves the pages as they are.
+#[cfg(all(target_os = "linux", not(miri), not(loom)))]
+fn run_pager(m: &std::sync::Arc<Mapping>) {
+    let alive = || std::sync::Arc::strong_count(m) > 1;
+    let work = *lock(&m.pager);
+    if let Pager::Prefaulting { .. } = work {
+        let mut done = 0;
+        while done < m.size && alive() {
+            let len = HUGE.min(m.size - done);
+            // SAFETY: the range lies inside the mapping, which `m` keeps
+            // mapped. MADV_POPULATE_WRITE faults pages in as a write would
+            // but never changes their contents, so it is harmless to
+            // writers using the array meanwhile.
+            let rc = unsafe {
+                libc::madvise(
+                    m.start.as_ptr().add(done).cast(),
+                    len,
+                    libc::MADV_POPULATE_WRITE,
+                )
+            };
+            if rc != 0 {
+                break; // EINVAL before Linux 5.14; ENOMEM: no memory.
+            }
+            done += len;
+        }
+        let mut pager = lock(&m.pager);
+        match *pager {
+            Pager::Prefaulting { collapse: true } => *pager = Pager::Collapsing,
+            Pager::Prefaulting { collapse: false } => {
+                // A huge-page array is done; a 4 KiB one waits for its
+                // collapse to be asked for (a new thread then).
+                *pager = match m.pages {
+                    Pages::Huge => Pager::Done,
+                    Pages::SmallUntilCollapsed => Pager::Small,
+                };
+                return;
+            }
+            _ => unreachable!("only the pager leaves Prefaulting"),
+        }
+    }
+    collapse(m, alive);
+    *lock(&m.pager) = Pager::Done;
+}
+
+/// Collapses the 2 MiB-aligned part of `m` into huge pages while `alive`.
+#[cfg(all(target_os = "linux", not(miri), not(loom)))]
+fn collapse(m: &Mapping, alive: impl Fn() -> bool) {
+    /// `MADV_COLLAPSE` (Linux 6.1), which the libc crate does not name.
+    const MADV_COLLAPSE: libc::c_int = 25;
+    let begin = (m.start.as_ptr() as usize).next_multiple_of(HUGE);
+    let end = (m.start.as_ptr() as usize + m.size) / HUGE * HUGE;
+    if end <= begin {
+        return;
+    }
+    // SAFETY: a range inside the mapping, which the caller's `Arc` keeps
+    // mapped; MADV_HUGEPAGE lifts the MADV_NOHUGEPAGE it was mapped with
+    // (MADV_COLLAPSE refuses such ranges) and changes only how its pages
+    // are backed.
+    unsafe { libc::madvise(begin as *mut libc::c_void, end - begin, libc::MADV_HUGEPAGE) };
+    let mut at = begin;
+    while at < end && alive() {
+        // SAFETY: as above. MADV_COLLAPSE copies the 4 KiB pages of one
+        // huge page's range into a huge page and maps it in their place,
+        // contents unchanged; writers touching the range meanwhile wait
+        // in the page-fault path until it is mapped, so no write is lost.
+        let rc = unsafe { libc::madvise(at as *mut libc::c_void, HUGE, MADV_COLLAPSE) };
+        if rc != 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN) {
+            return; // EINVAL before Linux 6.1; ENOMEM: no huge page free.
+        }
+        at += HUGE;
+    }
+}
 
 #[cfg(all(target_os = "linux", not(miri), not(loom)))]
 fn unmap(start: *mut u8, size: usize) {
@@ -292,7 +435,7 @@ mod tests {
         };
         for &len in lens {
             // SAFETY: an all-zero u64 is 0.
-            let mut a = unsafe { ZeroedArray::<u64>::new(len) };
+            let mut a = unsafe { ZeroedArray::<u64>::new(len, Pages::Huge) };
             assert_eq!(a.len(), len);
             assert!(a.iter().all(|&x| x == 0), "len {len}: not zeroed");
             a[0] = 9;
@@ -346,7 +489,7 @@ mod tests {
         }
         let len = PREFAULT_AT / 8 * 2;
         // SAFETY: an all-zero u64 is 0.
-        let mut a = unsafe { ZeroedArray::<u64>::new(len) };
+        let mut a = unsafe { ZeroedArray::<u64>::new(len, Pages::Huge) };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
             let (resident, pages) = resident_pages(&a);
@@ -371,7 +514,179 @@ mod tests {
     fn a_large_array_dropped_while_prefaulting_is_released() {
         for _ in 0..4 {
             // SAFETY: an all-zero u64 is 0.
-            let a = unsafe { ZeroedArray::<u64>::new(PREFAULT_AT / 8 * 32) };
+            let a = unsafe { ZeroedArray::<u64>::new(PREFAULT_AT / 8 * 32, Pages::Huge) };
+            let mapping = std::sync::Arc::downgrade(a.mapping.as_ref().expect("mapped"));
+            drop(a);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while mapping.upgrade().is_some() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "a dropped array's mapping is still held after 20 s"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+    }
+
+    /// Bytes of `[start, start + size)` that the kernel backs with huge
+    /// pages: `AnonHugePages` of the mappings (`/proc/self/smaps`) that
+    /// overlap it, which all lie inside it (the array's own mapping,
+    /// split where a part of it was advised).
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn huge_bytes(start: usize, size: usize) -> usize {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
+        let mut inside = false;
+        let mut bytes = 0;
+        for line in smaps.lines() {
+            let first = line.split_whitespace().next().unwrap_or("");
+            if let Some((lo, hi)) = first.split_once('-') {
+                if let (Ok(lo), Ok(hi)) =
+                    (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+                {
+                    inside = lo < start + size && start < hi;
+                    continue;
+                }
+            }
+            if let Some(kb) = line.strip_prefix("AnonHugePages:") {
+                if inside {
+                    let kb = kb.trim().trim_end_matches("kB").trim();
+                    bytes += kb.parse::<usize>().expect("a size in kB") * 1024;
+                }
+            }
+        }
+        bytes
+    }
+
+    /// Whether this kernel collapses anonymous memory on request
+    /// (`MADV_COLLAPSE`, Linux 6.1+, transparent huge pages not "never").
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn kernel_collapses() -> bool {
+        // SAFETY: a fresh mapping of our own, touched inside and unmapped
+        // below; MADV_COLLAPSE keeps its contents.
+        unsafe {
+            let size = 2 * HUGE;
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                size,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            assert_ne!(p, libc::MAP_FAILED);
+            let at = (p as usize).next_multiple_of(HUGE) as *mut libc::c_void;
+            at.cast::<u8>().write(1);
+            let ok = libc::madvise(at, HUGE, 25) == 0;
+            libc::munmap(p, size);
+            ok
+        }
+    }
+
+    /// The aligned huge pages inside `a`'s mapping, in bytes.
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn collapsible_bytes<T>(a: &ZeroedArray<T>) -> (usize, usize, usize) {
+        let m = a.mapping.as_ref().expect("a mapped array");
+        let (start, size) = (m.start.as_ptr() as usize, m.size);
+        let aligned = (start + size) / HUGE * HUGE - start.next_multiple_of(HUGE);
+        (start, size, aligned)
+    }
+
+    /// Waits until `a`'s mapping has `want` bytes on huge pages.
+    #[cfg(all(target_os = "linux", not(miri)))]
+    fn wait_for_huge_bytes<T>(a: &ZeroedArray<T>, want: usize) {
+        let (start, size, _) = collapsible_bytes(a);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let huge = huge_bytes(start, size);
+            if huge == want {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{huge} of {want} bytes on huge pages after 60 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// A resized table's array starts on 4 KiB pages, whatever the
+    /// system's huge-page default, and moves into huge pages when asked,
+    /// in the background, without losing the writes made meanwhile.
+    #[cfg(all(target_os = "linux", not(miri)))]
+    #[test]
+    fn a_small_page_array_collapses_into_huge_pages_keeping_every_write() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        if !kernel_populates() || !kernel_collapses() {
+            eprintln!("skipped: this kernel has no MADV_POPULATE_WRITE or MADV_COLLAPSE");
+            return;
+        }
+        let len = PREFAULT_AT / 8 * 2;
+        // SAFETY: an all-zero AtomicU64 is 0.
+        let a = unsafe { ZeroedArray::<AtomicU64>::new(len, Pages::SmallUntilCollapsed) };
+        let (start, size, aligned) = collapsible_bytes(&a);
+        assert!(aligned >= 6 * HUGE, "a mapping of {size} bytes");
+        for (i, x) in a.iter().enumerate() {
+            x.store(i as u64, Ordering::Relaxed);
+        }
+        assert_eq!(huge_bytes(start, size), 0, "mapped on huge pages");
+        let passes = 8;
+        std::thread::scope(|s| {
+            // Writes every element while the collapse runs.
+            s.spawn(|| {
+                for _ in 0..passes {
+                    for x in a.iter() {
+                        x.fetch_add(1 << 32, Ordering::Relaxed);
+                    }
+                }
+            });
+            a.collapse_in_background();
+            wait_for_huge_bytes(&a, aligned);
+        });
+        for (i, x) in a.iter().enumerate() {
+            assert_eq!(
+                x.load(Ordering::Relaxed),
+                i as u64 + (passes << 32),
+                "element {i}"
+            );
+        }
+    }
+
+    /// A collapse asked for while the array is still being faulted in is
+    /// done by the prefaulting thread when it has finished.
+    #[cfg(all(target_os = "linux", not(miri)))]
+    #[test]
+    fn a_collapse_asked_for_while_prefaulting_follows_it() {
+        if !kernel_populates() || !kernel_collapses() {
+            eprintln!("skipped: this kernel has no MADV_POPULATE_WRITE or MADV_COLLAPSE");
+            return;
+        }
+        // SAFETY: an all-zero u64 is 0.
+        let mut a =
+            unsafe { ZeroedArray::<u64>::new(PREFAULT_AT / 8 * 4, Pages::SmallUntilCollapsed) };
+        a.collapse_in_background();
+        assert_ne!(
+            *lock(&a.mapping.as_ref().expect("mapped").pager),
+            Pager::Small,
+            "the collapse was not taken up"
+        );
+        let (_, _, aligned) = collapsible_bytes(&a);
+        wait_for_huge_bytes(&a, aligned);
+        assert!(a.iter().all(|&x| x == 0));
+        a[7] = 7;
+        assert_eq!(a.iter().sum::<u64>(), 7);
+    }
+
+    /// Dropping an array while it is being collapsed releases its mapping
+    /// as soon as the collapsing thread notices and stops.
+    #[cfg(all(target_os = "linux", not(miri)))]
+    #[test]
+    fn a_small_page_array_dropped_while_collapsing_is_released() {
+        for _ in 0..4 {
+            // SAFETY: an all-zero u64 is 0.
+            let a = unsafe {
+                ZeroedArray::<u64>::new(PREFAULT_AT / 8 * 32, Pages::SmallUntilCollapsed)
+            };
+            a.collapse_in_background();
             let mapping = std::sync::Arc::downgrade(a.mapping.as_ref().expect("mapped"));
             drop(a);
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -398,7 +713,7 @@ mod tests {
         }
         let len = if cfg!(miri) { 100 } else { MAP_AT / 8 + 1 }; // mapped, outside Miri
                                                                  // SAFETY: `Counted` is a plain u64 inside.
-        drop(unsafe { ZeroedArray::<Counted>::new(len) });
+        drop(unsafe { ZeroedArray::<Counted>::new(len, Pages::Huge) });
         assert_eq!(DROPS.load(Ordering::Relaxed), len);
     }
 }
