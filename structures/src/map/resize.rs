@@ -64,6 +64,16 @@ fn every_nth(counter: &'static std::thread::LocalKey<std::cell::Cell<u32>>, ever
     })
 }
 
+/// How long a table made by a resize stays on 4 KiB pages before it is
+/// collapsed into huge ones (see [`zeroed`](super::zeroed)), unless it is
+/// resized first. A table that keeps growing is replaced before then, and
+/// a collapse of it would be thrown away; worse, `MADV_COLLAPSE` holds the
+/// process's memory map while the host backs each huge page, stalling
+/// the faults of the next table's migration. Collapsing at once cost
+/// RapidGrow a quarter to a third, where waiting this long doubled it
+/// (docs/map-design.md, "Grown tables on 4 KiB pages").
+const COLLAPSE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Buckets a helper migrates per claim.
 const MIGRATE_CHUNK: usize = 64;
 
@@ -103,7 +113,7 @@ where
                 "only the last migrator of the root table switches it"
             );
             if let Some(filled) = t.next() {
-                filled.collapse_in_background();
+                filled.collapse_in_background(COLLAPSE_AFTER);
             }
             // SAFETY: `old` came from `Box::into_raw`, is no longer the root
             // (readers reach it only through sections that began before),
@@ -228,6 +238,8 @@ where
             {
                 // SAFETY: never published.
                 drop(unsafe { Box::from_raw(fresh) });
+            } else {
+                t.stop_collapsing();
             }
         }
         if let Some(next) = t.next() {
@@ -271,5 +283,63 @@ where
             }
             self.help_migrate(t);
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux", not(miri), not(loom)))]
+mod tests {
+    use crate::map::{Inline, RcuHashMap};
+    use std::time::{Duration, Instant};
+
+    /// A map built small and grown past the prefaulting size ends on huge
+    /// pages: its last table is collapsed after [`super::COLLAPSE_AFTER`],
+    /// and holds every entry. The tables it grew through were not
+    /// collapsed, or not wholly (each was stopped when its resize began);
+    /// that is what saves growth its cost, and is not observable here.
+    #[test]
+    fn a_grown_table_ends_on_huge_pages() {
+        use crate::map::zeroed::tests::{kernel_collapses, kernel_populates};
+        if !kernel_populates() || !kernel_collapses() {
+            eprintln!("skipped: this kernel has no MADV_POPULATE_WRITE or MADV_COLLAPSE");
+            return;
+        }
+        let m = RcuHashMap::<u64, u64>::builder()
+            .storage::<Inline>()
+            .build();
+        // Tables of 16 MiB (2^18 head lines) and more are prefaulted.
+        let n = 1_500_000u64;
+        {
+            let mut p = m.pin();
+            for k in 0..n {
+                p.insert(k, k);
+                if k % 4096 == 0 {
+                    p = m.pin();
+                }
+            }
+        }
+        let g = m.pin();
+        let (huge, aligned) = m.root().huge_page_bytes();
+        assert!(
+            aligned >= 8 << 20,
+            "the table did not grow as expected: {aligned} aligned bytes"
+        );
+        assert_eq!(huge, 0, "a grown table starts on 4 KiB pages");
+        drop(g);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let g = m.pin();
+            let (huge, aligned) = m.root().huge_page_bytes();
+            drop(g);
+            if huge == aligned {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{huge} of {aligned} bytes on huge pages after 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let p = m.pin();
+        assert!((0..n).all(|k| p.get(&k) == Some(&k)), "an entry lost");
     }
 }

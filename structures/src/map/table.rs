@@ -1119,10 +1119,25 @@ impl<K, V, M: Layout<K, V>> Table<K, V, M> {
     }
 
     /// Moves a table made on 4 KiB pages into huge pages, in the
-    /// background (see [`zeroed`](super::zeroed)).
-    pub(crate) fn collapse_in_background(&self) {
-        self.buckets.collapse_in_background();
-        self.summaries.collapse_in_background();
+    /// background, once `after` has passed and unless the table is
+    /// resized first (see [`zeroed`](super::zeroed)).
+    pub(crate) fn collapse_in_background(&self, after: std::time::Duration) {
+        self.buckets.collapse_in_background(after);
+        self.summaries.collapse_in_background(after);
+    }
+
+    /// Stops a collapse into huge pages that has not finished: the table
+    /// is being resized.
+    pub(crate) fn stop_collapsing(&self) {
+        self.buckets.stop_collapsing();
+        self.summaries.stop_collapsing();
+    }
+
+    /// Bytes of the bucket array on huge pages, and of the huge pages that
+    /// fit in it.
+    #[cfg(all(test, target_os = "linux", not(miri), not(loom)))]
+    pub(crate) fn huge_page_bytes(&self) -> (usize, usize) {
+        self.buckets.huge_page_bytes()
     }
 
     #[inline(always)]

@@ -33,6 +33,7 @@
 
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
+use std::time::{Duration, Instant};
 
 /// Arrays at least this large are mapped from the kernel (Linux, outside
 /// Miri and loom); smaller ones come from the allocator.
@@ -71,6 +72,10 @@ struct Mapping {
     pages: Pages,
     /// What its background thread does or will do.
     pager: std::sync::Mutex<Pager>,
+    /// Set when its array is about to be replaced: a collapse not yet
+    /// done is then not worth its cost (see
+    /// [`ZeroedArray::stop_collapsing`]).
+    replaced: std::sync::atomic::AtomicBool,
 }
 
 /// The background work on a mapping. At most one thread works on it at a
@@ -82,10 +87,11 @@ enum Pager {
     Done,
     /// On 4 KiB pages, no thread: a collapse may be asked for.
     Small,
-    /// Faulting in; `collapse`: then collapse into huge pages.
-    Prefaulting { collapse: bool },
-    /// Collapsing into huge pages.
-    Collapsing,
+    /// Faulting in; then, if `collapse_at` is set, collapsing into huge
+    /// pages from that time on.
+    Prefaulting { collapse_at: Option<Instant> },
+    /// Collapsing into huge pages from time `at` on (waiting until then).
+    Collapsing { at: Instant },
 }
 
 // SAFETY: a `Mapping` is an address range that only `Drop` acts on (the
@@ -134,10 +140,15 @@ impl<T> ZeroedArray<T> {
                 size: layout.size(),
                 pages,
                 pager: std::sync::Mutex::new(pager),
+                replaced: std::sync::atomic::AtomicBool::new(false),
             });
             if layout.size() >= PREFAULT_AT {
                 let mut pager = lock(&mapping.pager);
-                start_pager(&mapping, &mut pager, Pager::Prefaulting { collapse: false });
+                start_pager(
+                    &mapping,
+                    &mut pager,
+                    Pager::Prefaulting { collapse_at: None },
+                );
             }
             return ZeroedArray {
                 start: start.cast(),
@@ -185,20 +196,50 @@ impl<T> ZeroedArray<T> {
 
 impl<T> ZeroedArray<T> {
     /// Has a background thread collapse a [`Pages::SmallUntilCollapsed`]
-    /// array into huge pages (after faulting it in, if that is still under
-    /// way). It stops early once the array is dropped. A hint only: where
-    /// the array is not mapped, not on 4 KiB pages, already collapsing, or
-    /// the kernel predates `MADV_COLLAPSE`, nothing changes.
-    pub(crate) fn collapse_in_background(&self) {
+    /// array into huge pages once `after` has passed (and the array is
+    /// faulted in, if that is still under way). It stops early once the
+    /// array is dropped or [`stop_collapsing`](Self::stop_collapsing) is
+    /// called. A hint only: where the array is not mapped, not on 4 KiB
+    /// pages, already collapsing, or the kernel predates `MADV_COLLAPSE`,
+    /// nothing changes.
+    pub(crate) fn collapse_in_background(&self, after: Duration) {
         let Some(m) = &self.mapping else { return };
+        let at = Instant::now() + after;
         let mut pager = lock(&m.pager);
         match *pager {
-            Pager::Small => start_pager(m, &mut pager, Pager::Collapsing),
-            Pager::Prefaulting { collapse: false } => {
-                *pager = Pager::Prefaulting { collapse: true };
+            Pager::Small => start_pager(m, &mut pager, Pager::Collapsing { at }),
+            Pager::Prefaulting { collapse_at: None } => {
+                *pager = Pager::Prefaulting {
+                    collapse_at: Some(at),
+                };
             }
-            Pager::Done | Pager::Prefaulting { collapse: true } | Pager::Collapsing => {}
+            Pager::Done | Pager::Prefaulting { .. } | Pager::Collapsing { .. } => {}
         }
+    }
+
+    /// Says the array is about to be replaced (its table is being
+    /// resized): a collapse asked for and not yet done stops, or never
+    /// starts. Collapsing competes with the migration out of the table for
+    /// the CPU and the process's memory map, and would be thrown away.
+    pub(crate) fn stop_collapsing(&self) {
+        if let Some(m) = &self.mapping {
+            // Relaxed: a hint; the pager reads it at its next step.
+            m.replaced.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(all(test, target_os = "linux", not(miri), not(loom)))]
+impl<T> ZeroedArray<T> {
+    /// Bytes of the array on huge pages, and of the huge pages that fit
+    /// in its mapping aligned (0 and 0 where it is not mapped).
+    pub(crate) fn huge_page_bytes(&self) -> (usize, usize) {
+        let Some(m) = &self.mapping else {
+            return (0, 0);
+        };
+        let start = m.start.as_ptr() as usize;
+        let aligned = (start + m.size) / HUGE * HUGE - start.next_multiple_of(HUGE);
+        (tests::huge_bytes(start, m.size), aligned)
     }
 }
 
@@ -337,8 +378,10 @@ fn run_pager(m: &std::sync::Arc<Mapping>) {
         }
         let mut pager = lock(&m.pager);
         match *pager {
-            Pager::Prefaulting { collapse: true } => *pager = Pager::Collapsing,
-            Pager::Prefaulting { collapse: false } => {
+            Pager::Prefaulting {
+                collapse_at: Some(at),
+            } => *pager = Pager::Collapsing { at },
+            Pager::Prefaulting { collapse_at: None } => {
                 // A huge-page array is done; a 4 KiB one waits for its
                 // collapse to be asked for (a new thread then).
                 *pager = match m.pages {
@@ -350,15 +393,30 @@ fn run_pager(m: &std::sync::Arc<Mapping>) {
             _ => unreachable!("only the pager leaves Prefaulting"),
         }
     }
-    collapse(m, alive);
+    let Pager::Collapsing { at } = *lock(&m.pager) else {
+        unreachable!("a pager prefaults or collapses")
+    };
+    let wanted = || alive() && !m.replaced.load(std::sync::atomic::Ordering::Relaxed);
+    collapse(m, at, wanted);
     *lock(&m.pager) = Pager::Done;
 }
 
-/// Collapses the 2 MiB-aligned part of `m` into huge pages while `alive`.
+/// Collapses the 2 MiB-aligned part of `m` into huge pages from time `at`
+/// on, while `wanted`.
 #[cfg(all(target_os = "linux", not(miri), not(loom)))]
-fn collapse(m: &Mapping, alive: impl Fn() -> bool) {
+fn collapse(m: &Mapping, at: Instant, wanted: impl Fn() -> bool) {
     /// `MADV_COLLAPSE` (Linux 6.1), which the libc crate does not name.
     const MADV_COLLAPSE: libc::c_int = 25;
+    loop {
+        let now = Instant::now();
+        if !wanted() {
+            return;
+        }
+        if now >= at {
+            break;
+        }
+        std::thread::sleep((at - now).min(Duration::from_millis(10)));
+    }
     let begin = (m.start.as_ptr() as usize).next_multiple_of(HUGE);
     let end = (m.start.as_ptr() as usize + m.size) / HUGE * HUGE;
     if end <= begin {
@@ -370,7 +428,7 @@ fn collapse(m: &Mapping, alive: impl Fn() -> bool) {
     // are backed.
     unsafe { libc::madvise(begin as *mut libc::c_void, end - begin, libc::MADV_HUGEPAGE) };
     let mut at = begin;
-    while at < end && alive() {
+    while at < end && wanted() {
         // SAFETY: as above. MADV_COLLAPSE copies the 4 KiB pages of one
         // huge page's range into a huge page and maps it in their place,
         // contents unchanged; writers touching the range meanwhile wait
@@ -422,7 +480,7 @@ fn advise_huge_pages(start: *mut u8, len: usize) {
 }
 
 #[cfg(all(test, not(loom)))]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     #[test]
@@ -447,7 +505,7 @@ mod tests {
 
     /// Whether this kernel has `MADV_POPULATE_WRITE` (Linux 5.14+).
     #[cfg(all(target_os = "linux", not(miri)))]
-    fn kernel_populates() -> bool {
+    pub(in crate::map) fn kernel_populates() -> bool {
         // SAFETY: a fresh one-page mapping of our own, unmapped below.
         unsafe {
             let p = libc::mmap(
@@ -533,7 +591,7 @@ mod tests {
     /// overlap it, which all lie inside it (the array's own mapping,
     /// split where a part of it was advised).
     #[cfg(all(target_os = "linux", not(miri)))]
-    fn huge_bytes(start: usize, size: usize) -> usize {
+    pub(super) fn huge_bytes(start: usize, size: usize) -> usize {
         let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
         let mut inside = false;
         let mut bytes = 0;
@@ -560,7 +618,7 @@ mod tests {
     /// Whether this kernel collapses anonymous memory on request
     /// (`MADV_COLLAPSE`, Linux 6.1+, transparent huge pages not "never").
     #[cfg(all(target_os = "linux", not(miri)))]
-    fn kernel_collapses() -> bool {
+    pub(in crate::map) fn kernel_collapses() -> bool {
         // SAFETY: a fresh mapping of our own, touched inside and unmapped
         // below; MADV_COLLAPSE keeps its contents.
         unsafe {
@@ -582,13 +640,36 @@ mod tests {
         }
     }
 
-    /// The aligned huge pages inside `a`'s mapping, in bytes.
+    /// `a`'s mapping (start and size) and the bytes of the huge pages
+    /// that fit in it aligned.
     #[cfg(all(target_os = "linux", not(miri)))]
     fn collapsible_bytes<T>(a: &ZeroedArray<T>) -> (usize, usize, usize) {
         let m = a.mapping.as_ref().expect("a mapped array");
         let (start, size) = (m.start.as_ptr() as usize, m.size);
         let aligned = (start + size) / HUGE * HUGE - start.next_multiple_of(HUGE);
         (start, size, aligned)
+    }
+
+    /// A collapse stopped before its time never happens, and its thread
+    /// ends.
+    #[cfg(all(target_os = "linux", not(miri)))]
+    #[test]
+    fn a_stopped_collapse_leaves_4k_pages() {
+        if !kernel_populates() || !kernel_collapses() {
+            eprintln!("skipped: this kernel has no MADV_POPULATE_WRITE or MADV_COLLAPSE");
+            return;
+        }
+        // SAFETY: an all-zero u64 is 0.
+        let a = unsafe { ZeroedArray::<u64>::new(PREFAULT_AT / 8 * 2, Pages::SmallUntilCollapsed) };
+        a.collapse_in_background(Duration::from_millis(300));
+        a.stop_collapsing();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while *lock(&a.mapping.as_ref().expect("mapped").pager) != Pager::Done {
+            assert!(Instant::now() < deadline, "the pager still runs after 20 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let (start, size, _) = collapsible_bytes(&a);
+        assert_eq!(huge_bytes(start, size), 0, "collapsed after all");
     }
 
     /// Waits until `a`'s mapping has `want` bytes on huge pages.
@@ -639,7 +720,7 @@ mod tests {
                     }
                 }
             });
-            a.collapse_in_background();
+            a.collapse_in_background(Duration::ZERO);
             wait_for_huge_bytes(&a, aligned);
         });
         for (i, x) in a.iter().enumerate() {
@@ -663,7 +744,7 @@ mod tests {
         // SAFETY: an all-zero u64 is 0.
         let mut a =
             unsafe { ZeroedArray::<u64>::new(PREFAULT_AT / 8 * 4, Pages::SmallUntilCollapsed) };
-        a.collapse_in_background();
+        a.collapse_in_background(Duration::ZERO);
         assert_ne!(
             *lock(&a.mapping.as_ref().expect("mapped").pager),
             Pager::Small,
@@ -686,7 +767,7 @@ mod tests {
             let a = unsafe {
                 ZeroedArray::<u64>::new(PREFAULT_AT / 8 * 32, Pages::SmallUntilCollapsed)
             };
-            a.collapse_in_background();
+            a.collapse_in_background(Duration::ZERO);
             let mapping = std::sync::Arc::downgrade(a.mapping.as_ref().expect("mapped"));
             drop(a);
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
