@@ -17,15 +17,16 @@
 //! mapping (an `Arc`), so the array's memory stays mapped until it is
 //! done, and it stops early once the array is dropped.
 //!
-//! A table made by a resize starts on 4 KiB pages ([`Pages::SmallUntilCollapsed`])
-//! and is collapsed into huge pages (`MADV_COLLAPSE`, Linux 6.1+) by a
-//! background thread once the resize that fills it has finished
-//! ([`ZeroedArray::collapse_in_background`]). A VM's host may take
-//! seconds to back a fresh huge page while the guest hands out 4 KiB
-//! pages it already holds, and a growing table is faulted in while
-//! writers wait on it; collapsing during the migration instead competes
-//! with it (docs/map-design.md, "Fresh memory and the order of runs").
-//! The table a map is built with keeps huge pages from the start.
+//! A table made by a resize starts on 4 KiB pages
+//! ([`Pages::SmallUntilCollapsed`]) and is collapsed into huge pages
+//! (`MADV_COLLAPSE`, Linux 6.1+) by a background thread some time after
+//! the resize that fills it has finished
+//! ([`ZeroedArray::collapse_in_background`]). A growing table is faulted
+//! in while writers wait on it, and a VM's host may back fresh huge pages
+//! ten times slower than the guest hands out 4 KiB pages it already holds;
+//! collapsing during the migration instead competes with it
+//! (docs/map-design.md, "Grown tables on 4 KiB pages"). The table a map is
+//! built with keeps huge pages from the start.
 
 // Loom builds its arrays element by element (`from_fn`): the mapping
 // helpers go unused there.
@@ -204,6 +205,9 @@ impl<T> ZeroedArray<T> {
     /// nothing changes.
     pub(crate) fn collapse_in_background(&self, after: Duration) {
         let Some(m) = &self.mapping else { return };
+        if m.size < 2 * HUGE {
+            return; // As in `advise_huge_pages`: too small to be worth it.
+        }
         let at = Instant::now() + after;
         let mut pager = lock(&m.pager);
         match *pager {
