@@ -67,10 +67,12 @@ fn every_nth(counter: &'static std::thread::LocalKey<std::cell::Cell<u32>>, ever
 /// How long a table made by a resize stays on 4 KiB pages before it is
 /// collapsed into huge ones (see [`zeroed`](super::zeroed)), unless it is
 /// resized first. A table that keeps growing is replaced before then, and
-/// a collapse of it would be thrown away; worse, `MADV_COLLAPSE` holds the
-/// process's memory map while the host backs each huge page, stalling
-/// the faults of the next table's migration. Collapsing at once cost
-/// RapidGrow a quarter to a third, where waiting this long doubled it
+/// a collapse of it would be thrown away; worse, it would run beside the
+/// next migration, taking a core, fresh huge pages, and the process's
+/// memory-map lock (`MADV_COLLAPSE` holds it for writing while it copies
+/// into each huge page), which stalls that migration's page faults.
+/// Collapsing at once cost RapidGrow inline a quarter to over a third
+/// against huge pages from the start, where waiting this long doubled it
 /// (docs/map-design.md, "Grown tables on 4 KiB pages").
 const COLLAPSE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
