@@ -569,27 +569,6 @@ pub(super) mod tests {
         assert_eq!(a.iter().sum::<u64>(), 3);
     }
 
-    /// Dropping a large array while it is being faulted in releases its
-    /// mapping (unmapped) as soon as the prefaulter notices and stops.
-    #[cfg(all(target_os = "linux", not(miri)))]
-    #[test]
-    fn a_large_array_dropped_while_prefaulting_is_released() {
-        for _ in 0..4 {
-            // SAFETY: an all-zero u64 is 0.
-            let a = unsafe { ZeroedArray::<u64>::new(PREFAULT_AT / 8 * 32, Pages::Huge) };
-            let mapping = std::sync::Arc::downgrade(a.mapping.as_ref().expect("mapped"));
-            drop(a);
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-            while mapping.upgrade().is_some() {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "a dropped array's mapping is still held after 20 s"
-                );
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-        }
-    }
-
     /// Bytes of `[start, start + size)` that the kernel backs with huge
     /// pages: `AnonHugePages` of the mappings (`/proc/self/smaps`) that
     /// overlap it, which all lie inside it (the array's own mapping,
@@ -761,26 +740,25 @@ pub(super) mod tests {
         assert_eq!(a.iter().sum::<u64>(), 7);
     }
 
-    /// Dropping an array while it is being collapsed releases its mapping
-    /// as soon as the collapsing thread notices and stops.
+    /// Dropping a large array while its pager runs (faulting it in, or
+    /// collapsing it) releases its mapping (unmapped) as soon as the
+    /// pager notices and stops.
     #[cfg(all(target_os = "linux", not(miri)))]
     #[test]
-    fn a_small_page_array_dropped_while_collapsing_is_released() {
-        for _ in 0..4 {
+    fn a_large_array_dropped_while_paged_is_released() {
+        for pages in [Pages::Huge, Pages::SmallUntilCollapsed].repeat(4) {
             // SAFETY: an all-zero u64 is 0.
-            let a = unsafe {
-                ZeroedArray::<u64>::new(PREFAULT_AT / 8 * 32, Pages::SmallUntilCollapsed)
-            };
-            a.collapse_in_background(Duration::ZERO);
+            let a = unsafe { ZeroedArray::<u64>::new(PREFAULT_AT / 8 * 32, pages) };
+            a.collapse_in_background(Duration::ZERO); // Huge pages: no-op.
             let mapping = std::sync::Arc::downgrade(a.mapping.as_ref().expect("mapped"));
             drop(a);
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            let deadline = Instant::now() + Duration::from_secs(20);
             while mapping.upgrade().is_some() {
                 assert!(
-                    std::time::Instant::now() < deadline,
-                    "a dropped array's mapping is still held after 20 s"
+                    Instant::now() < deadline,
+                    "a dropped {pages:?} array's mapping is still held after 20 s"
                 );
-                std::thread::sleep(std::time::Duration::from_millis(1));
+                std::thread::sleep(Duration::from_millis(1));
             }
         }
     }
