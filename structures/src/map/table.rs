@@ -1140,6 +1140,12 @@ impl<K, V, M: Layout<K, V>> Table<K, V, M> {
         self.buckets.huge_page_bytes()
     }
 
+    /// How the bucket array's pages were mapped (`None`: not mapped).
+    #[cfg(all(test, target_os = "linux", not(miri), not(loom)))]
+    pub(crate) fn pages(&self) -> Option<Pages> {
+        self.buckets.pages()
+    }
+
     #[inline(always)]
     pub(crate) fn index(&self, hash: u64) -> usize {
         hash as usize & self.mask

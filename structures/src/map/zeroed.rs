@@ -235,6 +235,11 @@ impl<T> ZeroedArray<T> {
 
 #[cfg(all(test, target_os = "linux", not(miri), not(loom)))]
 impl<T> ZeroedArray<T> {
+    /// How the array's pages were mapped (`None`: not mapped).
+    pub(crate) fn pages(&self) -> Option<Pages> {
+        self.mapping.as_ref().map(|m| m.pages)
+    }
+
     /// Bytes of the array on huge pages, and of the huge pages that fit
     /// in its mapping aligned (0 and 0 where it is not mapped).
     pub(crate) fn huge_page_bytes(&self) -> (usize, usize) {
