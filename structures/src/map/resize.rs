@@ -328,7 +328,7 @@ mod tests {
         let n = 1_500_000u64;
         for start in (0..n).step_by(4096) {
             // A section per batch, so that grace periods go on.
-            let mut p = m.pin();
+            let p = m.pin();
             for k in start..(start + 4096).min(n) {
                 p.insert(k, k);
             }
