@@ -247,7 +247,7 @@ impl<T> ZeroedArray<T> {
             return (0, 0);
         };
         let start = m.start.as_ptr() as usize;
-        let aligned = (start + m.size) / HUGE * HUGE - start.next_multiple_of(HUGE);
+        let aligned = huge_aligned(start, m.size).len();
         (tests::huge_bytes(start, m.size), aligned)
     }
 }
@@ -426,8 +426,7 @@ fn collapse(m: &Mapping, at: Instant, wanted: impl Fn() -> bool) {
         }
         std::thread::sleep((at - now).min(Duration::from_millis(10)));
     }
-    let begin = (m.start.as_ptr() as usize).next_multiple_of(HUGE);
-    let end = (m.start.as_ptr() as usize + m.size) / HUGE * HUGE;
+    let std::ops::Range { start: begin, end } = huge_aligned(m.start.as_ptr() as usize, m.size);
     if end <= begin {
         return;
     }
@@ -464,6 +463,14 @@ fn unmap(_start: *mut u8, _size: usize) {
     unreachable!("arrays are mapped only on Linux");
 }
 
+/// The whole huge pages inside `[start, start + len)`, as addresses (empty
+/// where none fits).
+fn huge_aligned(start: usize, len: usize) -> std::ops::Range<usize> {
+    let begin = start.next_multiple_of(HUGE);
+    let end = (start + len) / HUGE * HUGE;
+    begin..end.max(begin)
+}
+
 /// Asks Linux to back a large array with huge pages: a lookup in a table
 /// of hundreds of megabytes otherwise pays a TLB miss (a page walk) on top
 /// of its cache miss. A hint only: where transparent huge pages are off,
@@ -475,8 +482,7 @@ fn advise_huge_pages(start: *mut u8, len: usize) {
     #[cfg(target_os = "linux")]
     {
         // madvise takes whole pages: the 2 MiB-aligned part of the range.
-        let begin = (start as usize).next_multiple_of(HUGE);
-        let end = (start as usize + len) / HUGE * HUGE;
+        let std::ops::Range { start: begin, end } = huge_aligned(start as usize, len);
         if end > begin {
             // SAFETY: the range lies inside our own fresh allocation;
             // MADV_HUGEPAGE changes only how its pages are backed, never
@@ -634,8 +640,7 @@ pub(super) mod tests {
     fn collapsible_bytes<T>(a: &ZeroedArray<T>) -> (usize, usize, usize) {
         let m = a.mapping.as_ref().expect("a mapped array");
         let (start, size) = (m.start.as_ptr() as usize, m.size);
-        let aligned = (start + size) / HUGE * HUGE - start.next_multiple_of(HUGE);
-        (start, size, aligned)
+        (start, size, huge_aligned(start, size).len())
     }
 
     /// A collapse stopped before its time never happens, and its thread
