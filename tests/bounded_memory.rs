@@ -633,3 +633,44 @@ fn one_long_section_spills_what_it_retires_and_the_next_one_waits() {
         assert_eq!(d.stats().pending(), 0, "{flavor:?}");
     }
 }
+
+/// The other side of the long section above: one pinned handle that
+/// replaces as much, but repins every `EVERY` writes, stays within the
+/// bound: at each repin at most the ring's `FIT` objects and one
+/// section's worth are pending, and it spills at most `EVERY` per section.
+#[test]
+fn a_long_lived_pin_that_repins_stays_within_the_bound() {
+    const EVERY: usize = 16;
+    for flavor in [Flavor::Memb, Flavor::Mb, Flavor::Qsbr] {
+        let d = Domain::builder().flavor(flavor).queue_capacity(C).build();
+        let map: Arc<urcu::RcuHashMap<u64, Vec<u8>>> =
+            Arc::new(urcu::RcuHashMap::builder().domain(&d).build());
+        let replaced = scaled(64 * C);
+        let most = {
+            let (map, d) = (map.clone(), d.clone());
+            within(Duration::from_secs(60), "repinning writer", move || {
+                let mut pinned = map.pin();
+                let mut most = 0;
+                for i in 0..replaced {
+                    pinned.insert(0, vec![0; 64]);
+                    if i % EVERY == EVERY - 1 {
+                        pinned.repin();
+                        most = most.max(d.stats().pending());
+                    }
+                }
+                most
+            })
+        };
+        let s = d.stats();
+        assert!(
+            most <= (FIT + 2 * EVERY) as u64,
+            "{flavor:?}: at most a ring and a section or two pending at a repin, not {most}: {s:?}"
+        );
+        assert!(
+            s.reclaimed + (FIT + 2 * EVERY) as u64 >= replaced as u64,
+            "{flavor:?}: what the handle replaced was freed while it lived: {s:?}"
+        );
+        d.rcu_barrier();
+        assert_eq!(d.stats().pending(), 0, "{flavor:?}");
+    }
+}

@@ -611,3 +611,46 @@ fn a_guard_reports_quiescent_states_once_it_is_the_only_one() {
         w.join().unwrap();
     }
 }
+
+/// A guard's `repin` ends the section only when the guard is the thread's
+/// only one: while an outer guard lives, a grace period still waits; once
+/// the outer guard drops, the next `repin` lets it end (for QSBR through
+/// the quiescent state it reports).
+#[test]
+fn repin_ends_the_section_of_the_only_guard() {
+    for flavor in FLAVORS {
+        let d = Domain::builder().flavor(flavor).build();
+        // QSBR: the handle's guard keeps the thread online throughout.
+        let h = d.register_thread();
+        let outer = d.read_lock();
+        let mut inner = h.read_lock();
+        let done = Arc::new(AtomicBool::new(false));
+        let w = {
+            let (d, done) = (d.clone(), done.clone());
+            thread::spawn(move || {
+                d.synchronize_rcu();
+                done.store(true, Ordering::SeqCst);
+            })
+        };
+        for _ in 0..50 {
+            inner.repin();
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert!(
+            !done.load(Ordering::SeqCst),
+            "{flavor:?}: the outer guard's section is still open"
+        );
+        drop(outer);
+        let deadline = std::time::Instant::now() + LIMIT;
+        while !done.load(Ordering::SeqCst) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{flavor:?}: the only guard's repin did not end the grace period"
+            );
+            inner.repin();
+            thread::yield_now();
+        }
+        drop(inner);
+        w.join().unwrap();
+    }
+}

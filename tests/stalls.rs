@@ -305,14 +305,19 @@ fn a_panicking_stall_hook_does_not_kill_the_reclaimer() {
 
 /// A hook that waits for a grace period of its own domain would wait for
 /// itself (it runs inside one): it gets a panic that says so, not a hang.
+/// That includes a `repin` whose section spilled (the new section's entry
+/// waits for the spilled objects' grace period): the guard it unwinds
+/// through still holds a section, so its drop ends that one cleanly.
 #[test]
 fn a_stall_hook_that_synchronizes_gets_a_clear_panic() {
+    const QUEUE: usize = 64;
     let slot: Arc<Mutex<Option<Domain>>> = Arc::new(Mutex::new(None));
     let messages: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     let d = {
         let (slot, messages) = (slot.clone(), messages.clone());
         Domain::builder()
             .stall_timeout(Duration::from_millis(10))
+            .queue_capacity(QUEUE)
             .on_stall(move |_: &StallReport| {
                 let Some(d) = slot.lock().unwrap().clone() else {
                     return;
@@ -323,6 +328,16 @@ fn a_stall_hook_that_synchronizes_gets_a_clear_panic() {
                         Box::new(|d: &Domain| d.synchronize_rcu()) as Box<dyn Fn(&Domain)>,
                     ),
                     ("rcu_barrier", Box::new(|d: &Domain| d.rcu_barrier())),
+                    (
+                        "repin after a spill",
+                        Box::new(|d: &Domain| {
+                            let mut g = d.read_lock();
+                            for i in 0..2 * QUEUE {
+                                d.rcu_reclaim_queue(Box::new(i));
+                            }
+                            g.repin();
+                        }),
+                    ),
                 ] {
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&d)));
                     let msg = match r {
@@ -342,7 +357,7 @@ fn a_stall_hook_that_synchronizes_gets_a_clear_panic() {
     };
     assert!(
         common::wait_until(Duration::from_secs(10), || messages.lock().unwrap().len()
-            >= 2),
+            >= 3),
         "the hook ran and came back (no deadlock)"
     );
     drop(release);

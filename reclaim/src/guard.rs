@@ -192,6 +192,42 @@ impl ReadGuard<'_> {
             self.seen = report_quiescent_state(self.record);
         }
     }
+
+    /// Ends this section and begins a new one, so that what the thread
+    /// read or retired before may be reclaimed (`&mut self` proves that no
+    /// reference read through the guard is still held). Unlike
+    /// [`quiescent_state`](Self::quiescent_state) it also settles what a
+    /// full queue made the section set aside, so a long-lived guard that
+    /// writes stays within the queue's bound.
+    ///
+    /// Use it rather than `g = d.read_lock()`: that assignment begins the
+    /// new section before the old guard drops, so the thread never leaves
+    /// its section and nothing it retires is freed. A no-op when an outer
+    /// guard of the same domain is alive on this thread (its section goes
+    /// on).
+    ///
+    /// ```
+    /// use urcu_reclaim::{Domain, RcuBox};
+    /// let d = Domain::new();
+    /// let b = RcuBox::new_in(0u64, &d);
+    /// let mut g = d.read_lock();
+    /// for i in 0..10_000 {
+    ///     b.replace(i);
+    ///     if i % 64 == 0 {
+    ///         g.repin(); // the values replaced so far may now be freed
+    ///     }
+    /// }
+    /// assert_eq!(*b.load(&g), 9_999);
+    /// ```
+    #[inline]
+    pub fn repin(&mut self) {
+        self.hot = self.record.repin(self.hot);
+        // Ending the section is not a quiescent state for a QSBR thread
+        // online through its handle: report one (for the other cases a
+        // load and a compare). `seen` belonged to the old section.
+        self.seen = 0;
+        self.quiescent_state();
+    }
 }
 
 /// A grace period began since a guard's `seen` was taken (or it never

@@ -438,6 +438,13 @@ impl ThreadRecord {
         if r.backlog.get() {
             self.relieve_own_backlog();
         }
+        self.enter_outermost()
+    }
+
+    /// Enters an outermost section, the backlog (if any) already dealt
+    /// with: the tail of [`read_lock_other`](Self::read_lock_other).
+    fn enter_outermost(&self) -> &Hot {
+        let r = &*self.reader;
         match r.flavor {
             Flavor::Memb => memb::enter(&r.ctr, &self.hot().gp_ctr),
             Flavor::Mb => mb::enter(&r.ctr, &self.hot().gp_ctr),
@@ -462,6 +469,34 @@ impl ThreadRecord {
     #[inline(never)]
     fn relieve_own_backlog(&self) {
         self.domain().relieve_backlog(self);
+    }
+
+    /// Ends the thread's read-side section and begins another (owner
+    /// only), for a guard's `repin`; returns the new section's
+    /// [`Self::hot`]. Does nothing inside a nested section (the outer one
+    /// goes on) or an orphaned one (once it ends, the reclaimer may free
+    /// this record, so it must last until the guard drops).
+    pub(crate) fn repin<'a>(&'a self, hot: &'a Hot) -> &'a Hot {
+        let r = &*self.reader;
+        if self.nesting() != 1 || r.orphaned.get() {
+            return hot;
+        }
+        self.read_unlock(hot);
+        if r.backlog.get() {
+            // Relieving the backlog waits for a grace period and frees; should
+            // it unwind (a wait requested from a stall hook panics), the guard
+            // must still hold a section for its drop to end.
+            struct Reenter<'r>(&'r ThreadRecord);
+            impl Drop for Reenter<'_> {
+                fn drop(&mut self) {
+                    self.0.enter_outermost();
+                }
+            }
+            let reenter = Reenter(self);
+            self.relieve_own_backlog();
+            std::mem::forget(reenter);
+        }
+        self.read_lock()
     }
 
     /// Leaves a read-side section (owner only); `hot` is [`Self::hot`],

@@ -198,7 +198,11 @@ where
     }
 
     /// Pins the map: a handle whose reads and writes share one read-side
-    /// section, and whose references live as long as it does.
+    /// section, and whose references live as long as it does. Nothing
+    /// the handle replaces or removes is freed before it drops: a handle
+    /// kept across many writes calls [`Pinned::repin`] now and then
+    /// (`m = map.pin()` does not end the old section, which is still open
+    /// when the new one begins).
     ///
     /// ```
     /// use urcu_structures::RcuHashMap;

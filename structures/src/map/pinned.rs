@@ -49,6 +49,31 @@ where
         &self.guard
     }
 
+    /// Ends this handle's read-side section and begins a new one, so that
+    /// what it replaced or removed so far may be freed; a long-lived
+    /// handle calls it between batches of work. `&mut self`: no reference
+    /// read through the handle outlives it. (`m = map.pin()` would not do:
+    /// the new section begins before the old handle drops, so the thread
+    /// never leaves its section.) A no-op inside an outer section of the
+    /// map's domain, which goes on. See [`ReadGuard::repin`].
+    ///
+    /// ```
+    /// use urcu_structures::RcuHashMap;
+    /// let map: RcuHashMap<u64, u64> = RcuHashMap::new();
+    /// let mut m = map.pin();
+    /// for i in 0..10_000 {
+    ///     m.insert(i % 100, i);
+    ///     if i % 64 == 63 {
+    ///         m.repin(); // the values replaced so far may now be freed
+    ///     }
+    /// }
+    /// assert_eq!(m.get(&99), Some(&9_999));
+    /// ```
+    #[inline]
+    pub fn repin(&mut self) {
+        self.guard.repin();
+    }
+
     /// The value for `key`.
     ///
     /// ```
