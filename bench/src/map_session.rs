@@ -206,8 +206,8 @@ impl<K: BenchKey, M: MapStorage<K, Value<K>>> Map for Urcu<K, M> {
     fn shape(&self) -> Option<String> {
         let s = self.0.table_stats();
         Some(format!(
-            "{} entries in {} buckets + {} overflow lines, longest chain {} lines",
-            s.entries, s.buckets, s.overflow_lines, s.longest_chain
+            "{} entries in {} buckets + {} overflow lines ({} entries there), longest chain {} lines",
+            s.entries, s.buckets, s.overflow_lines, s.overflow_entries, s.longest_chain
         ))
     }
 }

@@ -569,6 +569,8 @@ fn table_stats_count_overflow_lines_and_the_longest_chain() {
     assert_eq!(s.buckets, 16);
     assert_eq!(s.overflow_lines, 2);
     assert_eq!(s.longest_chain, 3);
+    // Three of bucket 0's seven in its head, four past it.
+    assert_eq!(s.overflow_entries, 4);
 }
 
 /// An insert whose key comparison panics drops the entry it had made for

@@ -135,6 +135,9 @@ pub struct TableStats {
     pub overflow_lines: usize,
     /// Lines in the longest chain (1: no bucket has overflowed).
     pub longest_chain: usize,
+    /// Entries that live in overflow lines: a lookup of one reads a line
+    /// past its bucket's head.
+    pub overflow_entries: usize,
 }
 
 impl<K, V, S, M> RcuHashMap<K, V, S, M>
@@ -472,6 +475,7 @@ where
     /// assert_eq!(s.entries, 1000);
     /// assert!(s.buckets.is_power_of_two() && s.longest_chain >= 1);
     /// assert!(s.overflow_lines < s.buckets);
+    /// assert!(s.overflow_entries <= s.entries);
     /// ```
     pub fn table_stats(&self) -> TableStats {
         let _g = self.domain.read_lock();
@@ -483,10 +487,17 @@ where
             buckets: t.len(),
             overflow_lines: 0,
             longest_chain: 0,
+            overflow_entries: 0,
         };
         for i in 0..t.len() {
             let mut lines = 1;
             let mut b = t.bucket_at(i);
+            if let Some(o) = b.overflow() {
+                o.scan(|_| {
+                    stats.overflow_entries += 1;
+                    None::<()>
+                });
+            }
             while let Some(next) = b.overflow() {
                 lines += 1;
                 b = next;
