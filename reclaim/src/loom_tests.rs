@@ -78,12 +78,22 @@ fn ring_handover_between_owner_and_drainer() {
 /// A reader that sees the old version of an object must never see it
 /// freed: the grace period waits for its section.
 fn reader_vs_grace_period(flavor: Flavor) {
-    reader_vs_grace_period_with(flavor, false);
+    reader_vs_grace_period_with(flavor, Midway::Nothing);
 }
 
-/// The model above; with `refresh`, the reader first reports a quiescent
-/// state inside its section (what a cached reader's `load` does).
-fn reader_vs_grace_period_with(flavor: Flavor, refresh: bool) {
+/// What the reader of `reader_vs_grace_period_with` does inside its
+/// section before it reads.
+#[derive(Clone, Copy)]
+enum Midway {
+    Nothing,
+    /// Reports a quiescent state (what a cached reader's `load` does).
+    QuiescentState,
+    /// Ends the section and begins another (a guard's `repin`).
+    Repin,
+}
+
+/// The model above, with the reader doing `midway` first.
+fn reader_vs_grace_period_with(flavor: Flavor, midway: Midway) {
     model(move || {
         let d = Domain::builder().flavor(flavor).build();
         assert_eq!(d.flavor(), flavor);
@@ -93,9 +103,13 @@ fn reader_vs_grace_period_with(flavor: Flavor, refresh: bool) {
         let reader = {
             let (version, freed_v1) = (version.clone(), freed_v1.clone());
             thread::spawn(move || {
-                rec.read_lock();
-                if refresh {
-                    rec.guard_quiescent_state();
+                let hot = rec.read_lock();
+                match midway {
+                    Midway::Nothing => {}
+                    Midway::QuiescentState => rec.guard_quiescent_state(),
+                    Midway::Repin => {
+                        rec.repin(hot);
+                    }
                 }
                 if version.load(Ordering::Acquire) == 1 {
                     // Relaxed on purpose: only the protocol may order this.
@@ -224,7 +238,16 @@ fn queued_object_outlives_reader() {
 #[test]
 fn reads_after_an_in_section_quiescent_state_stay_protected() {
     for flavor in [Flavor::Memb, Flavor::Qsbr] {
-        reader_vs_grace_period_with(flavor, true);
+        reader_vs_grace_period_with(flavor, Midway::QuiescentState);
+    }
+}
+
+/// A reader that repins (ends its section and begins another) is
+/// protected for what it reads in the new section.
+#[test]
+fn reads_after_a_repin_stay_protected() {
+    for flavor in [Flavor::Memb, Flavor::Mb, Flavor::Qsbr] {
+        reader_vs_grace_period_with(flavor, Midway::Repin);
     }
 }
 
