@@ -91,9 +91,28 @@
 //! The fix, when `caller_fallbacks` climbs or `longest_grace_period` is
 //! large: shorter sections (one per request rather than one per
 //! connection), [`ReadGuard::quiescent_state`](crate::ReadGuard::quiescent_state)
-//! inside long loops, or a larger
+//! inside long read loops, [`repin`](crate::ReadGuard::repin) (a map
+//! handle's [`Pinned::repin`](crate::Pinned::repin)) between batches of
+//! writes, or a larger
 //! [`queue_capacity`](crate::DomainBuilder::queue_capacity) if the bursts
 //! are legitimate.
+//!
+//! Re-pinning by assignment does not end a section: in `m = map.pin()` the
+//! new handle is made before the old one drops, so the new section nests in
+//! the old and the thread never leaves it. Nothing it retires is freed, and
+//! the grace period stalls (the stall report names the thread):
+//!
+//! ```
+//! let map: urcu::RcuHashMap<u64, u64> = urcu::RcuHashMap::new();
+//! let mut m = map.pin();
+//! for i in 0..1_000u64 {
+//!     m.insert(i % 10, i);
+//!     if i % 64 == 63 {
+//!         // Not `m = map.pin();`
+//!         m.repin();
+//!     }
+//! }
+//! ```
 //!
 //! # Waiting for a grace period inside a section
 //!
