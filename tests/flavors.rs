@@ -570,46 +570,9 @@ fn a_qsbr_thread_online_through_its_handle_may_wait() {
 /// some guard of the thread may still hold a reference.
 #[test]
 fn a_guard_reports_quiescent_states_once_it_is_the_only_one() {
-    for flavor in FLAVORS {
-        let d = Domain::builder().flavor(flavor).build();
-        // QSBR: the handle's guard keeps the thread online throughout.
-        let h = d.register_thread();
-        let outer = d.read_lock();
-        let mut inner = h.read_lock();
-        inner.quiescent_state(); // before any grace period: nothing to do
-        let done = Arc::new(AtomicBool::new(false));
-        let w = {
-            let (d, done) = (d.clone(), done.clone());
-            thread::spawn(move || {
-                d.synchronize_rcu();
-                done.store(true, Ordering::SeqCst);
-            })
-        };
-        // Nested: reports nothing, however often, while `outer` lives.
-        for _ in 0..50 {
-            inner.quiescent_state();
-            thread::sleep(Duration::from_millis(1));
-        }
-        assert!(
-            !done.load(Ordering::SeqCst),
-            "{flavor:?}: the outer guard's section is still open"
-        );
-        drop(outer);
-        // Now `inner` is the only guard: its next report ends the wait.
-        // (The guard cannot leave this thread, so the limit is a deadline
-        // here rather than `within`.)
-        let deadline = std::time::Instant::now() + LIMIT;
-        while !done.load(Ordering::SeqCst) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{flavor:?}: the only guard's quiescent states did not end the grace period"
-            );
-            inner.quiescent_state();
-            thread::yield_now();
-        }
-        drop(inner);
-        w.join().unwrap();
-    }
+    // Before any grace period there is nothing to report: the first call
+    // must not confuse the later ones.
+    only_the_only_guard_lets_a_grace_period_end("quiescent_state", |g| g.quiescent_state(), true);
 }
 
 /// A guard's `repin` ends the section only when the guard is the thread's
@@ -618,12 +581,26 @@ fn a_guard_reports_quiescent_states_once_it_is_the_only_one() {
 /// the quiescent state it reports).
 #[test]
 fn repin_ends_the_section_of_the_only_guard() {
+    only_the_only_guard_lets_a_grace_period_end("repin", |g| g.repin(), false);
+}
+
+/// For every flavor: a guard nested in an outer one calls `step` while a
+/// grace period waits, which must keep waiting; once the outer guard
+/// drops, the inner guard's next `step` must let it end.
+fn only_the_only_guard_lets_a_grace_period_end(
+    what: &str,
+    step: fn(&mut urcu::ReadGuard<'_>),
+    step_first: bool,
+) {
     for flavor in FLAVORS {
         let d = Domain::builder().flavor(flavor).build();
         // QSBR: the handle's guard keeps the thread online throughout.
         let h = d.register_thread();
         let outer = d.read_lock();
         let mut inner = h.read_lock();
+        if step_first {
+            step(&mut inner);
+        }
         let done = Arc::new(AtomicBool::new(false));
         let w = {
             let (d, done) = (d.clone(), done.clone());
@@ -632,22 +609,26 @@ fn repin_ends_the_section_of_the_only_guard() {
                 done.store(true, Ordering::SeqCst);
             })
         };
+        // Nested: ends nothing, however often, while `outer` lives.
         for _ in 0..50 {
-            inner.repin();
+            step(&mut inner);
             thread::sleep(Duration::from_millis(1));
         }
         assert!(
             !done.load(Ordering::SeqCst),
-            "{flavor:?}: the outer guard's section is still open"
+            "{flavor:?}, {what}: the outer guard's section is still open"
         );
         drop(outer);
+        // Now `inner` is the only guard: its next step ends the wait.
+        // (The guard cannot leave this thread, so the limit is a deadline
+        // here rather than `within`.)
         let deadline = std::time::Instant::now() + LIMIT;
         while !done.load(Ordering::SeqCst) {
             assert!(
                 std::time::Instant::now() < deadline,
-                "{flavor:?}: the only guard's repin did not end the grace period"
+                "{flavor:?}: the only guard's {what} did not end the grace period"
             );
-            inner.repin();
+            step(&mut inner);
             thread::yield_now();
         }
         drop(inner);
