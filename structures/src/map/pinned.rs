@@ -61,13 +61,13 @@ where
     /// use urcu_structures::RcuHashMap;
     /// let map: RcuHashMap<u64, u64> = RcuHashMap::new();
     /// let mut m = map.pin();
-    /// for i in 0..10_000 {
+    /// for i in 0..1_000 {
     ///     m.insert(i % 100, i);
     ///     if i % 64 == 63 {
     ///         m.repin(); // the values replaced so far may now be freed
     ///     }
     /// }
-    /// assert_eq!(m.get(&99), Some(&9_999));
+    /// assert_eq!(m.get(&99), Some(&999));
     /// ```
     #[inline]
     pub fn repin(&mut self) {
