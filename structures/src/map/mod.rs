@@ -202,8 +202,8 @@ where
 
     /// Pins the map: a handle whose reads and writes share one read-side
     /// section, and whose references live as long as it does. Nothing
-    /// the handle replaces or removes is freed before it drops: a handle
-    /// kept across many writes calls [`Pinned::repin`] now and then
+    /// the handle replaces or removes is freed before it drops or repins:
+    /// a handle kept across many writes calls [`Pinned::repin`] now and then
     /// (`m = map.pin()` does not end the old section, which is still open
     /// when the new one begins).
     ///
